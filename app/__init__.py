@@ -1,0 +1,1 @@
+"""Railway hotline voice platform."""

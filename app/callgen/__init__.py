@@ -1,0 +1,1 @@
+"""Test calls: SIPp scenarios generated for a DTMF/speech script."""

@@ -1,0 +1,118 @@
+"""`hotline`: the command line of the hotline platform."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+
+from app.config import get_settings
+from app.pbx import sandbox
+from app.pbx.render import RenderError
+from app.pbx.secrets import SecretsError
+
+
+def _pbx(args: argparse.Namespace) -> int:
+    settings = get_settings()
+    action: str = args.pbx_action
+    if action == "install":
+        sandbox.install(settings, force=args.force)
+    elif action == "start":
+        sandbox.start(settings)
+    elif action == "stop":
+        sandbox.stop(settings)
+    elif action == "restart":
+        sandbox.stop(settings)
+        sandbox.start(settings)
+    elif action == "status":
+        ok, text = sandbox.status(settings)
+        print(text)
+        return 0 if ok else 1
+    elif action == "cli":
+        sys.stdout.write(sandbox.cli(settings, " ".join(args.command)))
+    elif action == "logs":
+        sandbox.logs(settings, lines=args.lines, follow=args.follow)
+    elif action == "render":
+        names = sandbox.render_config(settings)
+        print(f"rendered {', '.join(names)} into {settings.root}/etc/asterisk")
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from app.server import serve
+
+    return serve(get_settings(), start_pbx=args.with_pbx)
+
+
+def _call(args: argparse.Namespace) -> int:
+    from app.callgen.runner import run_from_args
+
+    return run_from_args(args, get_settings())
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="hotline",
+        description="Railway hotline voice platform: PBX sandbox, services and test calls.",
+        epilog="Settings come from HOTLINE_* environment variables (see README).",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    pbx = sub.add_parser("pbx", help="manage the local Asterisk sandbox (needs root)",
+                         description="Manage the local Asterisk 22 sandbox (needs root).")
+    pbx_sub = pbx.add_subparsers(dest="pbx_action", required=True, metavar="ACTION")
+    inst = pbx_sub.add_parser("install", help="build or reuse the Debian sid root with Asterisk 22")
+    inst.add_argument("--force", action="store_true", help="rebuild even if a root exists")
+    pbx_sub.add_parser("start", help="render dialplans/ into the root and start Asterisk")
+    pbx_sub.add_parser("stop", help="stop Asterisk; no process or mount is left behind")
+    pbx_sub.add_parser("restart", help="stop, then start")
+    pbx_sub.add_parser("status", help="exit 0 when Asterisk runs and answers, 1 otherwise")
+    cli = pbx_sub.add_parser("cli", help='run an Asterisk CLI command, e.g. "core show channels"')
+    cli.add_argument("command", nargs="+", help="the CLI command")
+    logs = pbx_sub.add_parser("logs", help="show Asterisk's messages log")
+    logs.add_argument("-n", "--lines", type=int, default=50, help="lines to show (default 50)")
+    logs.add_argument("-f", "--follow", action="store_true", help="keep printing new lines")
+    pbx_sub.add_parser("render", help="render dialplans/ into the root without starting")
+    pbx.set_defaults(func=_pbx)
+
+    serve = sub.add_parser(
+        "serve", help="run the Stasis app, AMI link and HTTP API in one process",
+        description="Run the hotline Stasis app, the AMI link and the HTTP API (FastAPI) in one "
+        "asyncio process. Ctrl-C stops it cleanly.",
+    )
+    serve.add_argument("--with-pbx", action="store_true",
+                       help="start the sandbox PBX first and stop it on exit")
+    serve.set_defaults(func=_serve)
+
+    from app.callgen.runner import add_call_arguments
+
+    call = sub.add_parser(
+        "call", help="place a real SIP call into the platform with SIPp",
+        description="Place a real SIP call with SIPp and print a one-line JSON summary.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=(
+            "DTMF syntax: keys 0-9 * #; letters are typed as on a phone keypad\n"
+            "(ABC=2 DEF=3 GHI=4 JKL=5 MNO=6 PQRS=7 TUV=8 WXYZ=9); ',' pauses 1 s.\n"
+            "Example: hotline call --dtmf '1,,E123456789#' --hold 2"
+        ),
+    )
+    add_call_arguments(call)
+    call.set_defaults(func=_call)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    func: Callable[[argparse.Namespace], int] = args.func
+    try:
+        return func(args)
+    except (sandbox.SandboxError, SecretsError, RenderError) as exc:
+        print(f"hotline: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

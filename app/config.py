@@ -1,0 +1,58 @@
+"""Settings from HOTLINE_* environment variables, with working defaults for the local sandbox."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="HOTLINE_", extra="ignore")
+
+    # Where the PBX sandbox root, secrets and logs live (outside the repository).
+    state_dir: Path = Path("/var/lib/hotline")
+    pbx_root: Path | None = None
+    debian_mirror: str | None = None
+    dialplans_dir: Path = REPO_ROOT / "dialplans"
+
+    sip_port: int = 5060
+    rtp_start: int = 10000
+    rtp_end: int = 20000
+    ari_host: str = "127.0.0.1"
+    ari_port: int = 8088
+    ari_user: str = "hotline"
+    ari_password: str | None = None  # generated on first run when unset
+    ari_app: str = "hotline"
+    ami_host: str = "127.0.0.1"
+    ami_port: int = 5038
+    ami_user: str = "hotline"
+    ami_secret: str | None = None  # generated on first run when unset
+
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+
+    hotline_number: str = "12306"
+    # Backoff for ARI/AMI reconnects, in seconds.
+    reconnect_initial: float = 0.5
+    reconnect_max: float = 5.0
+
+    @property
+    def root(self) -> Path:
+        return self.pbx_root or self.state_dir / "pbx-root"
+
+    @property
+    def secrets_file(self) -> Path:
+        return self.state_dir / "secrets.json"
+
+    @property
+    def ari_base_url(self) -> str:
+        return f"http://{self.ari_host}:{self.ari_port}/ari"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,65 @@
+"""Render the engineers' dialplan files into the PBX's /etc/asterisk."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+from app.config import Settings
+from app.pbx.secrets import Credentials
+
+PLACEHOLDER = re.compile(r"@@([A-Z_]+)@@")
+
+
+class RenderError(ValueError):
+    pass
+
+
+def placeholder_values(settings: Settings, creds: Credentials) -> dict[str, str]:
+    return {
+        "SIP_PORT": str(settings.sip_port),
+        "RTP_START": str(settings.rtp_start),
+        "RTP_END": str(settings.rtp_end),
+        "ARI_PORT": str(settings.ari_port),
+        "ARI_USER": settings.ari_user,
+        "ARI_PASSWORD": creds.ari_password,
+        "ARI_APP": settings.ari_app,
+        "AMI_PORT": str(settings.ami_port),
+        "AMI_USER": settings.ami_user,
+        "AMI_SECRET": creds.ami_secret,
+        "HOTLINE_NUMBER": settings.hotline_number,
+    }
+
+
+def render_text(name: str, text: str, values: dict[str, str]) -> str:
+    def sub(match: re.Match[str]) -> str:
+        key = match.group(1)
+        if key not in values:
+            line = text.count("\n", 0, match.start()) + 1
+            known = ", ".join(sorted(values))
+            raise RenderError(f"{name}:{line}: unknown placeholder @@{key}@@ (known: {known})")
+        return values[key]
+
+    return PLACEHOLDER.sub(sub, text)
+
+
+def render_dialplans(source: Path, target: Path, values: dict[str, str]) -> list[str]:
+    """Replace every config in target with the rendered files of source; returns the names."""
+    files = sorted(p for p in source.iterdir() if p.is_file() and p.suffix == ".conf")
+    if not files:
+        raise RenderError(f"no .conf files in {source}")
+    rendered = {p.name: render_text(p.name, p.read_text(), values) for p in files}
+    target.mkdir(parents=True, exist_ok=True)
+    # Nothing but our own files: packaged samples do DNS look-ups and log errors.
+    for old in target.iterdir():
+        if old.is_dir() and not old.is_symlink():
+            shutil.rmtree(old)
+        else:
+            old.unlink()
+    for name, text in rendered.items():
+        dest = target / name
+        dest.write_text(text)
+        if name in ("ari.conf", "manager.conf"):
+            dest.chmod(0o600)
+    return list(rendered)
