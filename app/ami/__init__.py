@@ -1,0 +1,1 @@
+"""AMI link (panoramisk): connectivity, actions and events for queues and supervision."""

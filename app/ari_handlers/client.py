@@ -1,0 +1,37 @@
+"""The ARI client as a whole: REST, the app's event stream and the per-call dispatcher."""
+
+from __future__ import annotations
+
+from app.ari_handlers.dispatch import CallDispatcher, CallHandler
+from app.ari_handlers.events import AriEventStream
+from app.ari_handlers.rest import AriRest
+from app.ari_handlers.tracking import RecentCalls
+
+
+class AriClient:
+    def __init__(
+        self, base_url: str, app: str, user: str, password: str, handler: CallHandler,
+        backoff_initial: float = 0.5, backoff_max: float = 5.0,
+    ) -> None:
+        self.app = app
+        self.rest = AriRest(base_url, user, password)
+        self.recent = RecentCalls()
+        self.dispatcher = CallDispatcher(self.rest, handler, self.recent)
+        self.events = AriEventStream(
+            base_url, app, user, password,
+            on_event=self.dispatcher.dispatch, on_connect=self.dispatcher.resync,
+            backoff_initial=backoff_initial, backoff_max=backoff_max,
+        )
+
+    @property
+    def connected(self) -> bool:
+        return self.events.connected.is_set()
+
+    def start(self) -> None:
+        self.events.start()
+
+    async def stop(self) -> None:
+        """Stop receiving, end every call cleanly, close connections."""
+        await self.events.stop()
+        await self.dispatcher.shutdown()
+        await self.rest.aclose()

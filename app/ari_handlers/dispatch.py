@@ -1,0 +1,118 @@
+"""Route every ARI event by channel id to the owning call; one task per call, in order."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+
+from app.ari_handlers.call import Call, CallHungUp
+from app.ari_handlers.models import ChannelGone, Event, StasisStart
+from app.ari_handlers.rest import AriError, AriRest
+from app.ari_handlers.tracking import CallTrace, RecentCalls
+from app.logs import call_id_var
+
+log = logging.getLogger(__name__)
+
+CallHandler = Callable[[Call], Awaitable[None]]
+
+
+class CallDispatcher:
+    def __init__(self, rest: AriRest, handler: CallHandler, recent: RecentCalls | None = None):
+        self.rest = rest
+        self.handler = handler
+        self.recent = recent or RecentCalls()
+        self.calls: dict[str, Call] = {}
+        self._owners: dict[str, Call] = {}  # every channel a call owns -> that call
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self.unrouted = 0
+
+    def claim(self, channel_id: str, call: Call) -> None:
+        """Route a helper channel's events (externalMedia, an agent leg) to an existing call.
+
+        Claim before creating the channel (pass its id to ARI) so no event can arrive first.
+        """
+        self._owners[channel_id] = call
+
+    def dispatch(self, event: Event) -> None:
+        ids = event.channel_ids()
+        for channel_id in ids:
+            owner = self._owners.get(channel_id)
+            if owner is not None:
+                owner.deliver(event)
+                return
+        if isinstance(event, StasisStart):
+            self._start_call(event)
+            return
+        self.unrouted += 1
+        log.debug("no call owns %s for %s", event.type, ids)
+
+    def _start_call(self, event: StasisStart) -> None:
+        channel = event.channel
+        trace = CallTrace(
+            call_id=channel.id, caller=channel.caller.number,
+            called=channel.dialplan.exten if channel.dialplan else "",
+        )
+        self.recent.add(trace)
+        call = Call(channel, self.rest, self, trace)
+        self.calls[call.id] = call
+        self._owners[call.id] = call
+        self._tasks[call.id] = asyncio.create_task(self._run(call), name=f"call-{call.id}")
+
+    async def _run(self, call: Call) -> None:
+        call_id_var.set(call.id)
+        log.info("call from %s started", call.trace.caller or "unknown")
+        try:
+            await self.handler(call)
+        except CallHungUp:
+            pass
+        except asyncio.CancelledError:
+            call.trace.end_reason = call.trace.end_reason or "service stopping"
+            await asyncio.shield(call.hangup("normal"))
+            raise
+        except AriError as exc:
+            if exc.status == 404:  # the channel vanished under a request: a hang-up
+                call.trace.end_reason = call.trace.end_reason or "caller hung up"
+            else:
+                log.error("call failed: %s", exc)
+                call.trace.end_reason = call.trace.end_reason or f"error: {exc}"
+        except Exception as exc:
+            log.exception("call handler crashed")
+            call.trace.end_reason = call.trace.end_reason or f"error: {type(exc).__name__}"
+        finally:
+            if not call.hungup:
+                await call.hangup("normal")
+            call.trace.ended_at = time.time()
+            self._forget(call)
+            log.info("call ended: %s", call.trace.end_reason or "done")
+
+    def _forget(self, call: Call) -> None:
+        self.calls.pop(call.id, None)
+        self._tasks.pop(call.id, None)
+        for channel_id in [c for c, owner in self._owners.items() if owner is call]:
+            del self._owners[channel_id]
+
+    async def resync(self) -> None:
+        """After a reconnect: end the calls whose channels vanished while we were away."""
+        if not self.calls:
+            return
+        live = {c.id for c in await self.rest.list_channels()}
+        for call_id, call in list(self.calls.items()):
+            if call_id not in live:
+                log.info("channel %s gone during reconnect; ending its call", call_id)
+                call.deliver(ChannelGone(type="ChannelGone", channel_id=call_id))
+
+    async def wait_idle(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while self._tasks and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        return not self._tasks
+
+    async def shutdown(self) -> None:
+        """Cancel every call task (each hangs up its channel) and wait for them."""
+        tasks = list(self._tasks.values())
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)

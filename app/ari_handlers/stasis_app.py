@@ -1,0 +1,40 @@
+"""The hotline Stasis app. For now: answer, greet, and say back each key the caller presses."""
+
+from __future__ import annotations
+
+import logging
+
+from app.ari_handlers.call import Call
+from app.ari_handlers.rest import AriError
+
+log = logging.getLogger(__name__)
+
+GREETING = "sound:hello-world"
+KEY_SOUNDS = {"*": "sound:digits/star", "#": "sound:digits/pound"}
+
+
+def key_media(key: str) -> str:
+    if key.isdigit():
+        return f"sound:digits/{key}"
+    if key in KEY_SOUNDS:
+        return KEY_SOUNDS[key]
+    return f"sound:letters/{key.lower()}"
+
+
+async def _note_sip_call_id(call: Call) -> None:
+    try:
+        call.trace.sip_call_id = await call.rest.get_variable(call.id, "CHANNEL(pjsip,call-id)")
+    except AriError as exc:
+        if exc.status == 404:
+            raise
+        log.debug("no SIP Call-ID: %s", exc)  # not a SIP channel
+
+
+async def echo_digits(call: Call) -> None:
+    await _note_sip_call_id(call)
+    await call.answer()
+    await call.play(GREETING, interrupt_on_dtmf=True)
+    while True:
+        key = await call.wait_digit()
+        if key is not None:
+            await call.play(key_media(key))

@@ -1,0 +1,62 @@
+"""What happened in each call, kept in memory for live views and tests."""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class CallTrace:
+    call_id: str
+    caller: str = ""
+    called: str = ""
+    sip_call_id: str = ""
+    started_at: float = field(default_factory=time.time)
+    answered_at: float | None = None
+    ended_at: float | None = None
+    end_reason: str = ""
+    steps: list[dict[str, Any]] = field(default_factory=list)
+
+    def step(self, kind: str, **detail: Any) -> None:
+        self.steps.append({"t": round(time.time(), 3), "kind": kind, **detail})
+
+    @property
+    def digits(self) -> str:
+        return "".join(s["digit"] for s in self.steps if s["kind"] == "dtmf")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "call_id": self.call_id, "caller": self.caller, "called": self.called,
+            "sip_call_id": self.sip_call_id, "started_at": self.started_at,
+            "answered_at": self.answered_at, "ended_at": self.ended_at,
+            "active": self.ended_at is None, "end_reason": self.end_reason,
+            "digits": self.digits, "steps": list(self.steps),
+        }
+
+
+class RecentCalls:
+    """Live calls and the most recent finished ones (bounded)."""
+
+    def __init__(self, keep: int = 1000) -> None:
+        self.keep = keep
+        self._calls: OrderedDict[str, CallTrace] = OrderedDict()
+
+    def add(self, trace: CallTrace) -> None:
+        self._calls[trace.call_id] = trace
+        while len(self._calls) > self.keep:
+            oldest = next(iter(self._calls))
+            if self._calls[oldest].ended_at is None:
+                break
+            self._calls.popitem(last=False)
+
+    def get(self, call_id: str) -> CallTrace | None:
+        return self._calls.get(call_id)
+
+    def all(self) -> list[CallTrace]:
+        return list(self._calls.values())
+
+    def active(self) -> list[CallTrace]:
+        return [c for c in self._calls.values() if c.ended_at is None]

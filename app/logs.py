@@ -1,0 +1,27 @@
+"""Logging with the call id on every line (a context variable set by each call's task)."""
+
+from __future__ import annotations
+
+import logging
+from contextvars import ContextVar
+
+call_id_var: ContextVar[str] = ContextVar("call_id", default="-")
+
+
+class CallIdFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.call_id = call_id_var.get()
+        return True
+
+
+def setup_logging(level: str = "INFO") -> None:
+    handler = logging.StreamHandler()
+    handler.addFilter(CallIdFilter())
+    handler.setFormatter(
+        logging.Formatter("%(asctime)s %(levelname)s [call %(call_id)s] %(name)s: %(message)s")
+    )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    # One line per ARI request would drown the call log.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
