@@ -1,4 +1,4 @@
-"""The running platform: the Stasis app's ARI client and the AMI link, started and stopped together."""
+"""The running platform: the Stasis app's ARI client and the AMI link, started together."""
 
 from __future__ import annotations
 
@@ -30,7 +30,9 @@ class Platform:
     async def start(self) -> None:
         self.ari.start()
         self.ami.start()
-        log.info("Stasis app %r connecting to %s", self.settings.ari_app, self.settings.ari_base_url)
+        log.info(
+            "Stasis app %r connecting to %s", self.settings.ari_app, self.settings.ari_base_url
+        )
 
     async def stop(self) -> None:
         await self.ari.stop()

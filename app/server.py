@@ -21,7 +21,8 @@ def banner(settings: Settings) -> str:
     api = f"http://{settings.api_host}:{settings.api_port}"
     return (
         "\n  Hotline is up.\n"
-        f"  Call it:   .venv/bin/hotline call --to {settings.hotline_number} --dtmf 1,2,3 --hold 2\n"
+        f"  Call it:   .venv/bin/hotline call --to {settings.hotline_number} "
+        "--dtmf 1,2,3 --hold 2\n"
         f"  API docs:  {api}/docs    health: {api}/healthz\n"
         "  Stop:      Ctrl-C\n"
     )
@@ -48,7 +49,11 @@ def serve(settings: Settings, start_pbx: bool = False) -> int:
                 print(banner(settings), flush=True)
             await task
 
-        asyncio.run(run())
+        try:
+            asyncio.run(run())
+        except KeyboardInterrupt:
+            # uvicorn shut down gracefully, then re-raised Ctrl-C: that is a clean stop.
+            log.info("stopped by Ctrl-C")
     finally:
         if start_pbx:
             sandbox.stop(settings)

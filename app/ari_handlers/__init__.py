@@ -1,1 +1,1 @@
-"""ARI client (REST + WebSocket, ordered per-call dispatch, reconnect) and the hotline Stasis app."""
+"""ARI client (REST + WebSocket, ordered per-call dispatch, reconnect) and the Stasis app."""

@@ -56,7 +56,6 @@ class Call:
         self.queue: asyncio.Queue[Event] = asyncio.Queue()
         self.hungup = False
         self.digits: deque[str] = deque()  # received and not yet consumed, in order
-        self._stopped_playbacks: set[str] = set()
 
     def deliver(self, event: Event) -> None:
         self.queue.put_nowait(event)
@@ -67,7 +66,7 @@ class Call:
             raise CallHungUp(self.id)
         try:
             event = await asyncio.wait_for(self.queue.get(), timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return None
         if isinstance(event, HANGUP_EVENTS) and self.id in event.channel_ids():
             self.hungup = True
@@ -89,14 +88,17 @@ class Call:
         if interrupt_on_dtmf and self.digits:
             return PlayResult(finished=False, interrupted_by=self.digits[0])
         playback_id = str(uuid.uuid4())
-        self.trace.step("play", media=media if isinstance(media, str) else ",".join(media))
+        name = media if isinstance(media, str) else ",".join(media)
+        self.trace.step("play", media=name)
         await self.rest.play(self.id, media, playback_id=playback_id)
         while True:
             event = await self.next_event()
             if isinstance(event, PlaybackFinished) and event.playback.id == playback_id:
+                self.trace.step("played", media=name)
                 return PlayResult(finished=True)
             if isinstance(event, ChannelDtmfReceived) and interrupt_on_dtmf:
                 await self._stop_playback(playback_id)
+                self.trace.step("interrupted", media=name, digit=event.digit)
                 return PlayResult(finished=False, interrupted_by=event.digit)
 
     async def _stop_playback(self, playback_id: str) -> None:

@@ -103,12 +103,6 @@ class CallDispatcher:
                 log.info("channel %s gone during reconnect; ending its call", call_id)
                 call.deliver(ChannelGone(type="ChannelGone", channel_id=call_id))
 
-    async def wait_idle(self, timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
-        while self._tasks and time.monotonic() < deadline:
-            await asyncio.sleep(0.05)
-        return not self._tasks
-
     async def shutdown(self) -> None:
         """Cancel every call task (each hangs up its channel) and wait for them."""
         tasks = list(self._tasks.values())

@@ -75,7 +75,7 @@ class AriEventStream:
                 log.warning("ARI events closed by Asterisk")
             except asyncio.CancelledError:
                 raise
-            except (OSError, websockets.WebSocketException, asyncio.TimeoutError) as exc:
+            except (TimeoutError, OSError, websockets.WebSocketException) as exc:
                 if self.connected.is_set():
                     log.warning("ARI events lost: %s", exc)
                 else:

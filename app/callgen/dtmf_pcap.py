@@ -18,7 +18,7 @@ END_REPEATS = 3  # the end packet is sent three times, as RFC 4733 recommends
 
 
 def _ip_checksum(header: bytes) -> int:
-    total = sum(struct.unpack("!10H", header))
+    total: int = sum(struct.unpack("!10H", header))
     total = (total >> 16) + (total & 0xFFFF)
     total += total >> 16
     return ~total & 0xFFFF

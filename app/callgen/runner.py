@@ -50,9 +50,11 @@ def add_call_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pbx", default=None, metavar="HOST:PORT",
                         help="SIP address of the PBX (default 127.0.0.1:HOTLINE_SIP_PORT)")
     parser.add_argument("--api", default=None, metavar="URL",
-                        help="hotline API to look up call ids (default from settings; 'none' skips)")
+                        help="hotline API to look up call ids (default from settings; "
+                        "'none' skips)")
     parser.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
-                        help="give up on the call(s) after this long (default: script length + 30)")
+                        help="give up on the call(s) after this long "
+                        "(default: script length + 30)")
     parser.add_argument("--keep", action="store_true", help="keep SIPp's files and print where")
 
 
@@ -159,7 +161,9 @@ def run_call(plan: CallPlan) -> dict[str, Any]:
     if shutil.which("sipp") is None:
         raise ScriptError("sipp is missing: apt-get install sip-tester (make run does this)")
     scenario = plan.work / "scenario.xml"
-    scenario.write_text(build_scenario(plan.steps, plan.hold_ms, plan.caller, plan.work, plan.settle_ms))
+    scenario.write_text(
+        build_scenario(plan.steps, plan.hold_ms, plan.caller, plan.work, plan.settle_ms)
+    )
     log_file, err_file = plan.work / "calls.log", plan.work / "errors.log"
     timeout = plan.timeout_s or (plan.script_ms / 1000 + plan.calls / plan.rate + 30)
     cid = f"hotline-{uuid.uuid4().hex[:12]}-%u"

@@ -1,4 +1,4 @@
-"""What a test caller does: keys with pauses, speech files, holding; parsed from the command line."""
+"""What a test caller does: keys with pauses, speech files, holding."""
 
 from __future__ import annotations
 

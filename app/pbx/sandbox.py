@@ -21,7 +21,9 @@ from app.config import Settings
 from app.pbx.render import placeholder_values, render_dialplans
 from app.pbx.secrets import load_credentials
 
-PACKAGES = ("asterisk", "asterisk-modules", "asterisk-core-sounds-en-gsm", "asterisk-moh-opsound-gsm")
+PACKAGES = (
+    "asterisk", "asterisk-modules", "asterisk-core-sounds-en-gsm", "asterisk-moh-opsound-gsm",
+)
 MARKER = ".hotline-root"
 ASTERISK = "/usr/sbin/asterisk"
 
@@ -85,7 +87,9 @@ def install(settings: Settings, say: Printer = _say, *, force: bool = False) -> 
         say(f"PBX root {root}: {version}, already installed (reused).")
         return root
     if shutil.which("debootstrap") is None:
-        raise SandboxError("debootstrap is missing: apt-get install debootstrap (make run does this)")
+        raise SandboxError(
+            "debootstrap is missing: apt-get install debootstrap (make run does this)"
+        )
     if is_running(settings):
         raise SandboxError("the PBX is running: `hotline pbx stop` before reinstalling")
     mirror = debian_mirror(settings)
@@ -212,7 +216,8 @@ def start(settings: Settings, say: Printer = _say, timeout: float = 60) -> int:
         say(f"PBX already running (pid {running}).")
         return running
     names = render_config(settings)
-    say(f"Rendered {len(names)} config files from {settings.dialplans_dir} into {root}/etc/asterisk")
+    say(f"Rendered {len(names)} config files from {settings.dialplans_dir} "
+        f"into {root}/etc/asterisk")
     for sub in ("var/run/asterisk", "var/log/asterisk", "var/spool/asterisk", "var/lib/asterisk"):
         (root / sub).mkdir(parents=True, exist_ok=True)
     log_path = console_log(settings)
@@ -241,7 +246,9 @@ def start(settings: Settings, say: Printer = _say, timeout: float = 60) -> int:
                 f"ARI 127.0.0.1:{settings.ari_port}, AMI 127.0.0.1:{settings.ami_port}")
             return proc.pid
         time.sleep(0.3)
-    raise SandboxError(f"Asterisk did not become ready within {timeout:.0f} s; see `hotline pbx logs`")
+    raise SandboxError(
+        f"Asterisk did not become ready within {timeout:.0f} s; see `hotline pbx logs`"
+    )
 
 
 def _fully_booted(settings: Settings) -> bool:

@@ -32,7 +32,9 @@ def load_credentials(settings: Settings, *, create: bool = False) -> Credentials
                 f"cannot read {path}: run as root or set HOTLINE_ARI_PASSWORD/HOTLINE_AMI_SECRET"
             ) from exc
         except json.JSONDecodeError as exc:
-            raise SecretsError(f"{path} is not valid JSON; delete it to generate new secrets") from exc
+            raise SecretsError(
+                f"{path} is not valid JSON; delete it to generate new secrets"
+            ) from exc
     changed = False
     for key in ("ari_password", "ami_secret"):
         if not stored.get(key):

@@ -1,0 +1,27 @@
+# make run: set up and start the platform. make test: set up and run every test.
+.PHONY: setup run test unit integration lint bench clean-pbx
+
+setup:
+	@bash scripts/setup.sh
+
+run: setup
+	.venv/bin/hotline serve --with-pbx
+
+test: setup lint
+	.venv/bin/pytest -q
+
+unit: setup
+	.venv/bin/pytest -q tests/unit
+
+integration: setup
+	.venv/bin/pytest -q tests/integration
+
+lint: setup
+	.venv/bin/ruff check app tests bench
+	.venv/bin/mypy
+
+bench: setup
+	.venv/bin/python bench/concurrent_calls.py
+
+clean-pbx:
+	-.venv/bin/hotline pbx stop

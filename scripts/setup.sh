@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Idempotent set-up for `make run` and `make test`: Debian packages, the Python virtualenv,
+# the PBX sandbox. Each step says what it does and skips itself when already done.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+if [ "$(id -u)" != 0 ]; then
+  echo "setup needs root: it installs Debian packages and builds the PBX sandbox (chroot). Run it with sudo." >&2
+  exit 1
+fi
+
+APT_PACKAGES=(debootstrap sip-tester espeak-ng sox libsox-fmt-all baresip util-linux curl)
+missing=()
+for pkg in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  step "Installing Debian packages: ${missing[*]}"
+  apt-get update -q
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}"
+else
+  step "Debian packages present (${APT_PACKAGES[*]})"
+fi
+
+PYTHON=${PYTHON:-python3}
+if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+  echo "Python 3.11 or newer is needed; $PYTHON is $("$PYTHON" --version 2>&1)" >&2
+  exit 1
+fi
+stamp=.venv/.installed
+want=$(sha256sum pyproject.toml | cut -d' ' -f1)
+if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  step "Creating the Python virtualenv (.venv) with the project and its dependencies"
+  [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
+  .venv/bin/python -m pip install -q --upgrade pip
+  .venv/bin/python -m pip install -q -e '.[dev]'
+  echo "$want" > "$stamp"
+else
+  step "Python virtualenv up to date (.venv)"
+fi
+
+step "PBX sandbox (Asterisk 22 in a Debian sid root)"
+.venv/bin/hotline pbx install

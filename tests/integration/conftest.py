@@ -1,0 +1,108 @@
+"""Integration fixtures: the real sandbox Asterisk and a real `hotline serve` process."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from app.config import Settings
+from app.pbx import sandbox
+
+API_PORT = int(os.environ.get("HOTLINE_TEST_API_PORT", "18080"))
+
+
+@dataclass
+class Platform:
+    settings: Settings
+    api: str
+    log: Path
+    proc: subprocess.Popen[bytes]
+
+    def get(self, path: str, **params: Any) -> httpx.Response:
+        return httpx.get(self.api + path, params=params, timeout=5)
+
+    def health(self) -> int:
+        try:
+            return self.get("/healthz").status_code
+        except httpx.HTTPError:
+            return 0
+
+    def call(self, *args: str, timeout: float = 120) -> dict[str, Any]:
+        """Place a real SIP call with `hotline call` and return its JSON summary."""
+        out = subprocess.run(
+            [sys.executable, "-m", "app.cli", "call", "--api", self.api, *args],
+            capture_output=True, text=True, timeout=timeout, env=self.env(),
+        )
+        assert out.stdout.strip(), f"hotline call printed nothing: {out.stderr}"
+        summary: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+        return summary
+
+    def trace(self, sip_call_id: str, timeout: float = 10) -> dict[str, Any]:
+        """The platform's record of a finished call."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = self.get("/api/v1/calls/recent", sip_call_id=sip_call_id).json()
+            if found and not found[0]["active"]:
+                return dict(found[0])
+            assert time.monotonic() < deadline, f"call {sip_call_id} not finished: {found}"
+            time.sleep(0.1)
+
+    def channels(self) -> int:
+        text = sandbox.cli(self.settings, "core show channels count")
+        line = next(ln for ln in text.splitlines() if "active channel" in ln)
+        return int(line.split()[0])
+
+    def env(self) -> dict[str, str]:
+        return {**os.environ, "HOTLINE_API_PORT": str(API_PORT)}
+
+
+def wait_for(check: Any, timeout: float, what: str) -> float:
+    start = time.monotonic()
+    while not check():
+        if time.monotonic() - start > timeout:
+            raise AssertionError(f"{what} not within {timeout} s")
+        time.sleep(0.1)
+    return time.monotonic() - start
+
+
+@pytest.fixture(scope="session")
+def pbx() -> Iterator[Settings]:
+    settings = Settings()
+    started = not sandbox.is_running(settings)
+    if started:
+        sandbox.start(settings)
+    yield settings
+    if started:
+        sandbox.stop(settings)
+
+
+@pytest.fixture(scope="session")
+def platform(pbx: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
+    log = tmp_path_factory.mktemp("serve") / "serve.log"
+    with open(log, "wb") as fh:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "app.cli", "serve"], stdout=fh, stderr=subprocess.STDOUT,
+            env={**os.environ, "HOTLINE_API_PORT": str(API_PORT)},
+        )
+    plat = Platform(pbx, f"http://127.0.0.1:{API_PORT}", log, proc)
+    try:
+        wait_for(lambda: plat.health() == 200, 30, "hotline serve healthy")
+    except AssertionError:
+        proc.kill()
+        raise AssertionError("serve did not start:\n" + log.read_text()[-3000:]) from None
+    yield plat
+    proc.send_signal(2)  # Ctrl-C
+    code = proc.wait(timeout=20)
+    text = log.read_text()
+    assert code == 0, f"serve exited {code}:\n{text[-3000:]}"
+    assert "Traceback" not in text, text[-3000:]

@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+import json
+import re
+import stat
+from pathlib import Path
+
+import pytest
+
+from app.config import REPO_ROOT, Settings
+from app.pbx.render import RenderError, placeholder_values, render_dialplans, render_text
+from app.pbx.sandbox import SandboxError, debian_mirror, require_root
+from app.pbx.secrets import Credentials, SecretsError, load_credentials
+
+
+def render_all(tmp_path: Path) -> dict[str, str]:
+    settings = Settings(state_dir=tmp_path)
+    values = placeholder_values(settings, Credentials("ari-secret", "ami-secret"))
+    target = tmp_path / "etc"
+    target.mkdir()
+    (target / "sample.conf").write_text("; a packaged sample\n")
+    render_dialplans(REPO_ROOT / "dialplans", target, values)
+    return {p.name: p.read_text() for p in target.iterdir()}
+
+
+def test_dialplans_render_completely_and_replace_samples(tmp_path: Path) -> None:
+    files = render_all(tmp_path)
+    assert "sample.conf" not in files
+    assert {"extensions.conf", "pjsip.conf", "ari.conf", "http.conf", "manager.conf",
+            "modules.conf"} <= set(files)
+    for name, text in files.items():
+        assert not re.search(r"@@[A-Z_]+@@", text), name
+    assert "exten => 12306,1" in files["extensions.conf"]
+    assert "Stasis(hotline)" in files["extensions.conf"]
+
+
+def test_control_interfaces_listen_on_loopback_only(tmp_path: Path) -> None:
+    files = render_all(tmp_path)
+    assert "bindaddr = 127.0.0.1" in files["http.conf"]
+    assert "bindaddr = 127.0.0.1" in files["manager.conf"]
+    assert "bind = 127.0.0.1:5060" in files["pjsip.conf"]
+    assert "password = ari-secret" in files["ari.conf"]
+    assert "autoload = no" in files["modules.conf"]
+
+
+def test_unknown_placeholder_names_file_and_line() -> None:
+    with pytest.raises(RenderError, match=r"x.conf:2: unknown placeholder @@NOPE@@"):
+        render_text("x.conf", "[a]\nb = @@NOPE@@\n", {"SIP_PORT": "5060"})
+
+
+def test_secrets_are_generated_once_and_private(tmp_path: Path) -> None:
+    settings = Settings(state_dir=tmp_path)
+    with pytest.raises(SecretsError, match="hotline pbx start"):
+        load_credentials(settings)
+    first = load_credentials(settings, create=True)
+    again = load_credentials(settings)
+    assert first == again and len(first.ari_password) >= 24
+    assert stat.S_IMODE(settings.secrets_file.stat().st_mode) == 0o600
+    assert set(json.loads(settings.secrets_file.read_text())) == {"ari_password", "ami_secret"}
+    override = Settings(state_dir=tmp_path, ari_password="given")
+    assert load_credentials(override).ari_password == "given"
+
+
+def test_mirror_comes_from_settings_first() -> None:
+    assert debian_mirror(Settings(debian_mirror="http://mirror.example/debian")) == (
+        "http://mirror.example/debian"
+    )
+    assert debian_mirror(Settings()).startswith("http")
+
+
+def test_root_is_required_for_pbx_actions(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("os.geteuid", lambda: 1000)
+    with pytest.raises(SandboxError, match=r"needs root.*sudo"):
+        require_root("start")
