@@ -73,3 +73,16 @@ def test_bad_call_arguments_are_clear_errors(platform: Platform) -> None:
                          capture_output=True, text=True, env=platform.env())
     assert out.returncode == 2 and "cannot read speech file" in out.stderr
     assert time.monotonic() - started < 30
+
+
+def test_speech_is_streamed_for_its_length(platform: Platform) -> None:
+    from pathlib import Path
+
+    from app.callgen.script import wav_info
+
+    utterance = Path(__file__).resolve().parents[3] / "shared/asr-dev/ulaw8k/001.wav"
+    length = wav_info(utterance).duration_ms / 1000
+    summary = platform.call("--speech", str(utterance), "--dtmf", "1", "--hold", "0.5")
+    assert summary["ok"] and summary["speech_files"] == [str(utterance)]
+    assert summary["duration"] >= length + 0.5
+    assert platform.trace(summary["sip_call_id"])["digits"] == "1"
