@@ -98,6 +98,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_call_arguments(call)
     call.set_defaults(func=_call)
+
+    from app.asr.cli import register as register_asr
+    from app.tts.cli import register as register_prompts
+
+    register_asr(sub)
+    register_prompts(sub)
     return parser
 
 

@@ -1,0 +1,1 @@
+"""Speech recognition: Vosk model management, recognisers, intents and entities."""

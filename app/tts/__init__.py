@@ -1,0 +1,1 @@
+"""Prompt synthesis (pyttsx3 + espeak-ng) and its cache."""
