@@ -5,7 +5,7 @@ setup:
 	@bash scripts/setup.sh
 
 run: setup
-	.venv/bin/hotline serve --with-pbx
+	.venv/bin/hotline serve --with-pbx --demo-data
 
 test: setup lint
 	.venv/bin/pytest -q

@@ -41,7 +41,7 @@ def _pbx(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     from app.server import serve
 
-    return serve(get_settings(), start_pbx=args.with_pbx)
+    return serve(get_settings(), start_pbx=args.with_pbx, demo_data=args.demo_data)
 
 
 def _call(args: argparse.Namespace) -> int:
@@ -82,6 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--with-pbx", action="store_true",
                        help="start the sandbox PBX first and stop it on exit")
+    serve.add_argument("--demo-data", action="store_true",
+                       help="load the demo data set into an empty database")
     serve.set_defaults(func=_serve)
 
     from app.callgen.runner import add_call_arguments
@@ -100,8 +102,10 @@ def build_parser() -> argparse.ArgumentParser:
     call.set_defaults(func=_call)
 
     from app.asr.cli import register as register_asr
+    from app.db.cli import register as register_db
     from app.tts.cli import register as register_prompts
 
+    register_db(sub)
     register_asr(sub)
     register_prompts(sub)
     return parser

@@ -35,6 +35,12 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int = 8000
 
+    # SQLite file under state_dir when unset; postgresql://user:pass@host/db for production.
+    database_url: str | None = None
+    # Ticket lookups: this many failed verifications per client within the window -> 429.
+    lookup_max_failures: int = 5
+    lookup_failure_window: float = 600.0
+
     hotline_number: str = "12306"
     # Backoff for ARI/AMI reconnects, in seconds.
     reconnect_initial: float = 0.5
@@ -47,6 +53,15 @@ class Settings(BaseSettings):
     @property
     def secrets_file(self) -> Path:
         return self.state_dir / "secrets.json"
+
+    @property
+    def db_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.state_dir / 'hotline.db'}"
+
+    @property
+    def local_token_file(self) -> Path:
+        """The local engineer's API token (`hotline call` uses it to find its call)."""
+        return self.state_dir / "local-engineer.token"
 
     @property
     def ari_base_url(self) -> str:

@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from pathlib import Path
 
 import uvicorn
 
 from app.api.main import create_app
 from app.config import Settings
+from app.db import migrate
+from app.db.seed import seed_demo
+from app.db.session import Database
 from app.logs import setup_logging
 from app.pbx import sandbox
 from app.pbx.secrets import load_credentials
 from app.platform import Platform
+from app.services.auth import ensure_local_token
 
 log = logging.getLogger(__name__)
 
@@ -24,24 +29,51 @@ def banner(settings: Settings) -> str:
         f"  Call it:   .venv/bin/hotline call --to {settings.hotline_number} "
         "--dtmf 1,2,3 --hold 2\n"
         f"  API docs:  {api}/docs    health: {api}/healthz\n"
+        f"  API token: {settings.local_token_file} (role engineer; "
+        "`hotline users create NAME --role agent --token` for others)\n"
         "  Stop:      Ctrl-C\n"
     )
 
 
-def serve(settings: Settings, start_pbx: bool = False) -> int:
+async def prepare_database(settings: Settings, db: Database, demo_data: bool) -> None:
+    """Schema at head, the local engineer's token, and on first start the demo data."""
+    url = settings.db_url
+    if url.startswith("sqlite:///"):
+        Path(url[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
+    # Alembic's env runs its own event loop: keep it off this one.
+    await asyncio.to_thread(migrate.upgrade, url)
+    async with db.session() as session:
+        await ensure_local_token(session, settings.local_token_file)
+        if demo_data:
+            from sqlalchemy import func, select
+
+            from app.db.models import Station
+
+            if not await session.scalar(select(func.count()).select_from(Station)):
+                await seed_demo(session, orders=200, progress=log.info)
+        await session.commit()
+
+
+def serve(settings: Settings, start_pbx: bool = False, demo_data: bool = False) -> int:
     setup_logging()
     if start_pbx:
         sandbox.start(settings)
     try:
         creds = load_credentials(settings)
+        db = Database(settings.db_url)
         platform = Platform(settings, creds)
         config = uvicorn.Config(
-            create_app(platform), host=settings.api_host, port=settings.api_port,
-            log_config=None, access_log=False, lifespan="on",
+            create_app(settings, db, platform),
+            host=settings.api_host,
+            port=settings.api_port,
+            log_config=None,
+            access_log=False,
+            lifespan="on",
         )
         server = uvicorn.Server(config)
 
         async def run() -> None:
+            await prepare_database(settings, db, demo_data)
             task = asyncio.create_task(server.serve())
             while not server.started and not task.done():
                 await asyncio.sleep(0.1)

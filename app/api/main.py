@@ -1,4 +1,8 @@
-"""FastAPI app: health, and live views of calls. Served by `hotline serve` beside the Stasis app."""
+"""FastAPI app: health, look-ups, lost-and-found, work orders, calls.
+
+`hotline serve` runs it beside the Stasis app; without a platform it serves the data API alone
+(tests, benchmarks).
+"""
 
 from __future__ import annotations
 
@@ -6,59 +10,74 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
-from fastapi import FastAPI, HTTPException, Query
+from fastapi import FastAPI
 from fastapi.responses import JSONResponse
+from sqlalchemy import text
+
+from app.api.errors import install_error_handlers
+from app.api.routes import calls, lookups, work_orders
+from app.config import Settings
+from app.db.session import Database
+from app.services.throttle import FailureThrottle
 
 if TYPE_CHECKING:
     from app.platform import Platform
 
 
-def create_app(platform: Platform) -> FastAPI:
+def create_app(settings: Settings, db: Database, platform: Platform | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        await platform.start()
+        if platform is not None:
+            await platform.start()
         try:
             yield
         finally:
-            await platform.stop()
+            if platform is not None:
+                await platform.stop()
+            await db.dispose()
 
     api = FastAPI(
         title="Railway hotline API",
         version="0.1.0",
-        description="Health, calls and (as the platform grows) lookups, work orders, recordings.",
+        description="Ticket and train look-ups, lost-and-found, work orders and calls of the "
+        "railway hotline. Authenticate with `Authorization: Bearer TOKEN` (`hotline users "
+        "token NAME`); each route lists the roles it admits. Errors always have the body "
+        '`{"error": {"code", "message", "details"}}`.',
         lifespan=lifespan,
     )
+    api.state.db = db
+    api.state.platform = platform
+    api.state.lookup_throttle = FailureThrottle(
+        settings.lookup_max_failures, settings.lookup_failure_window
+    )
+    install_error_handlers(api)
+    api.include_router(lookups.router)
+    api.include_router(work_orders.router)
+    api.include_router(calls.router)
 
-    @api.get("/healthz", tags=["health"], summary="ARI and AMI connectivity; 503 while down")
+    @api.get(
+        "/healthz",
+        tags=["health"],
+        summary="Database, ARI and AMI connectivity; 503 while one is down",
+    )
     async def healthz() -> JSONResponse:
-        ari_ok = platform.ari.connected
-        ami_ok = platform.ami.connected
-        body: dict[str, Any] = {
-            "status": "ok" if ari_ok and ami_ok else "degraded",
-            "ari": {"connected": ari_ok, "connections": platform.ari.events.connections},
-            "ami": {"connected": ami_ok},
-            "active_calls": len(platform.ari.dispatcher.calls),
-        }
-        return JSONResponse(body, status_code=200 if ari_ok and ami_ok else 503)
-
-    @api.get("/api/v1/calls/recent", tags=["calls"],
-             summary="Live calls and the most recent finished ones (in memory)")
-    async def recent_calls(
-        sip_call_id: str | None = Query(None, description="only the call with this SIP Call-ID"),
-        active: bool | None = Query(None, description="only live (true) or finished (false)"),
-    ) -> list[dict[str, Any]]:
-        calls = platform.ari.recent.all()
-        if sip_call_id is not None:
-            calls = [c for c in calls if c.sip_call_id == sip_call_id]
-        if active is not None:
-            calls = [c for c in calls if (c.ended_at is None) == active]
-        return [c.as_dict() for c in calls]
-
-    @api.get("/api/v1/calls/recent/{call_id}", tags=["calls"], summary="One recent call")
-    async def recent_call(call_id: str) -> dict[str, Any]:
-        trace = platform.ari.recent.get(call_id)
-        if trace is None:
-            raise HTTPException(404, f"no recent call {call_id}")
-        return trace.as_dict()
+        try:
+            async with db.session() as session:
+                await session.execute(text("select 1"))
+            db_ok = True
+        except Exception:
+            db_ok = False
+        body: dict[str, Any] = {"database": {"connected": db_ok, "engine": db.dialect}}
+        healthy = db_ok
+        if platform is not None:
+            ari_ok, ami_ok = platform.ari.connected, platform.ami.connected
+            healthy = healthy and ari_ok and ami_ok
+            body |= {
+                "ari": {"connected": ari_ok, "connections": platform.ari.events.connections},
+                "ami": {"connected": ami_ok},
+                "active_calls": len(platform.ari.dispatcher.calls),
+            }
+        body["status"] = "ok" if healthy else "degraded"
+        return JSONResponse(body, status_code=200 if healthy else 503)
 
     return api

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import socket
 import subprocess
@@ -217,10 +218,22 @@ def _tail(path: Path, lines: int) -> list[str]:
     return [ln for ln in path.read_text(errors="replace").splitlines() if ln.strip()][-lines:]
 
 
-def lookup_call_ids(api: str, sip_call_ids: list[str]) -> dict[str, str]:
-    found: dict[str, str] = {}
+def api_token(settings: Settings) -> str | None:
+    """HOTLINE_API_TOKEN, else the local engineer's token that `hotline serve` keeps."""
+    token = os.environ.get("HOTLINE_API_TOKEN")
+    if token:
+        return token
     try:
-        with httpx.Client(base_url=api, timeout=3) as client:
+        return settings.local_token_file.read_text().strip() or None
+    except OSError:
+        return None
+
+
+def lookup_call_ids(api: str, sip_call_ids: list[str], token: str | None) -> dict[str, str]:
+    found: dict[str, str] = {}
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    try:
+        with httpx.Client(base_url=api, timeout=3, headers=headers) as client:
             for sip_id in sip_call_ids:
                 resp = client.get("/api/v1/calls/recent", params={"sip_call_id": sip_id})
                 if resp.status_code == 200 and resp.json():
@@ -249,7 +262,7 @@ def run_from_args(args: argparse.Namespace, settings: Settings) -> int:
     summary = run_call(plan)
     api = args.api or f"http://{settings.api_host}:{settings.api_port}"
     if api != "none" and plan.calls == 1 and summary.get("sip_call_id"):
-        ids = lookup_call_ids(api, [summary["sip_call_id"]])
+        ids = lookup_call_ids(api, [summary["sip_call_id"]], api_token(settings))
         summary["call_id"] = ids.get(summary["sip_call_id"])
     print(json.dumps(summary, ensure_ascii=False), flush=True)
     return 0 if summary["ok"] else 1

@@ -1,0 +1,65 @@
+"""Request dependencies: a database session per request, and role-checked authentication."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.api.errors import ApiError
+from app.db.models import Role, User
+from app.db.session import Database
+from app.services.auth import authenticate
+
+
+def get_database(request: Request) -> Database:
+    db: Database = request.app.state.db
+    return db
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    async with get_database(request).session() as session:
+        yield session
+
+
+Session = Annotated[AsyncSession, Depends(get_session)]
+
+
+def require(*roles: Role) -> Callable[..., Awaitable[User]]:
+    """A dependency admitting these roles (and admin); the route's docs list them."""
+    admitted = {*roles, Role.ADMIN}
+
+    async def check(request: Request, session: Session) -> User:
+        header = request.headers.get("authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            raise ApiError(
+                401,
+                "unauthenticated",
+                "send an API token: Authorization: Bearer TOKEN",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        user = await authenticate(session, token.strip())
+        if user is None:
+            raise ApiError(
+                401,
+                "unauthenticated",
+                "unknown or revoked API token",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        if user.role not in admitted:
+            raise ApiError(
+                403,
+                "forbidden",
+                f"role {user.role.value} may not do this",
+                {"admitted_roles": sorted(r.value for r in admitted)},
+            )
+        return user
+
+    return check
+
+
+def roles_doc(*roles: Role) -> str:
+    return "Admitted roles: " + ", ".join(sorted({r.value for r in (*roles, Role.ADMIN)})) + "."

@@ -1,0 +1,106 @@
+"""Passenger-facing look-ups: orders/tickets and trains."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+
+from app.api.deps import Session, require, roles_doc
+from app.api.errors import ApiError
+from app.api.schemas import LookupIn, OrderOut, TimetableEntryOut, TrainStatusOut
+from app.db.models import Role, User
+from app.services.throttle import FailureThrottle
+from app.services.tickets import lookup_order
+from app.services.timeutil import today
+from app.services.trains import normalise_train_number, timetable, train_status
+
+router = APIRouter(prefix="/api/v1", tags=["lookups"])
+PASSENGER = (Role.IVR, Role.AGENT)
+Passenger = Annotated[User, Depends(require(*PASSENGER))]
+
+NOT_FOUND = "no order matches this order number and verification"
+
+
+@router.post(
+    "/tickets/lookup",
+    response_model=OrderOut,
+    summary="Order and tickets by order number plus verification",
+    description="An unknown order and a wrong verification get the same 404, and "
+    "repeated failures from one client or caller are refused with 429 for a while. "
+    + roles_doc(*PASSENGER),
+    responses={
+        404: {"description": "no such order, or verification failed"},
+        429: {"description": "too many failed verifications"},
+    },
+)
+async def ticket_lookup(
+    body: LookupIn, request: Request, session: Session, user: Passenger
+) -> OrderOut:
+    throttle: FailureThrottle = request.app.state.lookup_throttle
+    client = request.client.host if request.client else "unknown"
+    key = f"{user.name}|{body.caller_number or client}"
+    wait = throttle.retry_after(key)
+    if wait > 0:
+        raise ApiError(
+            429,
+            "too_many_attempts",
+            f"too many failed verifications; try again in {int(wait) + 1} s",
+            headers={"Retry-After": str(int(wait) + 1)},
+        )
+    view = await lookup_order(session, body.order_no, body.verification)
+    if view is None:
+        throttle.failed(key)
+        raise ApiError(404, "order_not_found", NOT_FOUND)
+    return OrderOut.model_validate(asdict(view))
+
+
+@router.get(
+    "/trains/{number}/status",
+    response_model=TrainStatusOut,
+    summary="Live status of a train on a date",
+    description="On time, delayed by N minutes or cancelled, and the last station "
+    "passed. " + roles_doc(*PASSENGER),
+)
+async def status_of_train(
+    number: str,
+    session: Session,
+    user: Passenger,
+    run_date: Annotated[date | None, Query(alias="date")] = None,
+) -> TrainStatusOut:
+    if normalise_train_number(number) is None:
+        raise ApiError(
+            422,
+            "invalid_request",
+            f"{number!r} is not a train number (a letter G/D/C/Z/T/K and digits)",
+            [{"field": "path.number", "problem": "not a train number"}],
+        )
+    day = run_date or today()
+    view = await train_status(session, number, day)
+    if view is None:
+        raise ApiError(404, "train_not_found", f"train {number.upper()} does not run on {day}")
+    return TrainStatusOut.model_validate(asdict(view))
+
+
+@router.get(
+    "/timetable",
+    response_model=list[TimetableEntryOut],
+    summary="Trains between two stations on a date",
+    description="Stations by name (北京南), telegraph code (VNP) or city (北京). "
+    + roles_doc(*PASSENGER),
+)
+async def search_timetable(
+    session: Session,
+    user: Passenger,
+    from_station: Annotated[str, Query(alias="from", min_length=1, max_length=40)],
+    to_station: Annotated[str, Query(alias="to", min_length=1, max_length=40)],
+    run_date: Annotated[date | None, Query(alias="date")] = None,
+) -> list[TimetableEntryOut]:
+    entries = await timetable(session, from_station, to_station, run_date or today())
+    if entries is None:
+        raise ApiError(
+            404, "station_not_found", f"unknown station: {from_station!r} or {to_station!r}"
+        )
+    return [TimetableEntryOut.model_validate(asdict(e)) for e in entries]

@@ -1,0 +1,262 @@
+"""Work orders 工单 and lost-and-found (whose reports open work orders)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import date, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+
+from app.api.deps import Session, require, roles_doc
+from app.api.errors import ApiError
+from app.api.schemas import (
+    CandidateOut,
+    CommentIn,
+    FoundItemOut,
+    LostReportIn,
+    LostReportOut,
+    Page,
+    TransitionIn,
+    WorkOrderEventOut,
+    WorkOrderIn,
+    WorkOrderOut,
+)
+from app.db.models import Channel, Role, User, WorkOrder, WorkOrderStatus, WorkOrderType
+from app.services import work_orders as svc
+from app.services.lost_found import file_lost_report, search_found_items
+from app.services.masking import mask_phone
+from app.services.timeutil import now
+
+router = APIRouter(prefix="/api/v1")
+
+CREATE = (Role.IVR, Role.AGENT, Role.SUPERVISOR)
+READ = (Role.AGENT, Role.SUPERVISOR, Role.QA)
+HANDLE = (Role.AGENT, Role.SUPERVISOR)
+COMMENT = (Role.AGENT, Role.SUPERVISOR, Role.QA)
+LOST_SEARCH = (Role.IVR, Role.AGENT, Role.SUPERVISOR)
+LOST_REPORT = (Role.IVR, Role.AGENT)
+
+
+def work_order_out(wo: WorkOrder, with_events: bool = True) -> WorkOrderOut:
+    return WorkOrderOut(
+        id=wo.id,
+        number=wo.number,
+        type=wo.type,
+        channel=wo.channel,
+        caller_number=mask_phone(wo.caller_number),
+        content=wo.content,
+        call_id=wo.call_id,
+        recording=wo.recording,
+        priority=wo.priority,
+        status=wo.status,
+        assigned_unit=wo.assigned_unit,
+        created_at=wo.created_at,
+        updated_at=wo.updated_at,
+        due_at=wo.due_at,
+        overdue=wo.status not in (WorkOrderStatus.RESOLVED, WorkOrderStatus.CLOSED)
+        and _aware(wo.due_at) < now(),
+        events=[WorkOrderEventOut.model_validate(e) for e in wo.events] if with_events else None,
+    )
+
+
+def _aware(moment: datetime) -> datetime:
+    # SQLite hands back naive datetimes; everything is stored in UTC.
+    from datetime import UTC
+
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+async def _get(session: Session, ident: str) -> WorkOrder:
+    wo = await svc.get_work_order(session, int(ident) if ident.isdigit() else ident)
+    if wo is None:
+        raise ApiError(404, "work_order_not_found", f"no work order {ident}")
+    return wo
+
+
+@router.get(
+    "/lost-items",
+    response_model=list[FoundItemOut],
+    tags=["lost and found"],
+    summary="Search found items",
+    description=roles_doc(*LOST_SEARCH),
+)
+async def found_items(
+    session: Session,
+    user: Annotated[User, Depends(require(*LOST_SEARCH))],
+    train: Annotated[str | None, Query(max_length=10)] = None,
+    run_date: Annotated[date | None, Query(alias="date")] = None,
+    q: Annotated[str | None, Query(max_length=100, description="keywords, space separated")] = None,
+    include_closed: bool = False,
+) -> list[FoundItemOut]:
+    items = await search_found_items(
+        session, train, run_date, q.split() if q else None, include_closed
+    )
+    return [FoundItemOut.model_validate(asdict(i)) for i in items]
+
+
+@router.post(
+    "/lost-items/reports",
+    response_model=LostReportOut,
+    status_code=201,
+    tags=["lost and found"],
+    summary="File a lost-item report",
+    description="Stores the report, opens a lost-item work order and returns the "
+    "found items that match best. " + roles_doc(*LOST_REPORT),
+)
+async def report_lost_item(
+    body: LostReportIn, session: Session, user: Annotated[User, Depends(require(*LOST_REPORT))]
+) -> LostReportOut:
+    report, wo, candidates = await file_lost_report(
+        session,
+        description=body.description,
+        contact_phone=body.contact_phone,
+        actor=user.name,
+        train_number=body.train_number.upper() if body.train_number else None,
+        travel_date=body.travel_date,
+        channel=body.channel,
+        call_id=body.call_id,
+        recording=body.recording,
+    )
+    await session.commit()
+    wo = await _get(session, str(wo.id))
+    return LostReportOut(
+        report_id=report.id,
+        work_order=work_order_out(wo),
+        candidates=[
+            CandidateOut(item=FoundItemOut.model_validate(asdict(c.item)), score=c.score)
+            for c in candidates
+        ],
+    )
+
+
+@router.post(
+    "/work-orders",
+    response_model=WorkOrderOut,
+    status_code=201,
+    tags=["work orders"],
+    summary="Open a work order",
+    description="The due time follows the type's SLA. " + roles_doc(*CREATE),
+)
+async def create(
+    body: WorkOrderIn, session: Session, user: Annotated[User, Depends(require(*CREATE))]
+) -> WorkOrderOut:
+    wo = await svc.create_work_order(
+        session,
+        type=body.type,
+        channel=body.channel,
+        content=body.content,
+        actor=user.name,
+        caller_number=body.caller_number,
+        call_id=body.call_id,
+        recording=body.recording,
+        priority=body.priority,
+    )
+    await session.commit()
+    return work_order_out(await _get(session, str(wo.id)))
+
+
+@router.get(
+    "/work-orders",
+    response_model=Page[WorkOrderOut],
+    tags=["work orders"],
+    summary="List work orders, newest first",
+    description=roles_doc(*READ),
+)
+async def list_orders(
+    session: Session,
+    user: Annotated[User, Depends(require(*READ))],
+    status: WorkOrderStatus | None = None,
+    type: WorkOrderType | None = None,
+    channel: Channel | None = None,
+    caller_number: Annotated[str | None, Query(max_length=20)] = None,
+    unit: Annotated[str | None, Query(max_length=60)] = None,
+    priority: bool | None = None,
+    created_from: datetime | None = None,
+    created_to: datetime | None = None,
+    call_id: Annotated[str | None, Query(max_length=64)] = None,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> Page[WorkOrderOut]:
+    flt = svc.WorkOrderFilter(
+        status=status,
+        type=type,
+        channel=channel,
+        caller_number=caller_number,
+        assigned_unit=unit,
+        priority=priority,
+        created_from=created_from,
+        created_to=created_to,
+        call_id=call_id,
+    )
+    rows, total = await svc.list_work_orders(session, flt, offset, limit)
+    return Page[WorkOrderOut](
+        items=[work_order_out(w, with_events=False) for w in rows],
+        total=total,
+        offset=offset,
+        limit=limit,
+    )
+
+
+@router.get(
+    "/work-orders/{ident}",
+    response_model=WorkOrderOut,
+    tags=["work orders"],
+    summary="One work order with its history (by id or number)",
+    description=roles_doc(*READ),
+)
+async def get_order(
+    ident: str, session: Session, user: Annotated[User, Depends(require(*READ))]
+) -> WorkOrderOut:
+    return work_order_out(await _get(session, ident))
+
+
+@router.post(
+    "/work-orders/{ident}/transitions",
+    response_model=WorkOrderOut,
+    tags=["work orders"],
+    summary="Move a work order to another status",
+    description="new → assigned (with unit) → in_progress → resolved → closed; "
+    "resolved or closed → reopened. Other moves are refused with 409. " + roles_doc(*HANDLE),
+)
+async def move(
+    ident: str,
+    body: TransitionIn,
+    session: Session,
+    user: Annotated[User, Depends(require(*HANDLE))],
+) -> WorkOrderOut:
+    wo = await _get(session, ident)
+    try:
+        await svc.transition(session, wo, body.to, user.name, body.unit, body.note)
+    except svc.InvalidTransition as exc:
+        raise ApiError(
+            409,
+            "invalid_transition",
+            str(exc),
+            {"status": exc.current.value, "allowed": exc.allowed},
+        ) from exc
+    except svc.MissingUnit as exc:
+        raise ApiError(
+            422,
+            "invalid_request",
+            str(exc),
+            [{"field": "body.unit", "problem": "required to assign"}],
+        ) from exc
+    await session.commit()
+    return work_order_out(await _get(session, ident))
+
+
+@router.post(
+    "/work-orders/{ident}/comments",
+    response_model=WorkOrderOut,
+    tags=["work orders"],
+    summary="Comment on a work order",
+    description=roles_doc(*COMMENT),
+)
+async def add_comment(
+    ident: str, body: CommentIn, session: Session, user: Annotated[User, Depends(require(*COMMENT))]
+) -> WorkOrderOut:
+    wo = await _get(session, ident)
+    await svc.comment(session, wo, user.name, body.note)
+    await session.commit()
+    return work_order_out(await _get(session, ident))

@@ -1,0 +1,1 @@
+"""Domain data: SQLAlchemy models, database sessions, demo seed."""

@@ -1,0 +1,260 @@
+"""The railway's data: stations, trains, runs, orders and tickets, lost-and-found, work orders."""
+
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+def _enum(cls: type[enum.Enum]) -> Enum:
+    # Stored as plain strings so SQLite and PostgreSQL share one schema and migration.
+    return Enum(
+        cls,
+        native_enum=False,
+        length=20,
+        values_callable=lambda e: [m.value for m in e],
+        validate_strings=True,
+    )
+
+
+class TrainType(enum.StrEnum):
+    G = "G"  # high-speed
+    D = "D"  # EMU
+    C = "C"  # intercity
+    Z = "Z"  # direct express
+    T = "T"  # express
+    K = "K"  # fast
+
+
+class RunStatus(enum.StrEnum):
+    ON_TIME = "on_time"
+    DELAYED = "delayed"
+    CANCELLED = "cancelled"
+
+
+class TicketStatus(enum.StrEnum):
+    PAID = "paid"
+    CHANGED = "changed"
+    REFUNDED = "refunded"
+    USED = "used"
+    WAITLISTED = "waitlisted"
+
+
+class ItemStatus(enum.StrEnum):
+    HELD = "held"
+    CLAIMED = "claimed"
+    SHIPPED = "shipped"
+    DISPOSED = "disposed"
+
+
+class WorkOrderType(enum.StrEnum):
+    CONSULTATION = "consultation"
+    COMPLAINT = "complaint"
+    HELP = "help"
+    LOST_ITEM = "lost_item"
+    PRAISE = "praise"
+    SUGGESTION = "suggestion"
+
+
+class Channel(enum.StrEnum):
+    VOICE = "voice"
+    WEB = "web"
+    SMS = "sms"
+
+
+class WorkOrderStatus(enum.StrEnum):
+    NEW = "new"
+    ASSIGNED = "assigned"
+    IN_PROGRESS = "in_progress"
+    RESOLVED = "resolved"
+    CLOSED = "closed"
+    REOPENED = "reopened"
+
+
+class Role(enum.StrEnum):
+    IVR = "ivr"
+    AGENT = "agent"
+    QA = "qa"
+    SUPERVISOR = "supervisor"
+    ENGINEER = "engineer"
+    ADMIN = "admin"
+
+
+class Station(Base):
+    __tablename__ = "stations"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(40), unique=True)
+    code: Mapped[str] = mapped_column(String(8), unique=True)
+    city: Mapped[str] = mapped_column(String(40))
+
+
+class Train(Base):
+    __tablename__ = "trains"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(10), unique=True)
+    type: Mapped[TrainType] = mapped_column(_enum(TrainType))
+    stops: Mapped[list[TrainStop]] = relationship(
+        back_populates="train", order_by="TrainStop.seq", cascade="all, delete-orphan"
+    )
+
+
+class TrainStop(Base):
+    __tablename__ = "train_stops"
+    __table_args__ = (
+        UniqueConstraint("train_id", "seq"),
+        Index("ix_train_stops_station", "station_id"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    train_id: Mapped[int] = mapped_column(ForeignKey("trains.id", ondelete="CASCADE"))
+    seq: Mapped[int] = mapped_column(Integer)
+    station_id: Mapped[int] = mapped_column(ForeignKey("stations.id"))
+    # Minutes after midnight of the run's departure day; may exceed 1440 on overnight trains.
+    arrive_min: Mapped[int | None] = mapped_column(Integer)
+    depart_min: Mapped[int | None] = mapped_column(Integer)
+    train: Mapped[Train] = relationship(back_populates="stops")
+    station: Mapped[Station] = relationship()
+
+
+class TrainRun(Base):
+    __tablename__ = "train_runs"
+    __table_args__ = (UniqueConstraint("train_id", "run_date"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    train_id: Mapped[int] = mapped_column(ForeignKey("trains.id"))
+    run_date: Mapped[date] = mapped_column(Date, index=True)
+    status: Mapped[RunStatus] = mapped_column(_enum(RunStatus), default=RunStatus.ON_TIME)
+    delay_minutes: Mapped[int] = mapped_column(Integer, default=0)
+    last_station_id: Mapped[int | None] = mapped_column(ForeignKey("stations.id"))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    train: Mapped[Train] = relationship()
+    last_station: Mapped[Station | None] = relationship()
+
+
+class Order(Base):
+    __tablename__ = "orders"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_no: Mapped[str] = mapped_column(String(10), unique=True)  # E + 9 digits
+    passenger_name: Mapped[str] = mapped_column(String(40))
+    # Kept whole for verification; every response and log line shows them masked.
+    id_number: Mapped[str] = mapped_column(String(18))
+    phone: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    tickets: Mapped[list[Ticket]] = relationship(back_populates="order", order_by="Ticket.id")
+
+
+class Ticket(Base):
+    __tablename__ = "tickets"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("train_runs.id"), index=True)
+    from_station_id: Mapped[int] = mapped_column(ForeignKey("stations.id"))
+    to_station_id: Mapped[int] = mapped_column(ForeignKey("stations.id"))
+    coach: Mapped[str] = mapped_column(String(4))
+    seat: Mapped[str] = mapped_column(String(6))
+    seat_class: Mapped[str] = mapped_column(String(10))
+    price_cents: Mapped[int] = mapped_column(Integer)
+    status: Mapped[TicketStatus] = mapped_column(_enum(TicketStatus))
+    order: Mapped[Order] = relationship(back_populates="tickets")
+    run: Mapped[TrainRun] = relationship()
+    from_station: Mapped[Station] = relationship(foreign_keys=[from_station_id])
+    to_station: Mapped[Station] = relationship(foreign_keys=[to_station_id])
+
+
+class FoundItem(Base):
+    __tablename__ = "found_items"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("train_runs.id"), index=True)
+    coach: Mapped[str | None] = mapped_column(String(4))
+    description: Mapped[str] = mapped_column(Text)
+    category: Mapped[str] = mapped_column(String(20))
+    kept_at_station_id: Mapped[int] = mapped_column(ForeignKey("stations.id"))
+    status: Mapped[ItemStatus] = mapped_column(_enum(ItemStatus), default=ItemStatus.HELD)
+    found_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    run: Mapped[TrainRun | None] = relationship()
+    kept_at: Mapped[Station] = relationship()
+
+
+class LostReport(Base):
+    __tablename__ = "lost_reports"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    description: Mapped[str] = mapped_column(Text)
+    contact_phone: Mapped[str] = mapped_column(String(20))
+    train_number: Mapped[str | None] = mapped_column(String(10))
+    travel_date: Mapped[date | None] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    work_order_id: Mapped[int | None] = mapped_column(ForeignKey("work_orders.id"))
+
+
+class WorkOrder(Base):
+    __tablename__ = "work_orders"
+    __table_args__ = (Index("ix_work_orders_status_created", "status", "created_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(20), unique=True)
+    type: Mapped[WorkOrderType] = mapped_column(_enum(WorkOrderType))
+    channel: Mapped[Channel] = mapped_column(_enum(Channel))
+    caller_number: Mapped[str | None] = mapped_column(String(20))
+    content: Mapped[str] = mapped_column(Text)
+    call_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    recording: Mapped[str | None] = mapped_column(String(255))
+    priority: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[WorkOrderStatus] = mapped_column(_enum(WorkOrderStatus))
+    assigned_unit: Mapped[str | None] = mapped_column(String(60))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    events: Mapped[list[WorkOrderEvent]] = relationship(
+        back_populates="work_order", order_by="WorkOrderEvent.id"
+    )
+
+
+class WorkOrderEvent(Base):
+    __tablename__ = "work_order_events"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    work_order_id: Mapped[int] = mapped_column(ForeignKey("work_orders.id"), index=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    actor: Mapped[str] = mapped_column(String(60))
+    action: Mapped[str] = mapped_column(String(20))  # created, transition, comment
+    from_status: Mapped[str | None] = mapped_column(String(20))
+    to_status: Mapped[str | None] = mapped_column(String(20))
+    note: Mapped[str | None] = mapped_column(Text)
+    data: Mapped[dict[str, object] | None] = mapped_column(JSON)
+    work_order: Mapped[WorkOrder] = relationship(back_populates="events")
+
+
+class User(Base):
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(60), unique=True)
+    role: Mapped[Role] = mapped_column(_enum(Role))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ApiToken(Base):
+    __tablename__ = "api_tokens"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    # Only a hash is stored; the token is shown once when created.
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(12))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+    user: Mapped[User] = relationship()

@@ -1,0 +1,1 @@
+"""Domain services: the business rules both the IVR and the HTTP API call."""

@@ -1,0 +1,27 @@
+"""Clock and timetable arithmetic in the railway's time zone (China Standard Time)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta, timezone
+
+CST = timezone(timedelta(hours=8), "CST")
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def today() -> date:
+    return datetime.now(CST).date()
+
+
+def at_minutes(run_date: date, minutes: int) -> datetime:
+    """A timetable time (minutes after the run day's midnight, CST) as an aware datetime."""
+    midnight = datetime(run_date.year, run_date.month, run_date.day, tzinfo=CST)
+    return midnight + timedelta(minutes=minutes)
+
+
+def hhmm(minutes: int | None) -> str | None:
+    if minutes is None:
+        return None
+    return f"{(minutes // 60) % 24:02d}:{minutes % 60:02d}"
