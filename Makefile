@@ -22,6 +22,7 @@ lint: setup
 
 bench: setup
 	.venv/bin/python bench/concurrent_calls.py
+	.venv/bin/python bench/api_lookup.py
 
 clean-pbx:
 	-.venv/bin/hotline pbx stop

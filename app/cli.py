@@ -44,6 +44,12 @@ def _serve(args: argparse.Namespace) -> int:
     return serve(get_settings(), start_pbx=args.with_pbx, demo_data=args.demo_data)
 
 
+def _api(args: argparse.Namespace) -> int:
+    from app.server import serve_api
+
+    return serve_api(get_settings())
+
+
 def _call(args: argparse.Namespace) -> int:
     from app.callgen.runner import run_from_args
 
@@ -85,6 +91,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--demo-data", action="store_true",
                        help="load the demo data set into an empty database")
     serve.set_defaults(func=_serve)
+
+    api = sub.add_parser("api", help="run the HTTP API alone, without telephony",
+                         description="Run the data API (FastAPI) without the Stasis app: an "
+                         "API-only node. Migrates the database first.")
+    api.set_defaults(func=_api)
 
     from app.callgen.runner import add_call_arguments
 

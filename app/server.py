@@ -90,3 +90,23 @@ def serve(settings: Settings, start_pbx: bool = False, demo_data: bool = False) 
         if start_pbx:
             sandbox.stop(settings)
     return 0
+
+
+def serve_api(settings: Settings) -> int:
+    """The data API alone, without the Stasis app (an API-only node, benchmarks)."""
+    setup_logging()
+    db = Database(settings.db_url)
+
+    async def run() -> None:
+        await prepare_database(settings, db, demo_data=False)
+        config = uvicorn.Config(
+            create_app(settings, db), host=settings.api_host, port=settings.api_port,
+            log_config=None, access_log=False, lifespan="on",
+        )
+        await uvicorn.Server(config).serve()
+
+    try:
+        asyncio.run(run())
+    except KeyboardInterrupt:
+        log.info("stopped by Ctrl-C")
+    return 0

@@ -30,8 +30,9 @@ def cpu_seconds(pid: int) -> float:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--calls", type=int, default=20)
     parser.add_argument("--port", type=int, default=18090, help="API port of the bench server")
     args = parser.parse_args()
@@ -41,8 +42,12 @@ def main() -> int:
     if started_pbx:
         sandbox.start(settings)
     env = {**os.environ, "HOTLINE_API_PORT": str(args.port)}
-    serve = subprocess.Popen([sys.executable, "-m", "app.cli", "serve"], env=env,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    serve = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "serve"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         api = f"http://127.0.0.1:{args.port}"
         deadline = time.monotonic() + 30
@@ -57,8 +62,22 @@ def main() -> int:
                 return 1
             time.sleep(0.2)
         time.sleep(1)
-        call = [sys.executable, "-m", "app.cli", "call", "--api", "none", "--calls",
-                str(args.calls), "--rate", str(args.calls), "--dtmf", "1,2,3", "--hold", "2"]
+        call = [
+            sys.executable,
+            "-m",
+            "app.cli",
+            "call",
+            "--api",
+            "none",
+            "--calls",
+            str(args.calls),
+            "--rate",
+            str(args.calls),
+            "--dtmf",
+            "1,2,3",
+            "--hold",
+            "2",
+        ]
         wall_start, cpu_start = time.monotonic(), cpu_seconds(serve.pid)
         out = subprocess.run(call, capture_output=True, text=True, env=env)
         wall, cpu = time.monotonic() - wall_start, cpu_seconds(serve.pid) - cpu_start
@@ -67,12 +86,18 @@ def main() -> int:
         idle = cpu_seconds(serve.pid) - idle_start
         summary = json.loads(out.stdout.strip().splitlines()[-1])
         per_call = (cpu - idle) / args.calls
-        print(json.dumps({
-            "calls": args.calls, "completed": summary.get("completed"),
-            "wall_s": round(wall, 2), "app_cpu_s": round(cpu, 3),
-            "idle_cpu_same_wall_s": round(idle, 3),
-            "app_cpu_ms_per_call": round(per_call * 1000, 1),
-        }))
+        print(
+            json.dumps(
+                {
+                    "calls": args.calls,
+                    "completed": summary.get("completed"),
+                    "wall_s": round(wall, 2),
+                    "app_cpu_s": round(cpu, 3),
+                    "idle_cpu_same_wall_s": round(idle, 3),
+                    "app_cpu_ms_per_call": round(per_call * 1000, 1),
+                }
+            )
+        )
         return 0 if summary.get("ok") else 1
     finally:
         serve.send_signal(2)

@@ -11,7 +11,8 @@ if [ "$(id -u)" != 0 ]; then
   exit 1
 fi
 
-APT_PACKAGES=(debootstrap sip-tester espeak-ng sox libsox-fmt-all baresip util-linux curl)
+APT_PACKAGES=(debootstrap sip-tester espeak-ng sox libsox-fmt-all baresip util-linux curl
+              postgresql wrk)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

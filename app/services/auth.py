@@ -9,7 +9,6 @@ from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
 
 from app.db.models import ApiToken, Role, User
 from app.services.timeutil import now
@@ -56,14 +55,15 @@ async def issue_token(session: AsyncSession, name: str) -> str:
 
 
 async def authenticate(session: AsyncSession, token: str) -> User | None:
-    row = await session.scalar(
-        select(ApiToken)
-        .where(ApiToken.token_hash == hash_token(token), ApiToken.revoked.is_(False))
-        .options(selectinload(ApiToken.user))
+    return await session.scalar(
+        select(User)
+        .join(ApiToken, ApiToken.user_id == User.id)
+        .where(
+            ApiToken.token_hash == hash_token(token),
+            ApiToken.revoked.is_(False),
+            User.active.is_(True),
+        )
     )
-    if row is None or not row.user.active:
-        return None
-    return row.user
 
 
 async def list_users(session: AsyncSession) -> list[User]:

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import Select, and_, select
+from sqlalchemy import Select, and_, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -62,7 +62,7 @@ async def lookup_order(session: AsyncSession, order_no: str, verification: str) 
     number = normalise_order_no(order_no)
     if number is None:
         return None
-    rows = (await session.execute(order_query(number))).all()
+    rows = (await session.execute(ORDER_QUERY, {"number": number})).all()
     if not rows:
         return None
     order: Order = rows[0][0]
@@ -94,9 +94,7 @@ async def lookup_order(session: AsyncSession, order_no: str, verification: str) 
     )
 
 
-def order_query(
-    number: str,
-) -> Select[Order, Ticket, str, date, str, str, int | None, int | None]:
+def order_query() -> Select[Order, Ticket, str, date, str, str, int | None, int | None]:
     """One indexed query: the order, its tickets, their trains, stations and timetable times."""
     src, dst = aliased(Station), aliased(Station)
     dep, arr = aliased(TrainStop), aliased(TrainStop)
@@ -118,6 +116,10 @@ def order_query(
         .outerjoin(dst, dst.id == Ticket.to_station_id)
         .outerjoin(dep, and_(dep.train_id == Train.id, dep.station_id == Ticket.from_station_id))
         .outerjoin(arr, and_(arr.train_id == Train.id, arr.station_id == Ticket.to_station_id))
-        .where(Order.order_no == number)
+        .where(Order.order_no == bindparam("number"))
         .order_by(Ticket.id)
     )
+
+
+# Built once: constructing the aliased joins costs more than running the query.
+ORDER_QUERY = order_query()

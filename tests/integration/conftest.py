@@ -29,11 +29,13 @@ class Platform:
     proc: subprocess.Popen[bytes]
 
     def get(self, path: str, **params: Any) -> httpx.Response:
-        return httpx.get(self.api + path, params=params, timeout=5)
+        token = self.settings.local_token_file.read_text().strip()
+        return httpx.get(self.api + path, params=params, timeout=5,
+                         headers={"Authorization": f"Bearer {token}"})
 
     def health(self) -> int:
         try:
-            return self.get("/healthz").status_code
+            return httpx.get(self.api + "/healthz", timeout=5).status_code
         except httpx.HTTPError:
             return 0
 
@@ -63,7 +65,8 @@ class Platform:
         return int(line.split()[0])
 
     def env(self) -> dict[str, str]:
-        return {**os.environ, "HOTLINE_API_PORT": str(API_PORT)}
+        return {**os.environ, "HOTLINE_API_PORT": str(API_PORT),
+                "HOTLINE_DATABASE_URL": f"sqlite:///{self.log.parent / 'hotline.db'}"}
 
 
 def wait_for(check: Any, timeout: float, what: str) -> float:
@@ -92,13 +95,15 @@ def platform(pbx: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     with open(log, "wb") as fh:
         proc = subprocess.Popen(
             [sys.executable, "-m", "app.cli", "serve"], stdout=fh, stderr=subprocess.STDOUT,
-            env={**os.environ, "HOTLINE_API_PORT": str(API_PORT)},
+            env={**os.environ, "HOTLINE_API_PORT": str(API_PORT),
+                 "HOTLINE_DATABASE_URL": f"sqlite:///{log.parent / 'hotline.db'}"},
         )
     plat = Platform(pbx, f"http://127.0.0.1:{API_PORT}", log, proc)
     try:
         wait_for(lambda: plat.health() == 200, 30, "hotline serve healthy")
-    except AssertionError:
+    except BaseException:
         proc.kill()
+        proc.wait()
         raise AssertionError("serve did not start:\n" + log.read_text()[-3000:]) from None
     yield plat
     proc.send_signal(2)  # Ctrl-C

@@ -17,7 +17,7 @@ def test_call_is_answered_and_hears_the_greeting(platform: Platform) -> None:
     assert summary["call_id"], "hotline call found the platform's call id"
     trace = platform.trace(summary["sip_call_id"])
     assert trace["call_id"] == summary["call_id"]
-    assert trace["caller"] == "13800138000" and trace["called"] == "12306"
+    assert trace["caller"] == "138****8000" and trace["called"] == "12306"
     assert trace["answered_at"] is not None
     assert played(trace)[:1] == ["sound:hello-world"], "greeting played to its end"
 

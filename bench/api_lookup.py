@@ -1,0 +1,190 @@
+"""Ticket look-up throughput and latency: our API vs a bare Starlette route, on both engines.
+
+For each engine: migrate and seed N orders (timed), then drive POST /api/v1/tickets/lookup with
+wrk from a separate process on loopback (valid order numbers and verifications, so nothing is
+throttled), then the bare route (bench/bare_lookup.py) with the same query and driver.
+Prints one JSON line per engine. Run: make bench-api (or with --orders 1000000).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import ExitStack
+from pathlib import Path
+
+import httpx
+from sqlalchemy import select
+
+from app.db import migrate
+from app.db.models import Order, Role
+from app.db.seed import seed_demo
+from app.db.session import Database
+from app.services.auth import create_user, issue_token
+
+HERE = Path(__file__).resolve().parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def seed(url: str, orders: int) -> tuple[float, str, list[tuple[str, str]]]:
+    db = Database(url)
+    started = time.monotonic()
+    async with db.session() as session:
+        await seed_demo(session, orders=orders, progress=lambda m: print(m, file=sys.stderr))
+        await session.commit()
+    seconds = time.monotonic() - started
+    async with db.session() as session:
+        await create_user(session, "bench-ivr", Role.IVR)
+        token = await issue_token(session, "bench-ivr")
+        step = max(1, orders // 2000)
+        rows = await session.execute(
+            select(Order.order_no, Order.phone).where(Order.id % step == 0).limit(2000)
+        )
+        sample = [(no, phone[-4:]) for no, phone in rows]
+        await session.commit()
+    await db.dispose()
+    return seconds, token, sample
+
+
+def wrk_script(path: Path, sample: list[tuple[str, str]], token: str | None) -> None:
+    bodies = ",\n".join(
+        "'" + json.dumps({"order_no": no, "verification": v}) + "'" for no, v in sample
+    )
+    auth = f'wrk.headers["Authorization"] = "Bearer {token}"\n' if token else ""
+    path.write_text(
+        'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
+        + auth
+        + "local bodies = {\n"
+        + bodies
+        + "\n}\nlocal i = 0\n"
+        "request = function()\n  i = i % #bodies + 1\n"
+        "  return wrk.format(nil, nil, nil, bodies[i])\nend\n"
+    )
+
+
+def run_wrk(url: str, script: Path, seconds: int, connections: int) -> dict[str, float]:
+    out = subprocess.run(
+        ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script), url],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+
+    def ms(label: str) -> float:
+        m = re.search(rf"^\s*{label}%\s+([\d.]+)(us|ms|s)", out, re.M)
+        if not m:
+            return float("nan")
+        value, unit = float(m.group(1)), m.group(2)
+        return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    return {
+        "rps": float(rps.group(1)) if rps else 0.0,
+        "p50_ms": ms("50"),
+        "p99_ms": ms("99"),
+        "non_2xx": int(non2xx.group(1)) if non2xx else 0,
+    }
+
+
+def wait_up(url: str, proc: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}")
+        try:
+            httpx.get(url, timeout=1)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    raise RuntimeError("server did not start")
+
+
+def bench_engine(url: str, args: argparse.Namespace, work: Path) -> dict[str, object]:
+    migrate.upgrade(url)
+    seed_s, token, sample = asyncio.run(seed(url, args.orders))
+    result: dict[str, object] = {
+        "engine": url.split(":")[0],
+        "orders": args.orders,
+        "seed_seconds": round(seed_s, 1),
+    }
+    ours_script, bare_script = work / "ours.lua", work / "bare.lua"
+    wrk_script(ours_script, sample, token)
+    wrk_script(bare_script, sample, None)
+    for name, cmd, env, target, script in (
+        (
+            "ours",
+            [sys.executable, "-m", "app.cli", "api"],
+            {
+                "HOTLINE_DATABASE_URL": url,
+                "HOTLINE_API_PORT": str(port := free_port()),
+                "HOTLINE_LOOKUP_MAX_FAILURES": "1000000000",
+            },
+            f"http://127.0.0.1:{port}/api/v1/tickets/lookup",
+            ours_script,
+        ),
+        (
+            "bare",
+            [sys.executable, str(HERE / "bare_lookup.py"), str(port2 := free_port())],
+            {"BARE_DATABASE_URL": url},
+            f"http://127.0.0.1:{port2}/lookup",
+            bare_script,
+        ),
+    ):
+        with ExitStack() as stack:
+            proc = subprocess.Popen(
+                cmd, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            )
+            stack.callback(proc.wait, 20)
+            stack.callback(proc.terminate)
+            wait_up(target.rsplit("/", 1)[0], proc)
+            run_wrk(target, script, 2, args.connections)  # warm-up
+            result[name] = run_wrk(target, script, args.seconds, args.connections)
+    ours, bare = result["ours"], result["bare"]
+    assert isinstance(ours, dict) and isinstance(bare, dict)
+    result["ratio_rps_ours_over_bare"] = (
+        round(ours["rps"] / bare["rps"], 3) if bare["rps"] else None
+    )
+    return result
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--orders", type=int, default=1_000_000)
+    parser.add_argument("--engine", choices=["sqlite", "postgresql", "both"], default="both")
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=32)
+    args = parser.parse_args()
+    sys.path.insert(0, str(HERE.parent))
+    from tests.postgres import create_database, postgres_server
+
+    with tempfile.TemporaryDirectory(prefix="hotline-bench-") as tmp:
+        work = Path(tmp)
+        if args.engine in ("sqlite", "both"):
+            print(
+                json.dumps(bench_engine(f"sqlite:///{work / 'bench.db'}", args, work)), flush=True
+            )
+        if args.engine in ("postgresql", "both"):
+            with postgres_server() as server:
+                url = create_database(server, "bench")
+                print(json.dumps(bench_engine(url, args, work)), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

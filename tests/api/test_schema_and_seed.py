@@ -1,0 +1,66 @@
+"""Migrations up and down on both engines; the demo seed is deterministic."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import date
+from pathlib import Path
+
+from sqlalchemy import inspect, select
+
+from app.db import migrate
+from app.db.models import Base, Order, Ticket, Train, TrainRun, TrainStop
+from app.db.seed import SeedError, seed_demo
+from app.db.session import Database
+
+
+async def _tables(url: str) -> set[str]:
+    db = Database(url)
+    async with db.engine.connect() as conn:
+        names = await conn.run_sync(lambda c: set(inspect(c).get_table_names()))
+    await db.dispose()
+    return names
+
+
+def test_migrations_up_down_up(empty_db_url: str) -> None:
+    migrate.upgrade(empty_db_url)
+    assert set(Base.metadata.tables) <= asyncio.run(_tables(empty_db_url))
+    migrate.downgrade(empty_db_url, "base")
+    assert asyncio.run(_tables(empty_db_url)) <= {"alembic_version"}
+    migrate.upgrade(empty_db_url)
+    assert set(Base.metadata.tables) <= asyncio.run(_tables(empty_db_url))
+
+
+async def _dump(url: str, seed: int) -> list[tuple[object, ...]]:
+    db = Database(url)
+    async with db.session() as session:
+        await seed_demo(session, orders=150, seed=seed, today=date(2026, 12, 5),
+                        progress=lambda _: None)
+        await session.commit()
+        rows: list[tuple[object, ...]] = []
+        for model, order in ((Train, Train.id), (TrainStop, TrainStop.id),
+                             (TrainRun, TrainRun.id), (Order, Order.id), (Ticket, Ticket.id)):
+            for obj in await session.scalars(select(model).order_by(order)):
+                rows.append(tuple(
+                    getattr(obj, c.key) for c in model.__table__.columns
+                    if c.key not in ("created_at", "updated_at")
+                ))
+        try:
+            await seed_demo(session, orders=1, progress=lambda _: None)
+            raise AssertionError("seeding twice must be refused")
+        except SeedError:
+            pass
+    await db.dispose()
+    return rows
+
+
+def test_seed_is_deterministic(tmp_path: Path) -> None:
+    urls = [f"sqlite:///{tmp_path / f'{n}.db'}" for n in ("a", "b", "c")]
+    for url in urls:
+        migrate.upgrade(url)
+    first = asyncio.run(_dump(urls[0], seed=1))
+    second = asyncio.run(_dump(urls[1], seed=1))
+    other = asyncio.run(_dump(urls[2], seed=2))
+    assert first == second
+    assert first != other
+    assert len([r for r in first if isinstance(r[1], str) and str(r[1]).startswith("E")]) == 150
