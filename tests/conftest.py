@@ -1,16 +1,12 @@
 from __future__ import annotations
 
-import sys
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import pytest
 
-import uuid  # noqa: E402
-from collections.abc import Iterator  # noqa: E402
-
-import pytest  # noqa: E402
-
-from tests.postgres import create_database, postgres_server  # noqa: E402
+from tests.postgres import create_database, postgres_server
 
 
 @pytest.fixture(scope="session")

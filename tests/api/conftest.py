@@ -53,7 +53,8 @@ def seeded(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'api.db'}"
     else:
-        url = create_database(request.getfixturevalue("postgres_url"), "api_" + uuid.uuid4().hex[:10])
+        server = request.getfixturevalue("postgres_url")
+        url = create_database(server, "api_" + uuid.uuid4().hex[:10])
     migrate.upgrade(url)
     return asyncio.run(_seed(url))
 
