@@ -114,9 +114,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     from app.asr.cli import register as register_asr
     from app.db.cli import register as register_db
+    from app.ivr.cli import register as register_flows
     from app.tts.cli import register as register_prompts
 
     register_db(sub)
+    register_flows(sub)
     register_asr(sub)
     register_prompts(sub)
     return parser

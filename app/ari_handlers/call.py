@@ -21,6 +21,8 @@ from app.ari_handlers.models import (
     ChannelHangupRequest,
     Event,
     PlaybackFinished,
+    RecordingFailed,
+    RecordingFinished,
     StasisEnd,
 )
 from app.ari_handlers.rest import AriError, AriRest
@@ -117,6 +119,90 @@ class Call:
                 return None
             await self.next_event(remaining)
         return self.digits.popleft()
+
+    async def collect(
+        self, max_digits: int, terminator: str = "#", timeout: float = 6.0,
+        inter_digit_timeout: float = 4.0,
+    ) -> str:
+        """Keys up to max_digits or the terminator (not included); "" when nothing came.
+
+        Keys typed ahead (during a prompt) count: the caller need not wait for the prompt.
+        """
+        digits = ""
+        wait = timeout
+        while len(digits) < max_digits:
+            key = await self.wait_digit(wait)
+            if key is None:
+                break
+            if terminator and key == terminator:
+                break
+            digits += key
+            wait = inter_digit_timeout
+        return digits
+
+    def flush_digits(self) -> None:
+        self.digits.clear()
+
+    async def record(self, name: str, max_seconds: int, beep: bool = True) -> str | None:
+        """Record the caller until # or max_seconds; the recording's name, None if it failed.
+
+        If the caller hangs up, Asterisk keeps what was recorded; CallHungUp still propagates.
+        """
+        self.trace.step("record", name=name)
+        await self.rest.record(self.id, name, fmt="wav", max_duration=max_seconds,
+                               max_silence=0, beep=beep, terminate_on="#")
+        while True:
+            event = await self.next_event()
+            if isinstance(event, RecordingFinished) and event.recording.name == name:
+                self.trace.step("recorded", name=name, seconds=event.recording.duration)
+                # The # that ended the recording is not a menu choice.
+                if self.digits and self.digits[-1] == "#":
+                    self.digits.pop()
+                return name
+            if isinstance(event, RecordingFailed) and event.recording.name == name:
+                self.trace.step("record_failed", name=name, cause=event.recording.cause)
+                return None
+
+    async def hold(self, announcement: str, every: float, max_wait: float) -> None:
+        """Music on hold in a holding bridge, the announcement every `every` seconds.
+
+        Returns after max_wait; ends early only by the caller hanging up (CallHungUp).
+        """
+        bridge = await self.rest.create_bridge("holding", name=f"hold-{self.id}")
+        self.dispatcher.claim(bridge.id, self)
+        try:
+            await self.rest.add_channel(bridge.id, self.id)
+            await self.rest.bridge_moh(bridge.id)
+            self.trace.step("hold", bridge=bridge.id)
+            deadline = time.monotonic() + max_wait
+            while time.monotonic() < deadline:
+                next_prompt = min(deadline, time.monotonic() + every)
+                while time.monotonic() < next_prompt:
+                    await self.next_event(next_prompt - time.monotonic())
+                if time.monotonic() >= deadline:
+                    break
+                await self.rest.bridge_stop_moh(bridge.id)
+                await self._play_on_bridge(bridge.id, announcement)
+                await self.rest.bridge_moh(bridge.id)
+        finally:
+            await asyncio.shield(self._destroy_bridge(bridge.id))
+
+    async def _play_on_bridge(self, bridge_id: str, media: str) -> None:
+        playback_id = str(uuid.uuid4())
+        self.trace.step("play", media=media, target="bridge")
+        await self.rest.play_on_bridge(bridge_id, media, playback_id)
+        while True:
+            event = await self.next_event(60)
+            if event is None or (isinstance(event, PlaybackFinished)
+                                 and event.playback.id == playback_id):
+                return
+
+    async def _destroy_bridge(self, bridge_id: str) -> None:
+        try:
+            await self.rest.destroy_bridge(bridge_id)
+        except AriError as exc:
+            if exc.status != 404:
+                log.warning("could not destroy bridge %s: %s", bridge_id, exc)
 
     async def hangup(self, reason: str = "normal") -> None:
         if self.hungup:

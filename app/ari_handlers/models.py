@@ -136,8 +136,9 @@ class ChannelLeftBridge(BridgeChannelEvent):
 
 
 def _target_channel(target_uri: str) -> list[str]:
+    # Bridge playbacks route by bridge id: the call that owns the bridge claims that id.
     kind, _, ident = target_uri.partition(":")
-    return [ident] if kind == "channel" and ident else []
+    return [ident] if kind in ("channel", "bridge") and ident else []
 
 
 class PlaybackEvent(Event):

@@ -258,3 +258,54 @@ class ApiToken(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
     user: Mapped[User] = relationship()
+
+
+class CallOutcome(enum.StrEnum):
+    SELF_SERVICE = "self_service"  # the caller got what they called for without an agent
+    TRANSFERRED = "transferred"  # handed to an agent queue (reason in outcome_reason)
+    ABANDONED = "abandoned"  # hung up while waiting for an agent
+    HUNG_UP_IN_MENU = "hung_up_in_menu"  # left before finishing anything
+    ERROR = "error"
+
+
+class CallRecord(Base):
+    __tablename__ = "calls"
+    __table_args__ = (Index("ix_calls_started", "started_at"),)
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # the PBX channel id
+    caller: Mapped[str] = mapped_column(String(40), index=True)
+    called: Mapped[str] = mapped_column(String(40))
+    sip_call_id: Mapped[str | None] = mapped_column(String(255), index=True)
+    language: Mapped[str] = mapped_column(String(5), default="zh")
+    priority: Mapped[bool] = mapped_column(Boolean, default=False)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    outcome: Mapped[CallOutcome | None] = mapped_column(_enum(CallOutcome))
+    outcome_reason: Mapped[str | None] = mapped_column(String(200))
+    steps: Mapped[list[CallStep]] = relationship(
+        back_populates="call", order_by="CallStep.seq", cascade="all, delete-orphan"
+    )
+
+
+class CallStep(Base):
+    __tablename__ = "call_steps"
+    __table_args__ = (UniqueConstraint("call_id", "seq"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_id: Mapped[str] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    kind: Mapped[str] = mapped_column(String(20))
+    detail: Mapped[dict[str, object]] = mapped_column(JSON)
+    call: Mapped[CallRecord] = relationship(back_populates="steps")
+
+
+class QueueEntry(Base):
+    __tablename__ = "queue_entries"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_id: Mapped[str] = mapped_column(ForeignKey("calls.id"), index=True)
+    queue: Mapped[str] = mapped_column(String(40))
+    priority: Mapped[bool] = mapped_column(Boolean, default=False)
+    reason: Mapped[str] = mapped_column(String(200))
+    entered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    left_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    result: Mapped[str | None] = mapped_column(String(20))  # abandoned, connected

@@ -1,0 +1,128 @@
+"""Stored call records for supervisors and QA: filters, one call with every step."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel
+
+from app.api.deps import Session, require, roles_doc
+from app.api.errors import ApiError
+from app.db.models import CallOutcome, CallRecord, Role, User
+from app.services import call_records
+from app.services.masking import mask_phone
+
+router = APIRouter(prefix="/api/v1/calls", tags=["calls"])
+READ = (Role.SUPERVISOR, Role.QA)
+
+
+class CallStepOut(BaseModel):
+    seq: int
+    at: datetime
+    kind: str
+    detail: dict[str, Any]
+
+
+class QueueEntryOut(BaseModel):
+    queue: str
+    priority: bool
+    reason: str
+    entered_at: datetime
+    left_at: datetime | None
+    result: str | None
+
+
+class CallOut(BaseModel):
+    id: str
+    caller: str | None
+    called: str
+    sip_call_id: str | None
+    language: str
+    priority: bool
+    started_at: datetime
+    answered_at: datetime | None
+    ended_at: datetime | None
+    outcome: CallOutcome | None
+    outcome_reason: str | None
+    steps: list[CallStepOut] | None = None
+    queue_entries: list[QueueEntryOut] | None = None
+
+
+class CallPage(BaseModel):
+    items: list[CallOut]
+    total: int
+    offset: int
+    limit: int
+
+
+def call_out(c: CallRecord) -> CallOut:
+    return CallOut(
+        id=c.id,
+        caller=mask_phone(c.caller),
+        called=c.called,
+        sip_call_id=c.sip_call_id,
+        language=c.language,
+        priority=c.priority,
+        started_at=c.started_at,
+        answered_at=c.answered_at,
+        ended_at=c.ended_at,
+        outcome=c.outcome,
+        outcome_reason=c.outcome_reason,
+    )
+
+
+@router.get(
+    "", response_model=CallPage, summary="Stored calls, newest first", description=roles_doc(*READ)
+)
+async def list_calls(
+    session: Session,
+    user: Annotated[User, Depends(require(*READ))],
+    started_from: datetime | None = None,
+    started_to: datetime | None = None,
+    caller: Annotated[str | None, Query(max_length=40)] = None,
+    outcome: CallOutcome | None = None,
+    sip_call_id: Annotated[str | None, Query(max_length=255)] = None,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> CallPage:
+    flt = call_records.CallFilter(
+        started_from=started_from,
+        started_to=started_to,
+        caller=caller,
+        outcome=outcome,
+        sip_call_id=sip_call_id,
+    )
+    rows, total = await call_records.list_calls(session, flt, offset, limit)
+    return CallPage(items=[call_out(c) for c in rows], total=total, offset=offset, limit=limit)
+
+
+@router.get(
+    "/{call_id}",
+    response_model=CallOut,
+    summary="One call with every step",
+    description=roles_doc(*READ),
+)
+async def get_call(
+    call_id: str, session: Session, user: Annotated[User, Depends(require(*READ))]
+) -> CallOut:
+    record = await call_records.get_call(session, call_id)
+    if record is None:
+        raise ApiError(404, "call_not_found", f"no call {call_id}")
+    out = call_out(record)
+    out.steps = [
+        CallStepOut(seq=s.seq, at=s.at, kind=s.kind, detail=s.detail) for s in record.steps
+    ]
+    out.queue_entries = [
+        QueueEntryOut(
+            queue=q.queue,
+            priority=q.priority,
+            reason=q.reason,
+            entered_at=q.entered_at,
+            left_at=q.left_at,
+            result=q.result,
+        )
+        for q in await call_records.queue_entries(session, call_id)
+    ]
+    return out

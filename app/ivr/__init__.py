@@ -1,0 +1,1 @@
+"""The self-service voice menu: flows as YAML data, a runner over call primitives, actions."""

@@ -1,0 +1,65 @@
+"""The hotline's Stasis app: every call runs the configured flow and leaves a complete record."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from app.ari_handlers.call import Call, CallHungUp
+from app.ari_handlers.dispatch import CallHandler
+from app.ari_handlers.rest import AriError
+from app.db.models import CallOutcome
+from app.db.session import Database
+from app.ivr.context import CallContext, Voice
+from app.ivr.model import Flow
+from app.ivr.runner import FlowRunner
+from app.services import call_records
+
+log = logging.getLogger(__name__)
+
+
+async def note_sip_call_id(call: Call) -> None:
+    try:
+        call.trace.sip_call_id = await call.rest.get_variable(call.id, "CHANNEL(pjsip,call-id)")
+    except AriError as exc:
+        if exc.status == 404:
+            raise
+        log.debug("no SIP Call-ID: %s", exc)  # not a SIP channel
+
+
+def ivr_handler(flow: Flow, db: Database, voice: Voice) -> CallHandler:
+    async def handle(call: Call) -> None:
+        await note_sip_call_id(call)
+        async with db.session() as session:
+            await call_records.open_call(session, call.trace)
+            await session.commit()
+        ctx = CallContext(db=db, voice=voice, call_id=call.id, caller=call.trace.caller)
+        try:
+            await call.answer()
+            await FlowRunner(flow, call, ctx).run()
+        except CallHungUp:
+            raise
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            ctx.outcome, ctx.outcome_reason = CallOutcome.ERROR, "technical error"
+            log.exception("flow failed")
+            raise
+        finally:
+            await asyncio.shield(_close(db, call, ctx))
+
+    return handle
+
+
+async def _close(db: Database, call: Call, ctx: CallContext) -> None:
+    try:
+        async with db.session() as session:
+            if ctx.queue_entry_id is not None:
+                result = "abandoned" if ctx.outcome == CallOutcome.ABANDONED else "ended"
+                await call_records.leave_queue(session, ctx.queue_entry_id, result)
+            await call_records.close_call(session, call.trace, language=ctx.lang,
+                                          priority=ctx.priority, outcome=ctx.outcome,
+                                          reason=ctx.outcome_reason)
+            await session.commit()
+    except Exception:
+        log.exception("could not store the call record")

@@ -1,0 +1,45 @@
+"""What a running flow knows: variables, language, outcome, and the services it may use."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from app.db.models import CallOutcome
+from app.db.session import Database
+
+
+class Voice(Protocol):
+    """How prompts and dynamic answers become media the PBX can play."""
+
+    def prompt_media(self, prompt_id: str, lang: str) -> str: ...
+
+    def prompt_text(self, prompt_id: str, lang: str) -> str: ...
+
+    async def text_media(self, text: str, lang: str) -> str: ...
+
+
+@dataclass
+class CallContext:
+    db: Database
+    voice: Voice
+    call_id: str
+    caller: str
+    vars: dict[str, str] = field(default_factory=dict)
+    outcome: CallOutcome = CallOutcome.HUNG_UP_IN_MENU
+    outcome_reason: str | None = None
+    queue_entry_id: int | None = None
+
+    @property
+    def lang(self) -> str:
+        return self.vars.get("lang", "zh")
+
+    @property
+    def priority(self) -> bool:
+        return self.vars.get("priority") == "true"
+
+    def done_self_service(self, what: str) -> None:
+        # A transfer later in the call still wins: the caller needed an agent in the end.
+        if self.outcome not in (CallOutcome.TRANSFERRED, CallOutcome.ABANDONED):
+            self.outcome = CallOutcome.SELF_SERVICE
+            self.outcome_reason = what

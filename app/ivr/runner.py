@@ -1,0 +1,277 @@
+"""Run a flow on a call: each step over the call primitives, every step in the call record."""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from dataclasses import dataclass
+
+from app.ari_handlers.call import Call, CallHungUp
+from app.db.models import CallOutcome, Channel, WorkOrderType
+from app.ivr.actions import ACTIONS
+from app.ivr.context import CallContext
+from app.ivr.model import (
+    BranchStep,
+    CollectStep,
+    EnqueueStep,
+    Flow,
+    LookupStep,
+    MenuStep,
+    PlayStep,
+    RecordStep,
+    SayStep,
+    Step,
+    WorkOrderStep,
+)
+from app.services import call_records
+from app.services.work_orders import create_work_order
+
+log = logging.getLogger(__name__)
+
+VAR = re.compile(r"\$\{([a-z_][a-z0-9_]*)\}")
+# Collected values that are personal data: kept for the lookup, masked in the call record.
+SENSITIVE_VARS = {"id_last4"}
+MAX_JUMPS = 500  # a flow that loops forever without the caller doing anything
+
+
+@dataclass(frozen=True)
+class Jump:
+    node: str
+
+
+@dataclass(frozen=True)
+class End:
+    reason: str
+
+
+class FlowRunner:
+    def __init__(self, flow: Flow, call: Call, ctx: CallContext) -> None:
+        self.flow = flow
+        self.call = call
+        self.ctx = ctx
+
+    def expand(self, text: str) -> str:
+        return VAR.sub(lambda m: self.ctx.vars.get(m.group(1), ""), text)
+
+    async def run(self) -> None:
+        node: str | None = self.flow.start
+        jumps = 0
+        while node is not None:
+            jumps += 1
+            if jumps > MAX_JUMPS:
+                raise RuntimeError(f"flow {self.flow.name} jumped {MAX_JUMPS} times")
+            node = await self.run_node(node)
+
+    async def run_node(self, name: str) -> str | None:
+        self.call.trace.step("node", node=name)
+        steps = self.flow.nodes[name]
+        for index, step in enumerate(steps):
+            try:
+                result = await self.run_step(step)
+            except CallHungUp:
+                if step.kind == "record":
+                    await self._finish_after_hangup(steps[index + 1 :])
+                raise
+            if isinstance(result, Jump):
+                return result.node
+            if isinstance(result, End):
+                await self.call.hangup(result.reason)
+                return None
+        await self.call.hangup("normal")
+        return None
+
+    async def run_step(self, step: Step) -> Jump | End | None:
+        a = step.args
+        if step.kind == "goto":
+            return Jump(str(a))
+        if step.kind == "hangup":
+            self.call.trace.step("hangup_by_flow", reason=str(a or "normal"))
+            return End("normal")
+        if step.kind == "set":
+            for key, value in dict(a).items():
+                self.ctx.vars[str(key)] = self.expand(
+                    str(value).lower() if isinstance(value, bool) else str(value)
+                )
+            self.call.trace.step("set", **{str(k): str(v) for k, v in dict(a).items()})
+            return None
+        if isinstance(a, SayStep):
+            await self.say(a, interrupt=a.barge_in)
+            return None
+        if isinstance(a, PlayStep):
+            await self.call.play(a.media, interrupt_on_dtmf=True)
+            return None
+        if isinstance(a, MenuStep):
+            return await self.menu(a)
+        if isinstance(a, CollectStep):
+            return await self.collect(a)
+        if isinstance(a, LookupStep):
+            return await self.lookup(a)
+        if isinstance(a, BranchStep):
+            value = self.ctx.vars.get(a.var, "")
+            target = a.cases.get(value, a.default)
+            self.call.trace.step("branch", var=a.var, value=value, to=target)
+            return Jump(target)
+        if isinstance(a, RecordStep):
+            await self.say_prompt(a.prompt, interrupt=False)
+            name = f"hotline-{self.call.id}-{uuid.uuid4().hex[:8]}"
+            self.ctx.vars[a.var] = name
+            recorded = await self.call.record(name, a.max_seconds)
+            if recorded is None:
+                self.ctx.vars.pop(a.var, None)
+            return None
+        if isinstance(a, WorkOrderStep):
+            await self.work_order(a)
+            return None
+        if isinstance(a, EnqueueStep):
+            return await self.enqueue(a)
+        raise RuntimeError(f"step type {step.kind} has no runner")
+
+    # --- speaking ---------------------------------------------------------------------------
+
+    async def say_prompt(
+        self, prompt_id: str, interrupt: bool = True, slots: dict[str, str] | None = None
+    ) -> str | None:
+        """Play a catalog prompt; with slots, its text is filled and spoken at call time."""
+        voice, lang = self.ctx.voice, self.ctx.lang
+        if slots:
+            text = voice.prompt_text(prompt_id, lang).format(
+                **{k: self.expand(v) for k, v in slots.items()}
+            )
+            media = await voice.text_media(text, lang)
+        else:
+            media = voice.prompt_media(prompt_id, lang)
+        self.call.trace.step("prompt", prompt=prompt_id, lang=lang)
+        result = await self.call.play(media, interrupt_on_dtmf=interrupt)
+        return result.interrupted_by
+
+    async def say(self, a: SayStep, interrupt: bool = True) -> None:
+        if a.prompt is not None:
+            await self.say_prompt(a.prompt, interrupt, a.slots or None)
+            return
+        text = self.expand(a.text or "")
+        if not text.strip():
+            return
+        media = await self.ctx.voice.text_media(text, self.ctx.lang)
+        self.call.trace.step("speak", lang=self.ctx.lang, chars=len(text))
+        await self.call.play(media, interrupt_on_dtmf=interrupt)
+
+    # --- input ------------------------------------------------------------------------------
+
+    async def menu(self, a: MenuStep) -> Jump:
+        failures = 0
+        while failures < a.retries:
+            if not self.call.digits:
+                await self.say_prompt(a.prompt)
+            key = await self.call.wait_digit(a.timeout)
+            if key is None:
+                failures += 1
+                self.call.trace.step("no_input", prompt=a.prompt, attempt=failures)
+                if failures < a.retries:
+                    await self.say_prompt(a.no_input_prompt)
+                continue
+            if key == "*":
+                self.call.trace.step("repeat", prompt=a.prompt)
+                continue
+            if key in a.options:
+                self.call.trace.step("choice", prompt=a.prompt, key=key, to=a.options[key])
+                return Jump(a.options[key])
+            failures += 1
+            self.call.trace.step("invalid", prompt=a.prompt, key=key, attempt=failures)
+            self.call.flush_digits()  # what follows a wrong key is not meant for this menu
+            if failures < a.retries:
+                await self.say_prompt(a.invalid_prompt)
+        self.call.trace.step("too_many_failures", prompt=a.prompt, to=a.on_fail)
+        return Jump(a.on_fail)
+
+    async def collect(self, a: CollectStep) -> Jump | None:
+        failures = 0
+        pattern = re.compile(a.pattern) if a.pattern else None
+        while failures < a.retries:
+            if not self.call.digits:
+                await self.say_prompt(a.prompt)
+            digits = await self.call.collect(
+                a.max_digits, a.terminator, a.timeout, a.inter_digit_timeout
+            )
+            shown = "*" * len(digits) if a.var in SENSITIVE_VARS else digits
+            if not digits:
+                failures += 1
+                self.call.trace.step("no_input", prompt=a.prompt, attempt=failures)
+                if failures < a.retries:
+                    await self.say_prompt(a.no_input_prompt)
+                continue
+            if len(digits) < a.min_digits or (pattern and not pattern.fullmatch(digits)):
+                failures += 1
+                self.call.trace.step("invalid", prompt=a.prompt, digits=shown, attempt=failures)
+                self.call.flush_digits()
+                if failures < a.retries:
+                    await self.say_prompt(a.invalid_prompt)
+                continue
+            self.ctx.vars[a.var] = digits
+            self.call.trace.step("collected", var=a.var, digits=shown)
+            return None
+        self.call.trace.step("too_many_failures", prompt=a.prompt, to=a.on_fail)
+        return Jump(a.on_fail)
+
+    # --- self-service -------------------------------------------------------------------
+
+    async def lookup(self, a: LookupStep) -> Jump | None:
+        action = ACTIONS[a.action]
+        result = await action(self.ctx)
+        self.ctx.vars.update(result.vars)
+        self.call.trace.step(
+            "lookup",
+            action=a.action,
+            found=result.found,
+            **({"summary": result.summary} if result.summary else {}),
+        )
+        if result.found:
+            self.ctx.done_self_service(a.action)
+        target = a.on_found if result.found else a.on_not_found
+        return Jump(target) if target else None
+
+    async def work_order(self, a: WorkOrderStep) -> None:
+        recording = self.ctx.vars.get(a.recording_var) if a.recording_var else None
+        async with self.ctx.db.session() as session:
+            wo = await create_work_order(
+                session,
+                type=WorkOrderType(a.type),
+                channel=Channel.VOICE,
+                content=self.expand(a.content),
+                actor="ivr",
+                caller_number=self.ctx.caller,
+                call_id=self.call.id,
+                priority=self.ctx.priority,
+                recording=f"recording/{recording}.wav" if recording else None,
+            )
+            await session.commit()
+            number = wo.number
+        self.ctx.vars["work_order"] = number
+        self.ctx.vars["work_order_spoken"] = " ".join(number)
+        self.call.trace.step("work_order", number=number, type=a.type, recording=bool(recording))
+        self.ctx.done_self_service(f"work order {a.type}")
+
+    async def _finish_after_hangup(self, rest: list[Step]) -> None:
+        """The caller hung up while leaving a message: still file what they recorded."""
+        for step in rest:
+            if isinstance(step.args, WorkOrderStep):
+                await self.work_order(step.args)
+
+    async def enqueue(self, a: EnqueueStep) -> End:
+        reason = self.expand(a.reason)
+        async with self.ctx.db.session() as session:
+            entry = await call_records.enter_queue(
+                session, self.call.id, a.queue, self.ctx.priority, reason
+            )
+            await session.commit()
+            self.ctx.queue_entry_id = entry.id
+        self.ctx.outcome = CallOutcome.TRANSFERRED
+        self.ctx.outcome_reason = reason
+        self.call.trace.step("enqueue", queue=a.queue, reason=reason, priority=self.ctx.priority)
+        hold_media = self.ctx.voice.prompt_media(a.hold_prompt, self.ctx.lang)
+        try:
+            await self.call.hold(hold_media, a.hold_prompt_every, a.max_wait)
+        except CallHungUp:
+            self.ctx.outcome = CallOutcome.ABANDONED
+            raise
+        return End("normal")

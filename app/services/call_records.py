@@ -1,0 +1,131 @@
+"""Stored call records: who called, what happened step by step, how it ended."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from app.ari_handlers.tracking import CallTrace
+from app.db.models import CallOutcome, CallRecord, CallStep, QueueEntry
+
+
+def _ts(epoch: float | None) -> datetime | None:
+    return datetime.fromtimestamp(epoch, UTC) if epoch is not None else None
+
+
+async def open_call(session: AsyncSession, trace: CallTrace) -> None:
+    """The record of a call as it starts, so live calls are listed too."""
+    session.add(
+        CallRecord(
+            id=trace.call_id,
+            caller=trace.caller,
+            called=trace.called,
+            sip_call_id=trace.sip_call_id or None,
+            started_at=_ts(trace.started_at) or datetime.now(UTC),
+        )
+    )
+    await session.flush()
+
+
+async def close_call(
+    session: AsyncSession,
+    trace: CallTrace,
+    *,
+    language: str,
+    priority: bool,
+    outcome: CallOutcome,
+    reason: str | None,
+) -> None:
+    """Complete the record in one transaction: steps, times and outcome together."""
+    record = await session.get(CallRecord, trace.call_id)
+    if record is None:
+        record = CallRecord(
+            id=trace.call_id,
+            caller=trace.caller,
+            called=trace.called,
+            started_at=_ts(trace.started_at) or datetime.now(UTC),
+        )
+        session.add(record)
+    record.sip_call_id = trace.sip_call_id or record.sip_call_id
+    record.answered_at = _ts(trace.answered_at)
+    record.ended_at = _ts(trace.ended_at) or datetime.now(UTC)
+    record.language = language
+    record.priority = priority
+    record.outcome = outcome
+    record.outcome_reason = reason
+    for seq, step in enumerate(trace.steps):
+        detail = {k: v for k, v in step.items() if k not in ("t", "kind")}
+        session.add(
+            CallStep(
+                call_id=trace.call_id, seq=seq, at=_ts(step["t"]), kind=step["kind"], detail=detail
+            )
+        )
+    await session.flush()
+
+
+async def enter_queue(
+    session: AsyncSession, call_id: str, queue: str, priority: bool, reason: str
+) -> QueueEntry:
+    entry = QueueEntry(
+        call_id=call_id, queue=queue, priority=priority, reason=reason, entered_at=datetime.now(UTC)
+    )
+    session.add(entry)
+    await session.flush()
+    return entry
+
+
+async def leave_queue(session: AsyncSession, entry_id: int, result: str) -> None:
+    entry = await session.get(QueueEntry, entry_id)
+    if entry is not None and entry.left_at is None:
+        entry.left_at = datetime.now(UTC)
+        entry.result = result
+        await session.flush()
+
+
+@dataclass(frozen=True)
+class CallFilter:
+    started_from: datetime | None = None
+    started_to: datetime | None = None
+    caller: str | None = None
+    outcome: CallOutcome | None = None
+    sip_call_id: str | None = None
+
+
+async def list_calls(
+    session: AsyncSession, flt: CallFilter, offset: int, limit: int
+) -> tuple[list[CallRecord], int]:
+    conditions: list[Any] = []
+    if flt.started_from is not None:
+        conditions.append(CallRecord.started_at >= flt.started_from)
+    if flt.started_to is not None:
+        conditions.append(CallRecord.started_at < flt.started_to)
+    if flt.caller is not None:
+        conditions.append(CallRecord.caller == flt.caller)
+    if flt.outcome is not None:
+        conditions.append(CallRecord.outcome == flt.outcome)
+    if flt.sip_call_id is not None:
+        conditions.append(CallRecord.sip_call_id == flt.sip_call_id)
+    query = select(CallRecord).where(*conditions)
+    total = await session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = await session.scalars(
+        query.order_by(CallRecord.started_at.desc()).offset(offset).limit(limit)
+    )
+    return list(rows), total
+
+
+async def get_call(session: AsyncSession, call_id: str) -> CallRecord | None:
+    return await session.scalar(
+        select(CallRecord)
+        .where(CallRecord.id == call_id)
+        .options(selectinload(CallRecord.steps))
+        .execution_options(populate_existing=True)
+    )
+
+
+async def queue_entries(session: AsyncSession, call_id: str) -> list[QueueEntry]:
+    return list(await session.scalars(select(QueueEntry).where(QueueEntry.call_id == call_id)))
