@@ -27,6 +27,8 @@ class FakeAri:
         self.requests: list[tuple[str, str]] = []
         self.accepting = True
         self.play_delay = 0.01
+        self.record_seconds = 0.05
+        self.bridges = 0
         self._ws: WebSocket | None = None
         self._ws_closed = asyncio.Event()
         self.ws_connects = 0
@@ -72,6 +74,12 @@ class FakeAri:
             Route("/ari/channels/{cid}/variable", self._variable),
             Route("/ari/channels/{cid}/play/{pid}", self._play, methods=["POST"]),
             Route("/ari/playbacks/{pid}", self._stop_playback, methods=["DELETE"]),
+            Route("/ari/channels/{cid}/record", self._record, methods=["POST"]),
+            Route("/ari/bridges", self._bridge_create, methods=["POST"]),
+            Route("/ari/bridges/{bid}", self._bridge_destroy, methods=["DELETE"]),
+            Route("/ari/bridges/{bid}/addChannel", self._ok, methods=["POST"]),
+            Route("/ari/bridges/{bid}/moh", self._ok, methods=["POST", "DELETE"]),
+            Route("/ari/bridges/{bid}/play/{pid}", self._bridge_play, methods=["POST"]),
         ])
 
     async def start(self) -> None:
@@ -161,6 +169,51 @@ class FakeAri:
     async def _stop_playback(self, request: Request) -> Response:
         self.requests.append(("DELETE", request.url.path))
         return Response(status_code=204)
+
+    async def _record(self, request: Request) -> Response:
+        cid = request.path_params["cid"]
+        name = request.query_params["name"]
+        self.requests.append(("POST", request.url.path + "?" + str(request.query_params)))
+        recording = {"name": name, "format": "wav", "state": "recording",
+                     "target_uri": f"channel:{cid}"}
+
+        async def finish() -> None:
+            await asyncio.sleep(self.record_seconds)
+            if cid in self.channels and self._ws is not None:
+                await self.push({"type": "RecordingFinished", "application": "hotline",
+                                 "recording": {**recording, "state": "done", "duration": 1}})
+
+        self._later(finish())
+        return JSONResponse(recording, status_code=201)
+
+    async def _bridge_create(self, request: Request) -> Response:
+        self.requests.append(("POST", "/ari/bridges?" + str(request.query_params)))
+        self.bridges += 1
+        return JSONResponse({"id": f"bridge-{self.bridges}", "bridge_type": "holding",
+                             "channels": []})
+
+    async def _bridge_destroy(self, request: Request) -> Response:
+        self.requests.append(("DELETE", request.url.path))
+        return Response(status_code=204)
+
+    async def _ok(self, request: Request) -> Response:
+        self.requests.append((request.method, request.url.path))
+        return Response(status_code=204)
+
+    async def _bridge_play(self, request: Request) -> Response:
+        bid, pid = request.path_params["bid"], request.path_params["pid"]
+        self.requests.append(("POST", request.url.path + "?" + str(request.query_params)))
+        playback = {"id": pid, "media_uri": request.query_params.get("media", ""),
+                    "target_uri": f"bridge:{bid}", "state": "queued"}
+
+        async def finish() -> None:
+            await asyncio.sleep(self.play_delay)
+            if self._ws is not None:
+                await self.push({"type": "PlaybackFinished", "application": "hotline",
+                                 "playback": {**playback, "state": "done"}})
+
+        self._later(finish())
+        return JSONResponse(playback, status_code=201)
 
     def _later(self, coro: Any) -> None:
         task = asyncio.ensure_future(coro)
