@@ -145,7 +145,7 @@ async def test_invalid_key_then_star_repeats_then_valid_choice(env: tuple) -> No
 
 
 async def test_message_becomes_a_work_order_with_its_number_spoken(env: tuple) -> None:  # type: ignore[type-arg]
-    fake, client, db, voice = env
+    fake, _, db, voice = env
     await fake.start_call("c3")
     await fake.dtmf("c3", "1")
     record = await wait_record(db, "c3")
