@@ -48,9 +48,11 @@ class PlayResult:
 
 class Call:
     def __init__(
-        self, channel: Channel, rest: AriRest, dispatcher: CallDispatcher, trace: CallTrace
+        self, channel: Channel, rest: AriRest, dispatcher: CallDispatcher, trace: CallTrace,
+        args: list[str] | None = None,
     ) -> None:
         self.channel = channel
+        self.args = args or []  # Stasis() arguments from the dialplan
         self.id = channel.id
         self.rest = rest
         self.dispatcher = dispatcher

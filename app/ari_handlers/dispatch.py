@@ -55,7 +55,7 @@ class CallDispatcher:
             called=channel.dialplan.exten if channel.dialplan else "",
         )
         self.recent.add(trace)
-        call = Call(channel, self.rest, self, trace)
+        call = Call(channel, self.rest, self, trace, event.args)
         self.calls[call.id] = call
         self._owners[call.id] = call
         self._tasks[call.id] = asyncio.create_task(self._run(call), name=f"call-{call.id}")

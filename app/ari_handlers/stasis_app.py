@@ -1,10 +1,11 @@
-"""The hotline Stasis app. For now: answer, greet, and say back each key the caller presses."""
+"""The echo test line (Stasis argument `echo`): greet, then say back each key pressed."""
 
 from __future__ import annotations
 
 import logging
 
 from app.ari_handlers.call import Call
+from app.ari_handlers.dispatch import CallHandler
 from app.ari_handlers.rest import AriError
 
 log = logging.getLogger(__name__)
@@ -21,7 +22,7 @@ def key_media(key: str) -> str:
     return f"sound:letters/{key.lower()}"
 
 
-async def _note_sip_call_id(call: Call) -> None:
+async def note_sip_call_id(call: Call) -> None:
     try:
         call.trace.sip_call_id = await call.rest.get_variable(call.id, "CHANNEL(pjsip,call-id)")
     except AriError as exc:
@@ -31,10 +32,20 @@ async def _note_sip_call_id(call: Call) -> None:
 
 
 async def echo_digits(call: Call) -> None:
-    await _note_sip_call_id(call)
+    await note_sip_call_id(call)
     await call.answer()
     await call.play(GREETING, interrupt_on_dtmf=True)
     while True:
         key = await call.wait_digit()
         if key is not None:
             await call.play(key_media(key))
+
+
+def route_by_argument(handlers: dict[str, CallHandler], default: CallHandler) -> CallHandler:
+    """Pick the handler by the first Stasis() argument of the dialplan."""
+
+    async def route(call: Call) -> None:
+        handler = handlers.get(call.args[0], default) if call.args else default
+        await handler(call)
+
+    return route

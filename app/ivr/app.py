@@ -7,7 +7,7 @@ import logging
 
 from app.ari_handlers.call import Call, CallHungUp
 from app.ari_handlers.dispatch import CallHandler
-from app.ari_handlers.rest import AriError
+from app.ari_handlers.stasis_app import note_sip_call_id
 from app.db.models import CallOutcome
 from app.db.session import Database
 from app.ivr.context import CallContext, Voice
@@ -16,15 +16,6 @@ from app.ivr.runner import FlowRunner
 from app.services import call_records
 
 log = logging.getLogger(__name__)
-
-
-async def note_sip_call_id(call: Call) -> None:
-    try:
-        call.trace.sip_call_id = await call.rest.get_variable(call.id, "CHANNEL(pjsip,call-id)")
-    except AriError as exc:
-        if exc.status == 404:
-            raise
-        log.debug("no SIP Call-ID: %s", exc)  # not a SIP channel
 
 
 def ivr_handler(flow: Flow, db: Database, voice: Voice) -> CallHandler:

@@ -40,7 +40,7 @@ def test_restart_asterisk_health_goes_503_then_200_and_calls_work(platform: Plat
 
     sandbox.start(settings)
     recovered = wait_for(lambda: platform.health() == 200, 15, "/healthz 200 again")
-    summary = platform.call("--dtmf", "7", "--hold", "1")
+    summary = platform.call("--to", "12300", "--dtmf", "7", "--hold", "1")
     assert summary["ok"], summary
     assert platform.trace(summary["sip_call_id"])["digits"] == "7"
     assert recovered < 15
