@@ -7,7 +7,6 @@ import logging
 from app.ami.link import AmiLink
 from app.ari_handlers.client import AriClient
 from app.ari_handlers.dispatch import CallHandler
-from app.ari_handlers.stasis_app import echo_digits
 from app.config import Settings
 from app.pbx.secrets import Credentials
 
@@ -15,9 +14,7 @@ log = logging.getLogger(__name__)
 
 
 class Platform:
-    def __init__(
-        self, settings: Settings, creds: Credentials, handler: CallHandler = echo_digits
-    ) -> None:
+    def __init__(self, settings: Settings, creds: Credentials, handler: CallHandler) -> None:
         self.settings = settings
         self.ari = AriClient(
             settings.ari_base_url, settings.ari_app, settings.ari_user, creds.ari_password,

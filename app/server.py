@@ -9,6 +9,8 @@ from pathlib import Path
 import uvicorn
 
 from app.api.main import create_app
+from app.ari_handlers.dispatch import CallHandler
+from app.ari_handlers.stasis_app import echo_digits, route_by_argument
 from app.config import Settings
 from app.db import migrate
 from app.db.seed import seed_demo
@@ -54,6 +56,19 @@ async def prepare_database(settings: Settings, db: Database, demo_data: bool) ->
         await session.commit()
 
 
+def call_handler(db: Database) -> CallHandler:
+    """12306 runs the hotline flow; the echo test line (Stasis argument `echo`) says keys back."""
+    # Telephony-only imports: the API-only node (`hotline api`) needs no voice.
+    from app.ivr.actions import ACTIONS
+    from app.ivr.app import ivr_handler
+    from app.ivr.cli import known_prompts
+    from app.ivr.loader import FLOWS_DIR, load_flow
+    from app.ivr.voice import TtsVoice
+
+    flow = load_flow(FLOWS_DIR / "hotline.yaml", known_prompts(), set(ACTIONS))
+    return route_by_argument({"echo": echo_digits}, ivr_handler(flow, db, TtsVoice()))
+
+
 def serve(settings: Settings, start_pbx: bool = False, demo_data: bool = False) -> int:
     setup_logging()
     if start_pbx:
@@ -61,7 +76,7 @@ def serve(settings: Settings, start_pbx: bool = False, demo_data: bool = False) 
     try:
         creds = load_credentials(settings)
         db = Database(settings.db_url)
-        platform = Platform(settings, creds)
+        platform = Platform(settings, creds, call_handler(db))
         config = uvicorn.Config(
             create_app(settings, db, platform),
             host=settings.api_host,

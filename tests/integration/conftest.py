@@ -27,9 +27,11 @@ class Platform:
     api: str
     log: Path
     proc: subprocess.Popen[bytes]
+    supervisor_token: str | None = None
 
     def get(self, path: str, **params: Any) -> httpx.Response:
-        token = self.settings.local_token_file.read_text().strip()
+        # The local engineer token reads live calls; stored records need supervisor or QA.
+        token = self.supervisor_token or self.settings.local_token_file.read_text().strip()
         return httpx.get(self.api + path, params=params, timeout=5,
                          headers={"Authorization": f"Bearer {token}"})
 
@@ -58,6 +60,21 @@ class Platform:
                 return dict(found[0])
             assert time.monotonic() < deadline, f"call {sip_call_id} not finished: {found}"
             time.sleep(0.1)
+
+    def record(self, sip_call_id: str, timeout: float = 20) -> dict[str, Any]:
+        """The stored call record (GET /api/v1/calls), once the call has ended."""
+        deadline = time.monotonic() + timeout
+        while True:
+            page = self.get("/api/v1/calls", sip_call_id=sip_call_id).json()
+            items = page.get("items", [])
+            if items and items[0]["ended_at"]:
+                return dict(self.get(f"/api/v1/calls/{items[0]['id']}").json())
+            assert time.monotonic() < deadline, f"no finished record for {sip_call_id}: {page}"
+            time.sleep(0.2)
+
+    @property
+    def db_url(self) -> str:
+        return f"sqlite:///{self.log.parent / 'hotline.db'}"
 
     def channels(self) -> int:
         text = sandbox.cli(self.settings, "core show channels count")
@@ -94,7 +111,8 @@ def platform(pbx: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     log = tmp_path_factory.mktemp("serve") / "serve.log"
     with open(log, "wb") as fh:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "app.cli", "serve"], stdout=fh, stderr=subprocess.STDOUT,
+            [sys.executable, "-m", "app.cli", "serve", "--demo-data"], stdout=fh,
+            stderr=subprocess.STDOUT,
             env={**os.environ, "HOTLINE_API_PORT": str(API_PORT),
                  "HOTLINE_DATABASE_URL": f"sqlite:///{log.parent / 'hotline.db'}"},
         )
@@ -105,6 +123,10 @@ def platform(pbx: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         proc.kill()
         proc.wait()
         raise AssertionError("serve did not start:\n" + log.read_text()[-3000:]) from None
+    out = subprocess.run(
+        [sys.executable, "-m", "app.cli", "users", "create", "it-supervisor", "--role",
+         "supervisor", "--token"], capture_output=True, text=True, env=plat.env(), check=True)
+    plat.supervisor_token = out.stdout.strip().splitlines()[-1]
     yield plat
     proc.send_signal(2)  # Ctrl-C
     code = proc.wait(timeout=20)
