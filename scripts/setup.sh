@@ -44,3 +44,6 @@ fi
 
 step "PBX sandbox (Asterisk 22 in a Debian sid root)"
 .venv/bin/hotline pbx install
+
+step "Voice prompts (sounds/prompts.yaml -> the PBX)"
+.venv/bin/hotline prompts build

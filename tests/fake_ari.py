@@ -28,6 +28,7 @@ class FakeAri:
         self.accepting = True
         self.play_delay = 0.01
         self.record_seconds = 0.05
+        self.fail_record = False
         self.bridges = 0
         self._ws: WebSocket | None = None
         self._ws_closed = asyncio.Event()
@@ -174,6 +175,8 @@ class FakeAri:
         cid = request.path_params["cid"]
         name = request.query_params["name"]
         self.requests.append(("POST", request.url.path + "?" + str(request.query_params)))
+        if self.fail_record:
+            return JSONResponse({"message": "Internal Server Error"}, status_code=500)
         recording = {"name": name, "format": "wav", "state": "recording",
                      "target_uri": f"channel:{cid}"}
 

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 HANGUP_EVENTS = (StasisEnd, ChannelDestroyed, ChannelHangupRequest, ChannelGone)
+TERMINATOR_GRACE = 0.8  # seconds to wait for a # after a complete entry
 
 
 class CallHungUp(Exception):
@@ -140,6 +141,12 @@ class Call:
                 break
             digits += key
             wait = inter_digit_timeout
+        if digits and len(digits) >= max_digits and terminator:
+            # Callers often end a full entry with # anyway: absorb it, so the next menu does
+            # not take it as a wrong key. Any other key stays for the next step.
+            key = await self.wait_digit(TERMINATOR_GRACE)
+            if key is not None and key != terminator:
+                self.digits.appendleft(key)
         return digits
 
     def flush_digits(self) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import uuid
@@ -55,6 +56,28 @@ class FlowRunner:
         return VAR.sub(lambda m: self.ctx.vars.get(m.group(1), ""), text)
 
     async def run(self) -> None:
+        try:
+            await self._run()
+        except (CallHungUp, asyncio.CancelledError):
+            raise
+        except Exception as exc:
+            # A failed step must not drop the caller: apologise and queue for an agent.
+            log.exception("flow step failed; transferring to an agent")
+            self.call.trace.step("error", error=type(exc).__name__)
+            await self.recover()
+
+    async def recover(self) -> None:
+        self.ctx.vars.pop("answer", None)
+        try:
+            await self.say_prompt("technical_error", interrupt=False)
+        except (CallHungUp, asyncio.CancelledError):
+            raise
+        except Exception:
+            log.exception("could not play the technical error prompt")
+        await self.enqueue(EnqueueStep(queue="general", reason="technical error"))
+        self.ctx.outcome_reason = "technical error"
+
+    async def _run(self) -> None:
         node: str | None = self.flow.start
         jumps = 0
         while node is not None:

@@ -218,7 +218,8 @@ def start(settings: Settings, say: Printer = _say, timeout: float = 60) -> int:
     names = render_config(settings)
     say(f"Rendered {len(names)} config files from {settings.dialplans_dir} "
         f"into {root}/etc/asterisk")
-    for sub in ("var/run/asterisk", "var/log/asterisk", "var/spool/asterisk", "var/lib/asterisk"):
+    for sub in ("var/run/asterisk", "var/log/asterisk", "var/spool/asterisk/recording",
+                "var/lib/asterisk"):
         (root / sub).mkdir(parents=True, exist_ok=True)
     log_path = console_log(settings)
     log_path.parent.mkdir(parents=True, exist_ok=True)

@@ -199,3 +199,18 @@ def test_flow_errors_name_file_line_and_problem() -> None:
     with pytest.raises(FlowError, match="unknown prompt 'p'"):
         parse_flow(bad.replace("    - dance: {}\n", "").replace("'12'", "'1'")
                    .replace("nowhere", "main"), "ok.yaml", known_prompts={"q"})
+
+
+async def test_a_failing_step_apologises_and_queues_for_an_agent(env: tuple) -> None:  # type: ignore[type-arg]
+    fake, client, db, _ = env
+    fake.fail_record = True
+    await fake.start_call("c6")
+    await fake.dtmf("c6", "1")
+    await eventually(lambda: "hold" in kinds(client, "c6"))
+    await fake.hangup("c6")
+    record = await wait_record(db, "c6")
+    assert "error" in [s.kind for s in record.steps]
+    assert [s.detail["prompt"] for s in record.steps if s.kind == "prompt"][-1] == \
+        "technical_error"
+    assert record.outcome == CallOutcome.ABANDONED
+    assert record.outcome_reason == "technical error"
