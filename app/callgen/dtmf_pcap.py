@@ -1,5 +1,7 @@
-"""RFC 4733 key presses as pcap files for SIPp's play_pcap_audio.
+"""Key presses (RFC 4733) and speech (PCMU) as pcap files for SIPp's play_pcap_audio.
 
+Everything a test caller sends leaves from one media port with one SSRC: Asterisk's strict RTP
+locks onto the first source and would drop audio sent from another port (SIPp's rtp_stream).
 Each press gets its own RTP timestamp: Asterisk drops an event that repeats the previous one's
 timestamp, so replaying one packaged pcap twice ("33") would deliver a single key.
 """
@@ -51,11 +53,32 @@ def dtmf_packets(key: str, timestamp: int, seq: int, ssrc: int = 0x48544C4E) -> 
     return packets
 
 
-def write_dtmf_pcap(path: Path, key: str, timestamp: int, seq: int) -> Path:
+def _write_pcap(path: Path, frames: list[tuple[int, bytes]]) -> Path:
     out = bytearray(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
-    for i, frame in enumerate(dtmf_packets(key, timestamp, seq)):
-        usec = min(i, PRESS_MS // PACKET_MS) * PACKET_MS * 1000 + i * 10
+    for usec, frame in frames:
         out += struct.pack("<IIII", usec // 1_000_000, usec % 1_000_000, len(frame), len(frame))
         out += frame
     path.write_bytes(bytes(out))
     return path
+
+
+def write_dtmf_pcap(path: Path, key: str, timestamp: int, seq: int) -> Path:
+    frames = [(min(i, PRESS_MS // PACKET_MS) * PACKET_MS * 1000 + i * 10, frame)
+              for i, frame in enumerate(dtmf_packets(key, timestamp, seq))]
+    return _write_pcap(path, frames)
+
+
+def write_speech_pcap(path: Path, ulaw: bytes, timestamp: int, seq: int,
+                      ssrc: int = 0x48544C4E) -> Path:
+    """8 kHz mu-law samples as 20 ms PCMU packets (payload type 0), paced in real time."""
+    frames = []
+    for n, start in enumerate(range(0, len(ulaw), 160)):
+        chunk = ulaw[start:start + 160].ljust(160, b"\xff")  # 0xff is mu-law silence
+        rtp = struct.pack("!BBHII", 0x80, 0x80 if n == 0 else 0, (seq + n) & 0xFFFF,
+                          (timestamp + n * 160) & 0xFFFFFFFF, ssrc) + chunk
+        frames.append((n * PACKET_MS * 1000, _frame(rtp)))
+    return _write_pcap(path, frames)
+
+
+def speech_packets(ulaw: bytes) -> int:
+    return (len(ulaw) + 159) // 160

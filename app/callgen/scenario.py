@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from xml.sax.saxutils import quoteattr
 
-from app.callgen.dtmf_pcap import write_dtmf_pcap
-from app.callgen.script import Key, Pause, Speech, Step
+from app.callgen.dtmf_pcap import speech_packets, write_dtmf_pcap, write_speech_pcap
+from app.callgen.script import Key, Pause, Speech, Step, wav_data
 
 KEY_GAP_MS = 300  # a press lasts 140 ms (see dtmf_pcap); the rest is the gap to the next key
 FAILURES = (400, 403, 404, 408, 480, 486, 487, 488, 500, 502, 503, 603)
@@ -21,23 +21,29 @@ def build_scenario(
 ) -> str:
     """The scenario XML; key presses are written as pcap files into work."""
     body: list[str] = []
-    presses = 0
+    presses = speeches = 0
+    # One RTP clock for keys and speech, so the PBX sees a single, continuous stream.
+    clock, seq = 8000, 100
     if settle_ms:
         body.append(f'<pause milliseconds="{settle_ms}"/>')
     for step in steps:
         if isinstance(step, Key):
             presses += 1
-            # A distinct RTP timestamp and sequence range per press (one second apart).
-            path = write_dtmf_pcap(work / f"key-{presses}.pcap", step.key,
-                                   timestamp=presses * 8000, seq=presses * 100)
+            path = write_dtmf_pcap(work / f"key-{presses}.pcap", step.key, clock, seq)
+            clock, seq = clock + 8000, seq + 20
             pcap = quoteattr(str(path))
             body.append(f"<nop><action><exec play_pcap_audio={pcap}/></action></nop>")
             body.append(f'<pause milliseconds="{KEY_GAP_MS}"/>')
         elif isinstance(step, Pause):
             body.append(f'<pause milliseconds="{step.ms}"/>')
         elif isinstance(step, Speech):
-            stream = quoteattr(f"{step.path},1,0")
-            body.append(f"<nop><action><exec rtp_stream={stream}/></action></nop>")
+            speeches += 1
+            ulaw = wav_data(step.path)
+            path = write_speech_pcap(work / f"speech-{speeches}.pcap", ulaw, clock, seq)
+            packets = speech_packets(ulaw)
+            clock, seq = clock + packets * 160 + 8000, seq + packets + 20
+            pcap = quoteattr(str(path))
+            body.append(f"<nop><action><exec play_pcap_audio={pcap}/></action></nop>")
             body.append(f'<pause milliseconds="{step.ms + 200}"/>')
     failures = "\n".join(
         f'  <recv response="{code}" optional="true" next="failed">{_log(f"final {code}")}</recv>'

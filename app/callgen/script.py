@@ -80,6 +80,18 @@ class WavInfo:
         return self.audio_format == 7 and self.rate == 8000 and self.channels == 1
 
 
+def wav_data(path: Path) -> bytes:
+    """The sample bytes of a WAV file's data chunk."""
+    data = path.read_bytes()
+    pos = 12
+    while pos + 8 <= len(data):
+        chunk, size = data[pos:pos + 4], struct.unpack("<I", data[pos + 4:pos + 8])[0]
+        if chunk == b"data":
+            return data[pos + 8:pos + 8 + size]
+        pos += 8 + size + (size & 1)
+    raise ScriptError(f"{path} has no data chunk")
+
+
 def wav_info(path: Path) -> WavInfo:
     """Header of a RIFF/WAVE file (the stdlib wave module cannot read mu-law)."""
     try:

@@ -58,6 +58,16 @@ def train_keys(number: str) -> str:
     return {"G": "1", "D": "2", "K": "3", "Z": "4", "T": "5", "C": "6"}[number[0]] + number[1:]
 
 
+def pause_for(platform: Platform, *prompt_ids: str) -> str:
+    """Commas (1 s each) covering these Mandarin prompts, so speech starts after the beep."""
+    total = 0.0
+    for prompt_id in prompt_ids:
+        wav = platform.settings.root / f"var/lib/asterisk/sounds/hotline/zh/{prompt_id}.wav"
+        with wave.open(str(wav)) as fh:
+            total += fh.getnframes() / fh.getframerate()
+    return "," * (int(total) + 3)
+
+
 def recording_rms(platform: Platform, path: str) -> float:
     wav = platform.settings.root / "var/spool/asterisk" / path
     with wave.open(str(wav)) as fh:
@@ -129,7 +139,8 @@ def test_lost_item_not_found_records_a_message_into_a_work_order(platform: Platf
             .order_by(Train.id).limit(1))).one()
 
     number = query(platform, pick)
-    summary = platform.call("--dtmf", f"4{train_keys(number)}#1" + PAUSE * 6,
+    wait = pause_for(platform, "lost_item_none", "record_after_beep")
+    summary = platform.call("--dtmf", f"4{train_keys(number)}#1" + wait,
                             "--speech", str(SPEECH), "--dtmf", "#", "--hold", "60")
     record = platform.record(summary["sip_call_id"])
     assert steps(record, "lookup")[0]["found"] is False
@@ -147,7 +158,8 @@ def test_lost_item_not_found_records_a_message_into_a_work_order(platform: Platf
 
 
 def test_complaint_message_opens_a_work_order_and_speaks_its_number(platform: Platform) -> None:
-    summary = platform.call("--dtmf", "5" + PAUSE * 4, "--speech", str(SPEECH), "--dtmf", "#",
+    wait = pause_for(platform, "complaint_record")
+    summary = platform.call("--dtmf", "5" + wait, "--speech", str(SPEECH), "--dtmf", "#",
                             "--hold", "60")
     record = platform.record(summary["sip_call_id"])
     wo_number = steps(record, "work_order")[0]["number"]
