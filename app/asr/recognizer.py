@@ -1,0 +1,251 @@
+"""Vosk recognisers for 8 kHz telephone audio, free or grammar-biased, and a warm pool of them.
+
+Decoding here is synchronous, CPU-bound work; callers on the event loop run it in a thread
+(vosk's C calls release the GIL), one recogniser per thread at a time.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import threading
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from app.asr.audio import RATE, speechlike
+from app.asr.vocab import Vocabulary
+
+log = logging.getLogger(__name__)
+
+FREE = "free"
+UNK = "[unk]"
+CHUNK = 3200  # 200 ms of s16le at 8 kHz, the step Vosk decodes in anyway
+
+
+@dataclass(frozen=True)
+class Alternative:
+    text: str  # Chinese without spaces; [unk] removed
+    score: float  # Vosk's lattice score: only differences between alternatives mean anything
+
+
+@dataclass(frozen=True)
+class Transcript:
+    mode: str
+    alternatives: tuple[Alternative, ...]
+    audio_seconds: float = 0.0
+    decode_seconds: float = 0.0
+
+    @property
+    def text(self) -> str:
+        return self.alternatives[0].text if self.alternatives else ""
+
+    def weighted(self, temperature: float = 2.0) -> list[tuple[str, float]]:
+        """Alternatives with weights summing to 1 (a softmax over scores)."""
+        if not self.alternatives:
+            return []
+        top = self.alternatives[0].score
+        raw = [math.exp((a.score - top) / temperature) for a in self.alternatives]
+        total = sum(raw)
+        return [(a.text, r / total) for a, r in zip(self.alternatives, raw, strict=True)]
+
+
+def grammar_json(phrases: Sequence[str], vocab: Vocabulary) -> str:
+    """The grammar as Vosk wants it: phrases split into vocabulary words, plus [unk].
+
+    Vosk drops unknown words one by one, which would silently turn a phrase into something
+    else, so a phrase that cannot be fully split is left out (and logged) instead."""
+    seen: dict[str, None] = {}
+    for phrase in phrases:
+        words = vocab.segment(phrase)
+        if words is None:
+            log.warning("grammar phrase %r has words outside the model vocabulary; skipped",
+                        phrase)
+            continue
+        seen[" ".join(words)] = None
+    return json.dumps([*seen, UNK], ensure_ascii=False)
+
+
+def _clean(text: str) -> str:
+    return "".join(w for w in text.split() if w != UNK)
+
+
+def _parse(result: str) -> list[Alternative]:
+    data: dict[str, Any] = json.loads(result)
+    if "alternatives" in data:
+        alts = [Alternative(_clean(a.get("text", "")), float(a.get("confidence", 0.0)))
+                for a in data["alternatives"]]
+    else:
+        alts = [Alternative(_clean(data.get("text", "")), 0.0)]
+    return [a for a in alts if a.text]
+
+
+def _join(segments: list[list[Alternative]], limit: int) -> tuple[Alternative, ...]:
+    """Alternatives of an utterance that Vosk split at pauses: the k-th of each segment."""
+    segments = [s for s in segments if s]
+    if not segments:
+        return ()
+    if len(segments) == 1:
+        return tuple(segments[0][:limit])
+    width = min(limit, max(len(s) for s in segments))
+    joined: dict[str, Alternative] = {}
+    for k in range(width):
+        parts = [s[min(k, len(s) - 1)] for s in segments]
+        text = "".join(p.text for p in parts)
+        if text not in joined:
+            joined[text] = Alternative(text, sum(p.score for p in parts))
+    return tuple(sorted(joined.values(), key=lambda a: -a.score))
+
+
+class Recognizer:
+    """One Vosk KaldiRecognizer at 8 kHz, free (grammar None) or biased to a phrase grammar."""
+
+    def __init__(self, model: Any, mode: str = FREE, grammar: str | None = None,
+                 max_alternatives: int = 5) -> None:
+        import vosk  # type: ignore[import-untyped]
+
+        self.mode = mode
+        self.max_alternatives = max_alternatives
+        if grammar is None:
+            self._rec = vosk.KaldiRecognizer(model, RATE)
+        else:
+            self._rec = vosk.KaldiRecognizer(model, RATE, grammar)
+        self._rec.SetMaxAlternatives(max_alternatives)
+        self._segments: list[list[Alternative]] = []
+        self._samples = 0
+        self._busy = 0.0
+
+    def accept(self, pcm: bytes) -> bool:
+        """Feed s16le 8 kHz audio; True when Vosk saw the end of a phrase (a pause)."""
+        started = time.perf_counter()
+        ended = False
+        for i in range(0, len(pcm), CHUNK):
+            if self._rec.AcceptWaveform(pcm[i:i + CHUNK]):
+                self._segments.append(_parse(self._rec.Result()))
+                ended = True
+        self._samples += len(pcm) // 2
+        self._busy += time.perf_counter() - started
+        return ended
+
+    def partial(self) -> str:
+        data: dict[str, Any] = json.loads(self._rec.PartialResult())
+        return _clean(str(data.get("partial", "")))
+
+    def finish(self) -> Transcript:
+        """The transcript of everything fed since the last reset; then resets."""
+        started = time.perf_counter()
+        self._segments.append(_parse(self._rec.FinalResult()))
+        self._busy += time.perf_counter() - started
+        transcript = Transcript(self.mode, _join(self._segments, self.max_alternatives),
+                                self._samples / RATE, self._busy)
+        self.reset()
+        return transcript
+
+    def decode(self, pcm: bytes) -> Transcript:
+        self.accept(pcm)
+        return self.finish()
+
+    def reset(self) -> None:
+        self._rec.Reset()
+        self._segments = []
+        self._samples = 0
+        self._busy = 0.0
+
+
+@dataclass
+class _Slot:
+    grammar: str | None
+    idle: list[Recognizer] = field(default_factory=list)
+    total: int = 0
+
+
+class RecognizerPool:
+    """Warm recognisers per mode. A fresh recogniser expands its decoding graph lazily during
+    its first utterances (over a second of CPU for free decoding), so recognisers are made and
+    warmed ahead of time and reused, reset between utterances, for the life of the process.
+
+    acquire() hands out an idle recogniser, creates one while the mode is under max_per_mode,
+    and otherwise waits for a release."""
+
+    def __init__(self, model: Any, grammars: Mapping[str, str | None], *, warm: int = 1,
+                 max_per_mode: int = 8, max_alternatives: int = 5,
+                 warmup_seconds: float = 2.0) -> None:
+        self.model = model
+        self.max_per_mode = max_per_mode
+        self.max_alternatives = max_alternatives
+        self.warmup_audio = speechlike(warmup_seconds) if warmup_seconds > 0 else b""
+        self._slots = {mode: _Slot(grammar) for mode, grammar in grammars.items()}
+        self._cond = threading.Condition()
+        for mode in self._slots:
+            for _ in range(warm):
+                self._slots[mode].idle.append(self._create(mode))
+                self._slots[mode].total += 1
+
+    @property
+    def modes(self) -> list[str]:
+        return list(self._slots)
+
+    def _create(self, mode: str) -> Recognizer:
+        started = time.perf_counter()
+        rec = Recognizer(self.model, mode, self._slots[mode].grammar, self.max_alternatives)
+        if self.warmup_audio:
+            rec.decode(self.warmup_audio)
+        log.debug("created %s recogniser in %.2f s", mode, time.perf_counter() - started)
+        return rec
+
+    def acquire(self, mode: str, timeout: float | None = None) -> Recognizer:
+        if mode not in self._slots:
+            raise KeyError(f"unknown recogniser mode {mode!r}; known: {', '.join(self._slots)}")
+        slot = self._slots[mode]
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._cond:
+            while not slot.idle and slot.total >= self.max_per_mode:
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    raise TimeoutError(f"no {mode} recogniser free within {timeout} s")
+                self._cond.wait(left)
+            if slot.idle:
+                return slot.idle.pop()
+            slot.total += 1
+        try:
+            return self._create(mode)
+        except BaseException:
+            with self._cond:
+                slot.total -= 1
+                self._cond.notify_all()
+            raise
+
+    def release(self, rec: Recognizer) -> None:
+        rec.reset()
+        with self._cond:
+            self._slots[rec.mode].idle.append(rec)
+            self._cond.notify_all()
+
+    @contextmanager
+    def lease(self, mode: str, timeout: float | None = None) -> Iterator[Recognizer]:
+        rec = self.acquire(mode, timeout)
+        try:
+            yield rec
+        finally:
+            self.release(rec)
+
+    def decode(self, mode: str, pcm: bytes) -> Transcript:
+        with self.lease(mode) as rec:
+            return rec.decode(pcm)
+
+
+def pool_for(model_dir: Path | None = None, *, stations: Sequence[str] = (),
+             **kwargs: Any) -> RecognizerPool:
+    """A pool with the standard modes (free, intent grammar, entity grammar) on the installed
+    model; station names join the entity grammar."""
+    from app.asr.grammars import standard_grammars
+    from app.asr.model import load_model, model_path
+    from app.asr.vocab import load_vocabulary
+
+    path = model_dir or model_path()
+    model = load_model(path)
+    return RecognizerPool(model, standard_grammars(load_vocabulary(path), stations), **kwargs)
