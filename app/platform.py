@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
 from app.ami.link import AmiLink
 from app.ari_handlers.client import AriClient
@@ -10,12 +12,20 @@ from app.ari_handlers.dispatch import CallHandler
 from app.config import Settings
 from app.pbx.secrets import Credentials
 
+if TYPE_CHECKING:
+    from app.asr.live import SpeechService
+
 log = logging.getLogger(__name__)
 
 
 class Platform:
-    def __init__(self, settings: Settings, creds: Credentials, handler: CallHandler) -> None:
+    def __init__(
+        self, settings: Settings, creds: Credentials, handler: CallHandler,
+        start_speech: Callable[[], Awaitable[SpeechService | None]] | None = None,
+    ) -> None:
         self.settings = settings
+        self.start_speech = start_speech
+        self.speech: SpeechService | None = None
         self.ari = AriClient(
             settings.ari_base_url, settings.ari_app, settings.ari_user, creds.ari_password,
             handler, backoff_initial=settings.reconnect_initial,
@@ -25,6 +35,8 @@ class Platform:
                            creds.ami_secret, reconnect=settings.reconnect_initial)
 
     async def start(self) -> None:
+        if self.start_speech is not None:
+            self.speech = await self.start_speech()
         self.ari.start()
         self.ami.start()
         log.info(
@@ -34,4 +46,6 @@ class Platform:
     async def stop(self) -> None:
         await self.ari.stop()
         await self.ami.stop()
+        if self.speech is not None:
+            await self.speech.stop()
         log.info("platform stopped")

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import uvicorn
 
@@ -20,6 +22,9 @@ from app.pbx import sandbox
 from app.pbx.secrets import load_credentials
 from app.platform import Platform
 from app.services.auth import ensure_local_token
+
+if TYPE_CHECKING:
+    from app.asr.live import SpeechService
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +61,7 @@ async def prepare_database(settings: Settings, db: Database, demo_data: bool) ->
         await session.commit()
 
 
-def call_handler(db: Database) -> CallHandler:
+def call_handler(db: Database, platform: Callable[[], Platform | None]) -> CallHandler:
     """12306 runs the hotline flow; the echo test line (Stasis argument `echo`) says keys back."""
     # Telephony-only imports: the API-only node (`hotline api`) needs no voice.
     from app.ivr.actions import ACTIONS
@@ -66,7 +71,25 @@ def call_handler(db: Database) -> CallHandler:
     from app.ivr.voice import TtsVoice
 
     flow = load_flow(FLOWS_DIR / "hotline.yaml", known_prompts(), set(ACTIONS))
-    return route_by_argument({"echo": echo_digits}, ivr_handler(flow, db, TtsVoice()))
+    def speech() -> SpeechService | None:
+        current = platform()
+        return current.speech if current else None
+
+    return route_by_argument({"echo": echo_digits},
+                             ivr_handler(flow, db, TtsVoice(), speech))
+
+
+async def start_speech(settings: Settings, db: Database) -> SpeechService | None:
+    """Live recognition, its grammars knowing the station names and train numbers."""
+    from sqlalchemy import select
+
+    from app.asr.live import speech_service
+    from app.db.models import Station, Train
+
+    async with db.session() as session:
+        stations = tuple(await session.scalars(select(Station.name)))
+        trains = frozenset(await session.scalars(select(Train.number)))
+    return await speech_service(settings.ari_app, settings.root, stations, trains)
 
 
 def serve(settings: Settings, start_pbx: bool = False, demo_data: bool = False) -> int:
@@ -76,7 +99,11 @@ def serve(settings: Settings, start_pbx: bool = False, demo_data: bool = False) 
     try:
         creds = load_credentials(settings)
         db = Database(settings.db_url)
-        platform = Platform(settings, creds, call_handler(db))
+        holder: list[Platform] = []  # calls find the platform's speech service through it
+        handler = call_handler(db, lambda: holder[0] if holder else None)
+        platform = Platform(settings, creds, handler,
+                            start_speech=lambda: start_speech(settings, db))
+        holder.append(platform)
         config = uvicorn.Config(
             create_app(settings, db, platform),
             host=settings.api_host,

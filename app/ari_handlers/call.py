@@ -11,7 +11,7 @@ import time
 import uuid
 from collections import deque
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from app.ari_handlers.models import (
     Channel,
@@ -21,8 +21,11 @@ from app.ari_handlers.models import (
     ChannelHangupRequest,
     Event,
     PlaybackFinished,
+    PlaybackStarted,
     RecordingFailed,
     RecordingFinished,
+    SpeechRecognized,
+    SpeechStarted,
     StasisEnd,
 )
 from app.ari_handlers.rest import AriError, AriRest
@@ -35,6 +38,10 @@ log = logging.getLogger(__name__)
 
 HANGUP_EVENTS = (StasisEnd, ChannelDestroyed, ChannelHangupRequest, ChannelGone)
 TERMINATOR_GRACE = 0.8  # seconds to wait for a # after a complete entry
+
+
+def _iso(event: Event) -> str | None:
+    return event.timestamp.isoformat() if event.timestamp else None
 
 
 class CallHungUp(Exception):
@@ -61,6 +68,8 @@ class Call:
         self.queue: asyncio.Queue[Event] = asyncio.Queue()
         self.hungup = False
         self.digits: deque[str] = deque()  # received and not yet consumed, in order
+        self.heard: deque[Any] = deque()  # speech results not yet consumed
+        self.speaking = False  # the caller is mid-utterance (while we listen)
 
     def deliver(self, event: Event) -> None:
         self.queue.put_nowait(event)
@@ -80,7 +89,13 @@ class Call:
             raise CallHungUp(self.id)
         if isinstance(event, ChannelDtmfReceived) and event.channel.id == self.id:
             self.digits.append(event.digit)
-            self.trace.step("dtmf", digit=event.digit)
+            self.trace.step("dtmf", digit=event.digit, ari_ts=_iso(event))
+        elif isinstance(event, SpeechStarted):
+            self.speaking = True
+            self.trace.step("speech_started")
+        elif isinstance(event, SpeechRecognized):
+            self.speaking = False
+            self.heard.append(event.result)
         return event
 
     async def answer(self) -> None:
@@ -88,16 +103,24 @@ class Call:
         self.trace.answered_at = time.time()
         self.trace.step("answered")
 
-    async def play(self, media: str | list[str], *, interrupt_on_dtmf: bool = False) -> PlayResult:
-        """Play and wait for the end; with interrupt_on_dtmf a key stops it (barge-in)."""
+    async def play(
+        self, media: str | list[str], *, interrupt_on_dtmf: bool = False,
+        interrupt_on_speech: bool = False,
+    ) -> PlayResult:
+        """Play and wait for the end; a key (or the caller speaking) can stop it (barge-in)."""
         if interrupt_on_dtmf and self.digits:
             return PlayResult(finished=False, interrupted_by=self.digits[0])
+        if interrupt_on_speech and (self.speaking or self.heard):
+            return PlayResult(finished=False, interrupted_by="speech")
         playback_id = str(uuid.uuid4())
         name = media if isinstance(media, str) else ",".join(media)
         self.trace.step("play", media=name)
         await self.rest.play(self.id, media, playback_id=playback_id)
         while True:
             event = await self.next_event()
+            if isinstance(event, PlaybackStarted) and event.playback.id == playback_id:
+                # PBX clock, for latency figures (key pressed -> next prompt audible).
+                self.trace.step("play_started", media=name, ari_ts=_iso(event))
             if isinstance(event, PlaybackFinished) and event.playback.id == playback_id:
                 self.trace.step("played", media=name)
                 return PlayResult(finished=True)
@@ -105,6 +128,10 @@ class Call:
                 await self._stop_playback(playback_id)
                 self.trace.step("interrupted", media=name, digit=event.digit)
                 return PlayResult(finished=False, interrupted_by=event.digit)
+            if isinstance(event, SpeechStarted) and interrupt_on_speech:
+                await self._stop_playback(playback_id)
+                self.trace.step("interrupted", media=name, by="speech")
+                return PlayResult(finished=False, interrupted_by="speech")
 
     async def _stop_playback(self, playback_id: str) -> None:
         try:
@@ -122,6 +149,23 @@ class Call:
                 return None
             await self.next_event(remaining)
         return self.digits.popleft()
+
+    async def wait_input(self, timeout: float, max_utterance: float = 13.0) -> str | Any | None:
+        """The next key, or speech result, None after timeout. An utterance already under way
+        at the timeout gets up to max_utterance seconds more to finish."""
+        deadline = time.monotonic() + timeout
+        extended = False
+        while True:
+            if self.digits:
+                return self.digits.popleft()
+            if self.heard:
+                return self.heard.popleft()
+            if self.speaking and not extended:
+                deadline, extended = max(deadline, time.monotonic() + max_utterance), True
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            await self.next_event(remaining)
 
     async def collect(
         self, max_digits: int, terminator: str = "#", timeout: float = 6.0,

@@ -188,6 +188,25 @@ class ChannelGone(Event):
         return [self.channel_id]
 
 
+class SpeechStarted(Event):
+    """Synthetic: the caller started speaking while we listen (barge-in stops the prompt)."""
+
+    channel_id: str
+
+    def channel_ids(self) -> list[str]:
+        return [self.channel_id]
+
+
+class SpeechRecognized(Event):
+    """Synthetic: what the caller said, once they stopped (result: app.asr.live.Heard)."""
+
+    channel_id: str
+    result: Any = None
+
+    def channel_ids(self) -> list[str]:
+        return [self.channel_id]
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.__name__: cls
     for cls in (

@@ -121,6 +121,13 @@ class AriRest:
     async def stop_recording(self, name: str) -> None:
         await self.request("POST", f"/recordings/live/{name}/stop")
 
+    async def snoop(self, channel_id: str, app: str, snoop_id: str, spy: str = "in") -> Channel:
+        """A channel carrying what the caller says (spy=in), placed in our Stasis app."""
+        data = await self.request("POST", f"/channels/{channel_id}/snoop",
+                                  {"spy": spy, "whisper": "none", "app": app,
+                                   "snoopId": snoop_id})
+        return Channel.model_validate(data)
+
     async def start_moh(self, channel_id: str, moh_class: str = "default") -> None:
         await self.request("POST", f"/channels/{channel_id}/moh", {"mohClass": moh_class})
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from app.ari_handlers.call import Call, CallHungUp
 from app.ari_handlers.dispatch import CallHandler
@@ -15,16 +17,21 @@ from app.ivr.model import Flow
 from app.ivr.runner import FlowRunner
 from app.services import call_records
 
+if TYPE_CHECKING:
+    from app.asr.live import SpeechService
+
 log = logging.getLogger(__name__)
 
 
-def ivr_handler(flow: Flow, db: Database, voice: Voice) -> CallHandler:
+def ivr_handler(flow: Flow, db: Database, voice: Voice,
+                speech: Callable[[], SpeechService | None] = lambda: None) -> CallHandler:
     async def handle(call: Call) -> None:
         await note_sip_call_id(call)
         async with db.session() as session:
             await call_records.open_call(session, call.trace)
             await session.commit()
-        ctx = CallContext(db=db, voice=voice, call_id=call.id, caller=call.trace.caller)
+        ctx = CallContext(db=db, voice=voice, call_id=call.id, caller=call.trace.caller,
+                          speech=speech())
         try:
             await call.answer()
             await FlowRunner(flow, call, ctx).run()

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from app.db.models import CallOutcome
 from app.db.session import Database
+
+if TYPE_CHECKING:
+    from app.asr.live import SpeechService
 
 
 class Voice(Protocol):
@@ -29,6 +32,12 @@ class CallContext:
     outcome: CallOutcome = CallOutcome.HUNG_UP_IN_MENU
     outcome_reason: str | None = None
     queue_entry_id: int | None = None
+    speech: SpeechService | None = None  # None: keys only (no model installed)
+
+    @property
+    def listens(self) -> bool:
+        # Only a Mandarin model exists: English callers use their keypad.
+        return self.speech is not None and self.lang == "zh"
 
     @property
     def lang(self) -> str:

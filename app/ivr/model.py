@@ -52,6 +52,10 @@ class PlayStep(StepModel):
 class MenuStep(StepModel):
     prompt: str
     options: dict[str, NodeName]
+    # Spoken intents that choose an option, e.g. {refund: "2"} (Mandarin calls only).
+    speech_intents: dict[str, str] = Field(default_factory=dict)
+    confirm_prompt: str = "confirm_intent"
+    not_heard_prompt: str = "not_heard"
     timeout: float = Field(5.0, gt=0, le=60)
     retries: int = Field(3, ge=1, le=10)
     on_fail: NodeName
@@ -65,6 +69,13 @@ class MenuStep(StepModel):
         if bad:
             raise ValueError(f"menu option keys must be single keys 0-9 * #, not {bad}")
         return options
+
+    @model_validator(mode="after")
+    def intents_choose_options(self) -> MenuStep:
+        bad = {i: k for i, k in self.speech_intents.items() if k not in self.options}
+        if bad:
+            raise ValueError(f"speech_intents point at keys that are not options: {bad}")
+        return self
 
 
 class CollectStep(StepModel):
@@ -80,6 +91,8 @@ class CollectStep(StepModel):
     pattern: str | None = None
     invalid_prompt: str = "invalid_input"
     no_input_prompt: str = "no_input"
+    # The caller may also say it: which entity to take from what they said (Mandarin calls).
+    speech: Literal["order_no", "train_no", "digits"] | None = None
 
     @field_validator("pattern")
     @classmethod
@@ -111,6 +124,7 @@ class WorkOrderStep(StepModel):
     type: Literal["consultation", "complaint", "help", "lost_item", "praise", "suggestion"]
     content: str
     recording_var: str | None = None
+    transcribe: bool = False  # add the message's transcript to the work order
 
 
 class EnqueueStep(StepModel):

@@ -7,6 +7,7 @@ import logging
 import re
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 from app.ari_handlers.call import Call, CallHungUp
 from app.db.models import CallOutcome, Channel, WorkOrderType
@@ -34,6 +35,29 @@ VAR = re.compile(r"\$\{([a-z_][a-z0-9_]*)\}")
 # Collected values that are personal data: kept for the lookup, masked in the call record.
 SENSITIVE_VARS = {"id_last4"}
 MAX_JUMPS = 500  # a flow that loops forever without the caller doing anything
+ACCEPT_FROM = 0.6  # speech confidence taken as it is
+CONFIRM_BELOW = 0.35  # below this: "not heard"; in between: ask the caller to confirm
+INTENT_LABELS = {
+    "zh": {"ticket_query": "车票查询", "refund": "退票", "change": "改签",
+           "train_status": "列车正晚点查询", "lost_item": "失物招领", "complaint": "投诉建议",
+           "assistance": "重点旅客服务", "agent": "人工服务"},
+}
+TRAIN_KEYS = {"G": "1", "D": "2", "K": "3", "Z": "4", "T": "5", "C": "6"}
+
+
+def spoken_value(kind: str, entities: list[Any]) -> str | None:
+    """What the caller said, as the keys they would have pressed for this step."""
+    for entity in entities:
+        if entity.kind != ("digits" if kind == "digits" else kind):
+            continue
+        value = str(entity.value)
+        if kind == "order_no":
+            return value[1:] if value.startswith("E") else value
+        if kind == "train_no":
+            letter = TRAIN_KEYS.get(value[:1])
+            return letter + value[1:] if letter else None
+        return value
+    return None
 
 
 @dataclass(frozen=True)
@@ -153,7 +177,8 @@ class FlowRunner:
     # --- speaking ---------------------------------------------------------------------------
 
     async def say_prompt(
-        self, prompt_id: str, interrupt: bool = True, slots: dict[str, str] | None = None
+        self, prompt_id: str, interrupt: bool = True, slots: dict[str, str] | None = None,
+        speech: bool = False,
     ) -> str | None:
         """Play a catalog prompt; with slots, its text is filled and spoken at call time."""
         voice, lang = self.ctx.voice, self.ctx.lang
@@ -165,7 +190,8 @@ class FlowRunner:
         else:
             media = voice.prompt_media(prompt_id, lang)
         self.call.trace.step("prompt", prompt=prompt_id, lang=lang)
-        result = await self.call.play(media, interrupt_on_dtmf=interrupt)
+        result = await self.call.play(media, interrupt_on_dtmf=interrupt,
+                                      interrupt_on_speech=speech)
         return result.interrupted_by
 
     async def say(self, a: SayStep, interrupt: bool = True) -> None:
@@ -183,16 +209,26 @@ class FlowRunner:
 
     async def menu(self, a: MenuStep) -> Jump:
         failures = 0
+        speech = bool(a.speech_intents) and self.ctx.listens
         while failures < a.retries:
-            if not self.call.digits:
-                await self.say_prompt(a.prompt)
-            key = await self.call.wait_digit(a.timeout)
-            if key is None:
+            got = await self._prompt_and_wait(a.prompt, a.timeout, speech)
+            if got is None:
                 failures += 1
                 self.call.trace.step("no_input", prompt=a.prompt, attempt=failures)
                 if failures < a.retries:
                     await self.say_prompt(a.no_input_prompt)
                 continue
+            if not isinstance(got, str):
+                key, retry_quietly = await self.understood(a, got)
+                if key is not None:
+                    self.call.trace.step("choice", prompt=a.prompt, key=key, to=a.options[key],
+                                         by="speech")
+                    return Jump(a.options[key])
+                failures += 1
+                if failures < a.retries and not retry_quietly:
+                    await self.say_prompt(a.not_heard_prompt)
+                continue
+            key = got
             if key == "*":
                 self.call.trace.step("repeat", prompt=a.prompt)
                 continue
@@ -206,6 +242,39 @@ class FlowRunner:
                 await self.say_prompt(a.invalid_prompt)
         self.call.trace.step("too_many_failures", prompt=a.prompt, to=a.on_fail)
         return Jump(a.on_fail)
+
+    async def _prompt_and_wait(self, prompt: str, timeout: float, speech: bool,
+                               expect: str | None = None) -> Any:
+        """Play the prompt and wait for a key or, when listening, an utterance."""
+        if not speech:
+            if not self.call.digits:
+                await self.say_prompt(prompt)
+            return await self.call.wait_digit(timeout)
+        assert self.ctx.speech is not None
+        listening = self.ctx.speech.listen(self.call, intent=expect is None,
+                                           entities=expect is not None, expect=expect)
+        try:
+            if not self.call.digits:
+                await self.say_prompt(prompt, speech=True)
+            return await self.call.wait_input(timeout)
+        finally:
+            await listening.close()
+
+    async def understood(self, a: MenuStep, heard: Any) -> tuple[str | None, bool]:
+        """(the option the caller asked for, or None; whether to retry without 'not heard')."""
+        self.call.trace.step("speech", intent=heard.intent,
+                             confidence=round(heard.confidence, 3), transcript=heard.transcript,
+                             seconds=round(heard.audio_seconds, 2), latency_ms=heard.latency_ms)
+        key = a.speech_intents.get(heard.intent)
+        if key is None or heard.confidence < CONFIRM_BELOW:
+            return None, False
+        if heard.confidence >= ACCEPT_FROM:
+            return key, False
+        label = INTENT_LABELS.get(self.ctx.lang, {}).get(heard.intent, heard.intent)
+        await self.say_prompt(a.confirm_prompt, slots={"intent": label})
+        answer = await self.call.wait_digit(6)
+        self.call.trace.step("confirm", intent=heard.intent, key=answer)
+        return (key, False) if answer == "1" else (None, answer == "2")
 
     async def collect(self, a: CollectStep) -> Jump | None:
         failures = 0
