@@ -150,9 +150,6 @@ class Listening:
         except AriError as exc:
             log.warning("cannot listen: %s", exc)
             return
-        self.recognizers = [await loop.run_in_executor(self.service.executor,
-                                                       self.service.pool.acquire, mode, 5.0)
-                            for mode in self.modes]
         endpointer = Endpointer()
         preroll: deque[bytes] = deque(maxlen=PREROLL_FRAMES)
         pending = bytearray()
@@ -172,6 +169,9 @@ class Listening:
                     pending += b"".join(preroll)
                     self.call.deliver(SpeechStarted(type="SpeechStarted",
                                                     channel_id=self.call.id))
+                    # Recognisers are taken only now: callers who press keys hold none.
+                    if not await self._acquire():
+                        return
                 pending += frame
                 if change == "end":
                     ended_at = time.monotonic()
@@ -184,6 +184,17 @@ class Listening:
             if len(pending) >= FEED_BYTES:
                 data, pending = bytes(pending), bytearray()
                 await loop.run_in_executor(self.service.executor, self._feed, data)
+
+    async def _acquire(self) -> bool:
+        loop = asyncio.get_running_loop()
+        try:
+            for mode in self.modes:
+                self.recognizers.append(await loop.run_in_executor(
+                    self.service.executor, self.service.pool.acquire, mode, 5.0))
+        except TimeoutError as exc:
+            log.warning("call %s not recognised: %s", self.call.id, exc)
+            return False
+        return True
 
     def _feed(self, pcm: bytes) -> None:
         for rec in self.recognizers:

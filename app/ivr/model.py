@@ -91,6 +91,7 @@ class CollectStep(StepModel):
     pattern: str | None = None
     invalid_prompt: str = "invalid_input"
     no_input_prompt: str = "no_input"
+    not_heard_prompt: str = "not_heard"
     # The caller may also say it: which entity to take from what they said (Mandarin calls).
     speech: Literal["order_no", "train_no", "digits"] | None = None
 

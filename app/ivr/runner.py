@@ -279,12 +279,41 @@ class FlowRunner:
     async def collect(self, a: CollectStep) -> Jump | None:
         failures = 0
         pattern = re.compile(a.pattern) if a.pattern else None
+        speech = a.speech is not None and self.ctx.listens
         while failures < a.retries:
-            if not self.call.digits:
-                await self.say_prompt(a.prompt)
-            digits = await self.call.collect(
-                a.max_digits, a.terminator, a.timeout, a.inter_digit_timeout
-            )
+            by = "keys"
+            if speech:
+                assert a.speech is not None
+                got = await self._prompt_and_wait(a.prompt, a.timeout, True, expect=a.speech)
+                if got is None:
+                    digits = ""
+                elif isinstance(got, str):
+                    # The first key of a typed entry: the rest is typed as usual.
+                    self.call.digits.appendleft(got)
+                    digits = await self.call.collect(
+                        a.max_digits, a.terminator, a.inter_digit_timeout,
+                        a.inter_digit_timeout)
+                else:
+                    by = "speech"
+                    self.call.trace.step(
+                        "speech", seconds=round(got.audio_seconds, 2),
+                        latency_ms=got.latency_ms,
+                        entities=[e.kind for e in got.entities],
+                        # What was said for a personal value stays out of the record.
+                        transcript="***" if a.var in SENSITIVE_VARS else got.transcript)
+                    digits = spoken_value(a.speech, got.entities) or ""
+                    if not digits:
+                        failures += 1
+                        self.call.trace.step("not_heard", prompt=a.prompt, attempt=failures)
+                        if failures < a.retries:
+                            await self.say_prompt(a.not_heard_prompt)
+                        continue
+            else:
+                if not self.call.digits:
+                    await self.say_prompt(a.prompt)
+                digits = await self.call.collect(
+                    a.max_digits, a.terminator, a.timeout, a.inter_digit_timeout
+                )
             shown = "*" * len(digits) if a.var in SENSITIVE_VARS else digits
             if not digits:
                 failures += 1
@@ -292,15 +321,17 @@ class FlowRunner:
                 if failures < a.retries:
                     await self.say_prompt(a.no_input_prompt)
                 continue
-            if len(digits) < a.min_digits or (pattern and not pattern.fullmatch(digits)):
+            if (len(digits) < a.min_digits or len(digits) > a.max_digits
+                    or (pattern and not pattern.fullmatch(digits))):
                 failures += 1
-                self.call.trace.step("invalid", prompt=a.prompt, digits=shown, attempt=failures)
+                self.call.trace.step("invalid", prompt=a.prompt, digits=shown, attempt=failures,
+                                     by=by)
                 self.call.flush_digits()
                 if failures < a.retries:
                     await self.say_prompt(a.invalid_prompt)
                 continue
             self.ctx.vars[a.var] = digits
-            self.call.trace.step("collected", var=a.var, digits=shown)
+            self.call.trace.step("collected", var=a.var, digits=shown, by=by)
             return None
         self.call.trace.step("too_many_failures", prompt=a.prompt, to=a.on_fail)
         return Jump(a.on_fail)
@@ -324,12 +355,18 @@ class FlowRunner:
 
     async def work_order(self, a: WorkOrderStep) -> None:
         recording = self.ctx.vars.get(a.recording_var) if a.recording_var else None
+        content = self.expand(a.content)
+        if a.transcribe and recording and self.ctx.speech is not None:
+            transcript = await self.ctx.speech.transcribe_recording(recording)
+            self.call.trace.step("transcribed", chars=len(transcript))
+            if transcript:
+                content += f"\n语音转写：{transcript}"
         async with self.ctx.db.session() as session:
             wo = await create_work_order(
                 session,
                 type=WorkOrderType(a.type),
                 channel=Channel.VOICE,
-                content=self.expand(a.content),
+                content=content,
                 actor="ivr",
                 caller_number=self.ctx.caller,
                 call_id=self.call.id,

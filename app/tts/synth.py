@@ -1,213 +1,318 @@
-"""Speech synthesis (pyttsx3 + espeak-ng) into files the PBX plays, cached by text and voice.
+"""Speech synthesis (pyttsx3 + espeak-ng) into files the PBX plays, cached by what is said.
 
-Files go inside the PBX root under /var/lib/asterisk/sounds/hotline/ and are played by absolute
-path: `sound:/var/lib/asterisk/sounds/hotline/zh/welcome` (Asterisk picks .wav at 8 kHz or
-.sln16 at 16 kHz by the call's codec). Catalog prompts are built ahead (`hotline prompts
-build`); dynamic answers are synthesised at call time into dyn/, one worker thread, off the
-event loop.
+A text becomes a Job: its segments (text.plan), a cache key, and an output base path. Running
+a job starts one worker process per segment (worker.py: pyttsx3 misbehaves when its engine is
+reused, see there), then sox joins the segments and writes base.wav (8 kHz 16-bit mono) and
+base.sln16 (16 kHz raw signed linear), normalised to -3 dBFS with 0.1 s lead-in. Files are
+replaced atomically, .wav last, so an existing .wav means a complete pair.
+
+The cache key hashes the segments as given to the engine (voice, rate, pinyin text), the
+pyttsx3, espeak-ng and sox versions, and PIPELINE: any change there rebuilds, nothing else does.
+
+Call time: `await synthesize(text, lang)` plans in a thread, runs the processes with asyncio
+(nothing blocks the event loop), at most one job per CPU at a time, and shares one synthesis
+between concurrent callers asking for the same text.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
-import io
+import json
+import os
 import shutil
 import subprocess
+import sys
 import tempfile
-import threading
-import time
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+import wave
+import weakref
+from collections import OrderedDict
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
-from typing import Any
 
-from app.config import get_settings
-from app.tts.catalog import LANGS, Catalog, load_catalog
+import numpy as np
 
-IN_PBX_DIR = "/var/lib/asterisk/sounds/hotline"
-VOICES = {"zh": "sit/cmn", "en": "gmw/en"}
-RATES = {"zh": 165, "en": 165}
-ENGINE = "pyttsx3-espeak-ng-1"  # part of the cache key: change it to rebuild everything
+from app.tts.paths import DYNAMIC, media_uri, media_uri_for_file, sounds_dir
+from app.tts.text import VOICES, Segment, plan
+
+__all__ = [
+    "Job",
+    "SynthesisError",
+    "Synthesizer",
+    "engine_info",
+    "media_uri",
+    "media_uri_for_file",
+    "prepare",
+    "run",
+    "run_async",
+    "synthesize",
+    "warm_up",
+]
+
+PIPELINE = "espeak-pinyin/sox-norm3-lead100ms/2"  # change when the processing changes: rebuilds all
+WORKER = Path(__file__).with_name("worker.py")
+STEP_TIMEOUT = 60.0  # seconds for one worker or sox run
+MIN_RMS = 100.0  # of 32767: anything quieter is a failed synthesis, not speech
 
 
 class SynthesisError(RuntimeError):
     pass
 
 
-def sounds_dir() -> Path:
-    """Where the files are on this machine (inside the PBX root)."""
-    return get_settings().root / IN_PBX_DIR.lstrip("/")
+@dataclass(frozen=True)
+class EngineInfo:
+    pyttsx3: str
+    espeak: str
+    sox: str
+
+    @property
+    def version(self) -> str:
+        return f"pyttsx3 {self.pyttsx3}, espeak-ng {self.espeak}, {self.sox}"
 
 
-def cache_key(text: str, lang: str) -> str:
-    raw = f"{ENGINE}|{VOICES[lang]}|{RATES[lang]}|{text}".encode()
-    return hashlib.sha256(raw).hexdigest()[:20]
-
-
-def media_uri(prompt_id: str, lang: str) -> str:
-    return f"sound:{IN_PBX_DIR}/{lang}/{prompt_id}"
-
-
-def media_uri_for_file(path: Path) -> str:
-    """sound: URI of a file built under sounds_dir() (extension dropped)."""
-    relative = path.relative_to(sounds_dir()).with_suffix("")
-    return f"sound:{IN_PBX_DIR}/{relative}"
-
-
-class _Engine:
-    """One pyttsx3 engine, used from one thread only (the espeak driver is not thread-safe)."""
-
-    def __init__(self) -> None:
-        import pyttsx3  # type: ignore[import-untyped]
-
-        _check_voices()
-        # Do not query the engine's voice list: after that its save_to_file writes nothing.
-        self.engine: Any = pyttsx3.init("espeak")
-
-    def to_wav(self, text: str, lang: str, out: Path) -> None:
-        self.engine.setProperty("voice", VOICES[lang])
-        self.engine.setProperty("rate", RATES[lang])
-        # pyttsx3 prints a line per saved file; keep it out of the service log.
-        with contextlib.redirect_stdout(io.StringIO()):
-            self.engine.save_to_file(text, str(out))
-            self.engine.runAndWait()
-            # The espeak driver can return before a long text is done and write the file
-            # later from its callback: wait for it, so utterances never overlap.
-            deadline = time.monotonic() + 60
-            while not out.exists() and time.monotonic() < deadline:
-                time.sleep(0.02)
-            if out.exists():
-                time.sleep(0.05)  # the callback writes the whole file in one go; let it close
-        if not out.exists() or out.stat().st_size <= 44:
-            raise SynthesisError(f"espeak-ng produced no audio for {text[:30]!r}")
-
-
-def _check_voices() -> None:
-    try:
-        listing = subprocess.run(["espeak-ng", "--voices"], capture_output=True, text=True,
-                                 check=True).stdout
-    except (OSError, subprocess.CalledProcessError) as exc:
-        raise SynthesisError("espeak-ng is missing: apt-get install espeak-ng") from exc
-    missing = [v for v in VOICES.values() if f" {v} " not in listing]
-    if missing:
-        raise SynthesisError(f"espeak-ng has no voice {missing}")
-
-
-_local = threading.local()
-
-
-def _engine() -> _Engine:
-    if not hasattr(_local, "engine"):
-        _local.engine = _Engine()
-    engine: _Engine = _local.engine
-    return engine
-
-
-def _sox(*args: str) -> None:
-    proc = subprocess.run(["sox", *args], capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise SynthesisError(f"sox failed: {proc.stderr.strip()}")
-
-
-def render(text: str, lang: str, base: Path) -> None:
-    """base.wav (8 kHz) and base.sln16 (16 kHz raw) for text; replaces them atomically."""
+@lru_cache(maxsize=1)
+def engine_info() -> EngineInfo:
+    """Versions for the cache key; fails with what to install when something is missing."""
     if shutil.which("sox") is None:
-        raise SynthesisError("sox is missing: apt-get install sox")
-    base.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=base.parent) as tmp:
-        raw = Path(tmp) / "raw.wav"
-        _engine().to_wav(text, lang, raw)
-        wav, sln = Path(tmp) / "out.wav", Path(tmp) / "out.sln16"
-        _sox(str(raw), "-r", "8000", "-c", "1", "-b", "16", "-e", "signed-integer", str(wav))
-        _sox(
-            str(raw),
-            "-r",
-            "16000",
-            "-c",
-            "1",
-            "-b",
-            "16",
-            "-e",
-            "signed-integer",
-            "-t",
-            "raw",
-            str(sln),
+        raise SynthesisError("sox is not installed: apt-get install sox")
+    info = json.loads(_run_sync([sys.executable, "-I", str(WORKER), "--info"], b"", "espeak-ng"))
+    missing = sorted(v for v in VOICES.values() if v.lower() not in info["voices"])
+    if missing:
+        raise SynthesisError(
+            f"espeak-ng has no voice {', '.join(missing)}: apt-get install espeak-ng-data"
         )
-        wav.replace(base.with_suffix(".wav"))
-        sln.replace(base.with_suffix(".sln16"))
+    sox = _run_sync(["sox", "--version"], b"", "sox").strip().removeprefix("sox:").strip()
+    return EngineInfo(info["pyttsx3"], info["espeak"], sox)
 
 
-@dataclass
-class BuildReport:
-    built: int = 0
-    cached: int = 0
+@dataclass(frozen=True)
+class Job:
+    """One text to synthesise into base.wav and base.sln16."""
+
+    text: str
+    segments: tuple[Segment, ...]
+    key: str
+    base: Path
+
+    @property
+    def wav(self) -> Path:
+        return self.base.with_suffix(".wav")
+
+    @property
+    def sln16(self) -> Path:
+        return self.base.with_suffix(".sln16")
+
+    def done(self) -> bool:
+        return self.wav.exists() and self.sln16.exists()
 
 
-def build_prompts(
-    catalog: Catalog | None = None,
-    langs: tuple[str, ...] = LANGS,
-    force: bool = False,
-    progress: Callable[[str], None] = print,
-) -> BuildReport:
-    """Synthesise every catalog prompt whose text or voice changed since the last build."""
-    catalog = catalog or load_catalog()
-    report = BuildReport()
-    root = sounds_dir()
-    total = len(catalog.prompts) * len(langs)
-    for lang in langs:
-        for prompt_id in catalog.prompts:
-            text = catalog.text(prompt_id, lang)
-            base = root / lang / prompt_id
-            stamp = base.with_suffix(".key")
-            key = cache_key(text, lang)
-            if (
-                not force
-                and stamp.exists()
-                and stamp.read_text() == key
-                and base.with_suffix(".wav").exists()
-            ):
-                report.cached += 1
-                continue
-            render(text, lang, base)
-            stamp.write_text(key)
-            report.built += 1
-            progress(f"  [{report.built + report.cached}/{total}] {lang}/{prompt_id}")
-    return report
+def cache_key(segments: tuple[Segment, ...], info: EngineInfo) -> str:
+    raw = json.dumps(
+        [PIPELINE, info.version, [[s.voice, s.rate, s.text] for s in segments]],
+        ensure_ascii=False,
+    )
+    return hashlib.sha256(raw.encode()).hexdigest()[:24]
 
 
-# --- call time ------------------------------------------------------------------------------
+def prepare(text: str, lang: str, base: Path | None = None) -> Job:
+    """Plan a synthesis. Without base, the output is named by its key in the call-time cache."""
+    try:
+        segments = plan(text, lang)
+    except ValueError as exc:
+        raise SynthesisError(str(exc)) from exc
+    key = cache_key(segments, engine_info())
+    return Job(text, segments, key, base or sounds_dir() / DYNAMIC / lang / key)
 
 
-def _render_to(text: str, lang: str, base: Path) -> Path:
-    render(text, lang, base)
-    return base.with_suffix(".wav")
+# --- the steps -------------------------------------------------------------------------------
+
+Step = tuple[list[str], bytes, str]  # argv, stdin, what it is (for errors)
 
 
-_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tts")
-_pending: dict[str, asyncio.Future[Path]] = {}
+def _steps(job: Job, tmp: Path) -> list[Step]:
+    steps: list[Step] = []
+    parts = []
+    for i, segment in enumerate(job.segments):
+        part = tmp / f"part{i}.wav"
+        argv = [sys.executable, "-I", str(WORKER), segment.voice, str(segment.rate), str(part)]
+        steps.append((argv, segment.text.encode(), "espeak-ng"))
+        parts.append(str(part))
+    pcm = ["-c", "1", "-b", "16", "-e", "signed-integer"]
+    # Normalise after resampling (peaks at -3 dBFS); 0.1 s of lead-in so the first syllable
+    # survives a media path that is still settling when playback starts.
+    effects = ["gain", "-n", "-3", "pad", "0.1", "0"]
+    outputs = [(tmp / "out.wav", "8000", []), (tmp / "out.sln16", "16000", ["-t", "raw", "-L"])]
+    for out, rate, kind in outputs:
+        # -D: no dither, so the same input always gives the same bytes.
+        argv = ["sox", "-D", "-V1", *parts, *pcm, *kind, str(out), "rate", "-v", rate, *effects]
+        steps.append((argv, b"", "sox"))
+    return steps
 
 
-def dynamic_path(text: str, lang: str) -> Path:
-    return sounds_dir() / "dyn" / f"{lang}-{cache_key(text, lang)}"
+def _finish(job: Job, tmp: Path) -> None:
+    """Check the result is speech, then move it into place (.wav last)."""
+    try:
+        with wave.open(str(tmp / "out.wav"), "rb") as wav:
+            rate, frames = wav.getframerate(), wav.readframes(wav.getnframes())
+        samples = np.frombuffer(frames, dtype="<i2").astype(np.float64)
+        if rate != 8000 or len(samples) < 800:
+            raise SynthesisError(f"no usable audio for {job.text[:40]!r} ({len(samples)} samples)")
+        if float(np.sqrt(np.mean(samples**2))) < MIN_RMS:
+            raise SynthesisError(f"espeak-ng produced silence for {job.text[:40]!r}")
+        job.base.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(tmp / "out.sln16", job.sln16)
+        os.replace(tmp / "out.wav", job.wav)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _tmpdir(job: Job) -> Path:
+    # Next to the output, so the final rename stays on one filesystem.
+    job.base.parent.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=".tmp-", dir=job.base.parent))
+
+
+def _failure(what: str, argv: list[str], code: int | None, stderr: bytes) -> SynthesisError:
+    detail = stderr.decode(errors="replace").strip().splitlines()
+    return SynthesisError(f"{what} failed (exit {code}): {detail[-1] if detail else argv[0]}")
+
+
+# --- sync (build, CLI) -----------------------------------------------------------------------
+
+
+def _run_sync(argv: list[str], stdin: bytes, what: str) -> str:
+    try:
+        proc = subprocess.run(argv, input=stdin, capture_output=True, timeout=STEP_TIMEOUT)
+    except FileNotFoundError:
+        raise SynthesisError(f"{argv[0]} is not installed: apt-get install {argv[0]}") from None
+    except subprocess.TimeoutExpired:
+        raise SynthesisError(f"{what} took more than {STEP_TIMEOUT:.0f} s") from None
+    if proc.returncode != 0:
+        raise _failure(what, argv, proc.returncode, proc.stderr)
+    return proc.stdout.decode(errors="replace")
+
+
+def run(job: Job) -> Path:
+    """Synthesise a job now (blocking); returns its .wav."""
+    tmp = _tmpdir(job)
+    try:
+        for argv, stdin, what in _steps(job, tmp):
+            _run_sync(argv, stdin, what)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    _finish(job, tmp)
+    return job.wav
+
+
+# --- async (call time) -----------------------------------------------------------------------
+
+
+async def _run_async(argv: list[str], stdin: bytes, what: str) -> None:
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            *argv,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
+        )
+    except FileNotFoundError:
+        raise SynthesisError(f"{argv[0]} is not installed: apt-get install {argv[0]}") from None
+    try:
+        async with asyncio.timeout(STEP_TIMEOUT):
+            _, stderr = await proc.communicate(stdin)
+    except BaseException as exc:  # timeout or cancellation: never leave the process behind
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+        if isinstance(exc, TimeoutError):
+            raise SynthesisError(f"{what} took more than {STEP_TIMEOUT:.0f} s") from None
+        raise
+    if proc.returncode != 0:
+        raise _failure(what, argv, proc.returncode, stderr)
+
+
+async def run_async(job: Job) -> Path:
+    """Synthesise a job without blocking the event loop; returns its .wav."""
+    tmp = await asyncio.to_thread(_tmpdir, job)
+    try:
+        for argv, stdin, what in _steps(job, tmp):
+            await _run_async(argv, stdin, what)
+    except BaseException:
+        await asyncio.to_thread(shutil.rmtree, tmp, True)
+        raise
+    await asyncio.to_thread(_finish, job, tmp)
+    return job.wav
+
+
+class Synthesizer:
+    """Call-time synthesis into a cache directory, for one event loop."""
+
+    def __init__(self, cache_dir: Path | None = None, concurrency: int | None = None) -> None:
+        self.cache_dir = cache_dir
+        self._slots = asyncio.Semaphore(concurrency or os.cpu_count() or 1)
+        self._pending: dict[Path, asyncio.Task[Path]] = {}
+        self._known: OrderedDict[tuple[str, str], Path] = OrderedDict()
+        self.synthesised = 0  # jobs actually run (the rest came from the cache)
+
+    def _base_dir(self) -> Path:
+        return self.cache_dir if self.cache_dir is not None else sounds_dir() / DYNAMIC
+
+    async def synthesize(self, text: str, lang: str) -> Path:
+        """The 8 kHz .wav of text (its .sln16 next to it), from the cache when it is there."""
+        known = self._known.get((text, lang))
+        if known is not None and known.exists():
+            self._known.move_to_end((text, lang))
+            return known
+        job = await asyncio.to_thread(self._prepare, text, lang)
+        if not job.done():
+            task = self._pending.get(job.base)
+            if task is None:
+                task = asyncio.create_task(self._run(job))
+                self._pending[job.base] = task
+                task.add_done_callback(lambda _: self._pending.pop(job.base, None))
+            # Shielded: a caller hanging up does not cancel the synthesis others wait for.
+            await asyncio.shield(task)
+        self._remember((text, lang), job.wav)
+        return job.wav
+
+    def _prepare(self, text: str, lang: str) -> Job:
+        job = prepare(text, lang)
+        return Job(job.text, job.segments, job.key, self._base_dir() / lang / job.key)
+
+    async def _run(self, job: Job) -> Path:
+        async with self._slots:
+            path = await run_async(job)
+            self.synthesised += 1
+            return path
+
+    def _remember(self, key: tuple[str, str], path: Path) -> None:
+        self._known[key] = path
+        if len(self._known) > 2048:
+            self._known.popitem(last=False)
+
+
+_synthesizers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Synthesizer] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def synthesizer() -> Synthesizer:
+    """The running event loop's synthesizer (asyncio primitives belong to one loop)."""
+    loop = asyncio.get_running_loop()
+    if loop not in _synthesizers:
+        _synthesizers[loop] = Synthesizer()
+    return _synthesizers[loop]
 
 
 async def synthesize(text: str, lang: str) -> Path:
-    """The 8 kHz WAV of text, synthesised off the event loop once and then served from cache."""
-    base = dynamic_path(text, lang)
-    wav = base.with_suffix(".wav")
-    if wav.exists():
-        return wav
-    key = base.name
-    future = _pending.get(key)
-    if future is None:
-        loop = asyncio.get_running_loop()
-        future = asyncio.ensure_future(
-            loop.run_in_executor(_executor, _render_to, text, lang, base)
-        )
-        _pending[key] = future  # concurrent callers asking the same text share one synthesis
-        future.add_done_callback(lambda _: _pending.pop(key, None))
-    await asyncio.shield(future)
-    return wav
+    """Speak text in a call's language ("zh" or "en"): the path of its 8 kHz .wav, built once
+    and then served from the cache. Play it with media_uri_for_file(path)."""
+    return await synthesizer().synthesize(text, lang)
+
+
+async def warm_up() -> None:
+    """Load pypinyin and check the engine before the first call needs them (about 0.5 s)."""
+    await asyncio.to_thread(plan, "您好", "zh")
+    await asyncio.to_thread(engine_info)

@@ -58,14 +58,24 @@ def train_keys(number: str) -> str:
     return {"G": "1", "D": "2", "K": "3", "Z": "4", "T": "5", "C": "6"}[number[0]] + number[1:]
 
 
-def pause_for(platform: Platform, *prompt_ids: str) -> str:
-    """Commas (1 s each) covering these Mandarin prompts, so speech starts after the beep."""
+def seconds_of(platform: Platform, *prompt_ids: str, lang: str = "zh") -> float:
+    """How long these prompts play, as built for the PBX."""
     total = 0.0
     for prompt_id in prompt_ids:
-        wav = platform.settings.root / f"var/lib/asterisk/sounds/hotline/zh/{prompt_id}.wav"
+        wav = platform.settings.root / f"var/lib/asterisk/sounds/hotline/{lang}/{prompt_id}.wav"
         with wave.open(str(wav)) as fh:
             total += fh.getnframes() / fh.getframerate()
-    return "," * (int(total) + 3)
+    return total
+
+
+def pause_for(platform: Platform, *prompt_ids: str) -> str:
+    """Commas (1 s each) covering these Mandarin prompts, so speech starts after the beep."""
+    return "," * (int(seconds_of(platform, *prompt_ids)) + 3)
+
+
+def hold_for(platform: Platform, *prompt_ids: str, extra: float = 5.0) -> str:
+    """--hold covering these prompts after the caller's last key, and some seconds more."""
+    return str(round(seconds_of(platform, *prompt_ids) + extra))
 
 
 def recording_rms(platform: Platform, path: str) -> float:
@@ -95,7 +105,8 @@ def test_failed_lookup_says_so_and_returns_to_the_menu(platform: Platform,
     number, last4 = order
     digits = ("000000001", "1234") if which == "unknown order" else (
         number[1:], "0000" if last4 != "0000" else "1111")
-    summary = platform.call("--dtmf", f"1{digits[0]}#{digits[1]}#", "--hold", "8")
+    summary = platform.call("--dtmf", f"1{digits[0]}#{digits[1]}#",
+                            "--hold", hold_for(platform, "order_not_found"))
     record = platform.record(summary["sip_call_id"])
     assert steps(record, "lookup")[0]["found"] is False
     assert "order_not_found" in prompts(record)
@@ -171,6 +182,8 @@ def test_complaint_message_opens_a_work_order_and_speaks_its_number(platform: Pl
 
     wo = query(platform, load)
     assert wo.type.value == "complaint" and wo.recording
+    assert "语音转写：" in wo.content, "the message is transcribed into the work order"
+    assert steps(record, "transcribed")[0]["chars"] > 0
     assert recording_rms(platform, wo.recording) > 300
     assert record["outcome"] == "self_service"
 
@@ -179,7 +192,8 @@ def test_complaint_message_opens_a_work_order_and_speaks_its_number(platform: Pl
                                                   ("0", "general", False)])
 def test_agent_and_assistance_wait_in_a_queue(platform: Platform, key: str, queue: str,
                                               priority: bool) -> None:
-    summary = platform.call("--dtmf", key, "--hold", "8")
+    summary = platform.call("--dtmf", key, "--hold",
+                            hold_for(platform, "assistance_transfer", "transfer_agent"))
     assert summary["hung_up_by"] == "caller"
     record = platform.record(summary["sip_call_id"])
     assert record["priority"] is priority
@@ -191,7 +205,8 @@ def test_agent_and_assistance_wait_in_a_queue(platform: Platform, key: str, queu
 
 
 def test_garbage_digits_three_times_go_to_an_agent(platform: Platform) -> None:
-    summary = platform.call("--dtmf", "7,,8,,#", "--hold", "6")
+    summary = platform.call("--dtmf", "7,,8,,#", "--hold",
+                            hold_for(platform, "invalid_input", "too_many_failures"))
     record = platform.record(summary["sip_call_id"])
     assert [d["key"] for d in steps(record, "invalid")] == ["7", "8", "#"]
     assert prompts(record).count("invalid_input") == 2
@@ -200,7 +215,10 @@ def test_garbage_digits_three_times_go_to_an_agent(platform: Platform) -> None:
 
 
 def test_no_input_three_times_goes_to_an_agent(platform: Platform) -> None:
-    summary = platform.call("--hold", "60", "--timeout", "90")
+    # Three times: the menu, its timeout (5 s) and "no input"; then the transfer.
+    hold = hold_for(platform, "welcome", *["main_menu", "no_input"] * 3, "too_many_failures",
+                    extra=20)
+    summary = platform.call("--hold", hold, "--timeout", str(float(hold) + 60), timeout=200)
     record = platform.record(summary["sip_call_id"])
     assert len(steps(record, "no_input")) == 3
     assert record["queue_entries"], "the caller waits for an agent"
@@ -215,7 +233,7 @@ def test_hang_up_mid_prompt_leaves_a_complete_record(platform: Platform) -> None
 
 
 def test_english_branch(platform: Platform) -> None:
-    summary = platform.call("--dtmf", "9" + PAUSE + "0", "--hold", "6")
+    summary = platform.call("--dtmf", "9" + PAUSE + "0", "--hold", "10")
     record = platform.record(summary["sip_call_id"])
     assert record["language"] == "en"
     langs = [d["lang"] for d in steps(record, "prompt")]
@@ -229,8 +247,9 @@ def test_thirty_concurrent_callers_on_mixed_branches(platform: Platform,
     number, last4 = order
     scripts = [
         ("--dtmf", f"1{number[1:]}#{last4}#", "--hold", "60"),
-        ("--dtmf", "0", "--hold", "6"),
-        ("--dtmf", "7,,8,,#", "--hold", "6"),
+        ("--dtmf", "0", "--hold", hold_for(platform, "transfer_agent")),
+        ("--dtmf", "7,,8,,#", "--hold", hold_for(platform, "invalid_input",
+                                                  "too_many_failures")),
     ]
     with concurrent.futures.ThreadPoolExecutor(3) as pool:
         results = list(pool.map(
