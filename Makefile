@@ -23,6 +23,8 @@ lint: setup
 bench: setup
 	.venv/bin/python bench/concurrent_calls.py
 	.venv/bin/python bench/api_lookup.py
+	.venv/bin/python bench/ivr_latency.py
+	.venv/bin/python bench/asr_live.py
 
 clean-pbx:
 	-.venv/bin/hotline pbx stop

@@ -77,6 +77,8 @@ def create_app(settings: Settings, db: Database, platform: Platform | None = Non
                 "ari": {"connected": ari_ok, "connections": platform.ari.events.connections},
                 "ami": {"connected": ami_ok},
                 "active_calls": len(platform.ari.dispatcher.calls),
+                # Off when the model is missing: callers then use their keypad only.
+                "speech": {"enabled": platform.speech is not None},
             }
         body["status"] = "ok" if healthy else "degraded"
         return JSONResponse(body, status_code=200 if healthy else 503)

@@ -100,6 +100,7 @@ class Listening:
         self.media_id = f"media-{self.session}"
         self.bridge_id: str | None = None
         self.task: asyncio.Task[None] | None = None
+        self.setup: asyncio.Task[asyncio.Queue[bytes | None]] | None = None
         self.recognizers: list[Recognizer] = []
 
     def start(self) -> None:
@@ -110,6 +111,10 @@ class Listening:
             self.task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self.task
+        if self.setup is not None and not self.setup.done():
+            # Let requests already sent finish, so teardown knows every channel and bridge.
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await self.setup
         await asyncio.shield(self._teardown())
 
     async def _setup(self) -> asyncio.Queue[bytes | None]:
@@ -145,8 +150,9 @@ class Listening:
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
+        self.setup = asyncio.create_task(self._setup())
         try:
-            queue = await self._setup()
+            queue = await asyncio.shield(self.setup)
         except AriError as exc:
             log.warning("cannot listen: %s", exc)
             return

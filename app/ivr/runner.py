@@ -251,11 +251,12 @@ class FlowRunner:
                 await self.say_prompt(prompt)
             return await self.call.wait_digit(timeout)
         assert self.ctx.speech is not None
+        if self.call.digits:  # typed ahead: nothing to listen for
+            return self.call.digits.popleft()
         listening = self.ctx.speech.listen(self.call, intent=expect is None,
                                            entities=expect is not None, expect=expect)
         try:
-            if not self.call.digits:
-                await self.say_prompt(prompt, speech=True)
+            await self.say_prompt(prompt, speech=True)
             return await self.call.wait_input(timeout)
         finally:
             await listening.close()

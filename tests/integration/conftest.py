@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -80,6 +81,10 @@ class Platform:
         text = sandbox.cli(self.settings, "core show channels count")
         line = next(ln for ln in text.splitlines() if "active channel" in ln)
         return int(line.split()[0])
+
+    def bridges(self) -> int:
+        text = sandbox.cli(self.settings, "bridge show all")
+        return sum(1 for ln in text.splitlines() if re.match(r"[0-9a-f-]{36}\s", ln))
 
     def env(self) -> dict[str, str]:
         return {**os.environ, "HOTLINE_API_PORT": str(API_PORT),

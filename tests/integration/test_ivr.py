@@ -91,8 +91,9 @@ def test_order_query_speaks_the_tickets(platform: Platform, order: tuple[str, st
     assert summary["ok"] and summary["hung_up_by"] == "hotline", summary
     record = platform.record(summary["sip_call_id"])
     assert steps(record, "choice")[0]["to"] == "order_query"
-    assert steps(record, "collected") == [{"var": "order_no", "digits": number[1:]},
-                                          {"var": "id_last4", "digits": "****"}]
+    assert steps(record, "collected") == [
+        {"var": "order_no", "digits": number[1:], "by": "keys"},
+        {"var": "id_last4", "digits": "****", "by": "keys"}]
     assert steps(record, "lookup")[0]["found"] is True
     assert "speak" in kinds(record)
     assert record["outcome"] == "self_service" and record["language"] == "zh"
