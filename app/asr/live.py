@@ -34,6 +34,7 @@ from app.services.timeutil import today
 log = logging.getLogger(__name__)
 
 FEED_BYTES = 1600  # 100 ms per hand-off to the decoder thread
+ACQUIRE_WAIT = 3.0  # seconds a caller's utterance may wait for a free recogniser
 PREROLL_FRAMES = 15  # 300 ms before the detected start, so the first syllable is not cut
 
 
@@ -192,13 +193,17 @@ class Listening:
                 await loop.run_in_executor(self.service.executor, self._feed, data)
 
     async def _acquire(self) -> bool:
-        loop = asyncio.get_running_loop()
+        # Not on the decoding threads: waiting for a free recogniser (or making one) must not
+        # hold up the callers already being decoded.
         try:
             for mode in self.modes:
-                self.recognizers.append(await loop.run_in_executor(
-                    self.service.executor, self.service.pool.acquire, mode, 5.0))
+                self.recognizers.append(
+                    await asyncio.to_thread(self.service.pool.acquire, mode, ACQUIRE_WAIT))
         except TimeoutError as exc:
             log.warning("call %s not recognised: %s", self.call.id, exc)
+            # Every recogniser is busy: the caller hears "not heard" and can use the keys.
+            self.call.deliver(SpeechRecognized(type="SpeechRecognized", channel_id=self.call.id,
+                                               result=Heard("none", 0.0, "")))
             return False
         return True
 
@@ -223,7 +228,8 @@ class Listening:
 
 
 async def speech_service(app: str, pbx_root: Path, stations: tuple[str, ...],
-                         known_trains: frozenset[str], warm: int = 4) -> SpeechService | None:
+                         known_trains: frozenset[str], warm: int = 4, max_per_mode: int = 16,
+                         ) -> SpeechService | None:
     """The live speech service, or None (keys only) when the model is not installed."""
     from app.asr.model import is_installed
     from app.asr.recognizer import pool_for
@@ -232,7 +238,8 @@ async def speech_service(app: str, pbx_root: Path, stations: tuple[str, ...],
         log.warning("speech recognition is off: the model is missing (run `hotline asr install`)")
         return None
     # Loading the model and warming recognisers takes seconds of CPU: not on the event loop.
-    pool = await asyncio.to_thread(pool_for, stations=stations, warm=warm)
+    pool = await asyncio.to_thread(pool_for, stations=stations, warm=warm,
+                                   max_per_mode=max_per_mode)
     service = SpeechService(pool, app, pbx_root / "var/spool/asterisk/recording",
                             stations=stations, known_trains=known_trains)
     await service.start()
