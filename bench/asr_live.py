@@ -120,8 +120,11 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="hotline-asr-bench-"))
     db_url = f"sqlite:///{tmp / 'bench.db'}"
     env = {**os.environ, "HOTLINE_API_PORT": str(args.port), "HOTLINE_DATABASE_URL": db_url}
-    serve = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--demo-data"], env=env,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    serve_log = tmp / "serve.log"
+    print(json.dumps({"serve_log": str(serve_log)}), flush=True)
+    with open(serve_log, "wb") as fh:
+        serve = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--demo-data"],
+                                 env=env, stdout=fh, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 90
         while True:

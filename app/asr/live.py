@@ -68,6 +68,7 @@ class SpeechService:
     async def stop(self) -> None:
         await self.server.stop()
         self.executor.shutdown(wait=False, cancel_futures=True)
+        self.pool.close()
 
     async def transcribe_recording(self, name: str) -> str:
         """Free decoding of a recorded message (for the work order's text); "" if unreadable."""
@@ -198,7 +199,8 @@ class Listening:
         try:
             for mode in self.modes:
                 self.recognizers.append(
-                    await asyncio.to_thread(self.service.pool.acquire, mode, ACQUIRE_WAIT))
+                    await asyncio.to_thread(self.service.pool.acquire, mode, ACQUIRE_WAIT,
+                                            False))
         except TimeoutError as exc:
             log.warning("call %s not recognised: %s", self.call.id, exc)
             # Every recogniser is busy: the caller hears "not heard" and can use the keys.
@@ -228,8 +230,8 @@ class Listening:
 
 
 async def speech_service(app: str, pbx_root: Path, stations: tuple[str, ...],
-                         known_trains: frozenset[str], warm: int = 4, max_per_mode: int = 16,
-                         ) -> SpeechService | None:
+                         known_trains: frozenset[str], warm: int = 4, prefill: int = 8,
+                         max_per_mode: int = 16) -> SpeechService | None:
     """The live speech service, or None (keys only) when the model is not installed."""
     from app.asr.model import is_installed
     from app.asr.recognizer import pool_for
@@ -239,7 +241,8 @@ async def speech_service(app: str, pbx_root: Path, stations: tuple[str, ...],
         return None
     # Loading the model and warming recognisers takes seconds of CPU: not on the event loop.
     pool = await asyncio.to_thread(pool_for, stations=stations, warm=warm,
-                                   max_per_mode=max_per_mode)
+                                   max_per_mode=max_per_mode, keep_spare=2)
+    pool.prefill(prefill)  # more capacity, made in the background once calls are answered
     service = SpeechService(pool, app, pbx_root / "var/spool/asterisk/recording",
                             stations=stations, known_trains=known_trains)
     await service.start()

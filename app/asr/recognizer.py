@@ -12,6 +12,7 @@ import math
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -169,13 +170,18 @@ class RecognizerPool:
     warmed ahead of time and reused, reset between utterances, for the life of the process.
 
     acquire() hands out an idle recogniser, creates one while the mode is under max_per_mode,
-    and otherwise waits for a release."""
+    and otherwise waits for a release. For live calls, acquire(create=False) only waits for an
+    idle one, never paying the creation cost in the caller's time; a background thread keeps
+    keep_spare idle recognisers per mode (up to max_per_mode) and runs prefill()."""
 
     def __init__(self, model: Any, grammars: Mapping[str, str | None], *, warm: int = 1,
                  max_per_mode: int = 8, max_alternatives: int = 5,
-                 warmup_seconds: float = 2.0) -> None:
+                 warmup_seconds: float = 2.0, keep_spare: int = 0) -> None:
         self.model = model
         self.max_per_mode = max_per_mode
+        self.keep_spare = keep_spare
+        self._pending: dict[str, int] = dict.fromkeys(grammars, 0)
+        self._grower: ThreadPoolExecutor | None = None
         self.max_alternatives = max_alternatives
         self.warmup_audio = speechlike(warmup_seconds) if warmup_seconds > 0 else b""
         self._slots = {mode: _Slot(grammar) for mode, grammar in grammars.items()}
@@ -197,12 +203,58 @@ class RecognizerPool:
         log.debug("created %s recogniser in %.2f s", mode, time.perf_counter() - started)
         return rec
 
-    def acquire(self, mode: str, timeout: float | None = None) -> Recognizer:
+    def prefill(self, per_mode: int) -> None:
+        """Create recognisers in the background until each mode has per_mode of them."""
+        with self._cond:
+            for mode in self._slots:
+                self._grow(mode, per_mode)
+
+    def close(self) -> None:
+        if self._grower is not None:
+            self._grower.shutdown(wait=False, cancel_futures=True)
+
+    def _grow(self, mode: str, target_total: int | None = None) -> None:
+        """(lock held) Queue creations: to target_total, or to keep_spare idle recognisers."""
+        slot = self._slots[mode]
+        while slot.total + self._pending[mode] < self.max_per_mode and (
+                (target_total is not None and slot.total + self._pending[mode] < target_total)
+                or len(slot.idle) + self._pending[mode] < self.keep_spare):
+            if self._grower is None:
+                self._grower = ThreadPoolExecutor(1, thread_name_prefix="asr-grow")
+            self._pending[mode] += 1
+            self._grower.submit(self._add, mode)
+
+    def _add(self, mode: str) -> None:
+        try:
+            rec = self._create(mode)
+        except Exception:
+            log.exception("could not create a %s recogniser", mode)
+            with self._cond:
+                self._pending[mode] -= 1
+            return
+        with self._cond:
+            self._pending[mode] -= 1
+            self._slots[mode].total += 1
+            self._slots[mode].idle.append(rec)
+            self._cond.notify_all()
+
+    def acquire(self, mode: str, timeout: float | None = None, create: bool = True
+                ) -> Recognizer:
         if mode not in self._slots:
             raise KeyError(f"unknown recogniser mode {mode!r}; known: {', '.join(self._slots)}")
         slot = self._slots[mode]
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._cond:
+            if not create:
+                while not slot.idle:
+                    self._grow(mode)
+                    left = None if deadline is None else deadline - time.monotonic()
+                    if left is not None and left <= 0:
+                        raise TimeoutError(f"no {mode} recogniser free within {timeout} s")
+                    self._cond.wait(left)
+                rec = slot.idle.pop()
+                self._grow(mode)
+                return rec
             while not slot.idle and slot.total >= self.max_per_mode:
                 left = None if deadline is None else deadline - time.monotonic()
                 if left is not None and left <= 0:

@@ -61,6 +61,36 @@ def test_pool_reuses_and_bounds_recognisers(model_dir: Path) -> None:
         pool.acquire("nonsense")
 
 
+def test_live_callers_never_wait_for_a_recogniser_to_be_made(model_dir: Path) -> None:
+    pool = RecognizerPool(model.load_model(model_dir), {FREE: None}, warm=1, max_per_mode=3,
+                          warmup_seconds=0, keep_spare=1)
+    try:
+        first = pool.acquire(FREE, timeout=0, create=False)
+        # Taking the last idle one asks the background thread for a spare.
+        second = pool.acquire(FREE, timeout=30, create=False)
+        third = pool.acquire(FREE, timeout=30, create=False)
+        assert len({id(first), id(second), id(third)}) == 3
+        with pytest.raises(TimeoutError):  # max_per_mode reached: no more are made
+            pool.acquire(FREE, timeout=0.2, create=False)
+        pool.release(second)
+        assert pool.acquire(FREE, timeout=0, create=False) is second
+    finally:
+        pool.close()
+
+
+def test_prefill_makes_recognisers_in_the_background(model_dir: Path) -> None:
+    pool = RecognizerPool(model.load_model(model_dir), {FREE: None}, warm=0, max_per_mode=4,
+                          warmup_seconds=0)
+    try:
+        pool.prefill(2)
+        got = [pool.acquire(FREE, timeout=30, create=False) for _ in range(2)]
+        assert len({id(r) for r in got}) == 2
+        with pytest.raises(TimeoutError):  # no spares kept: nothing more is made
+            pool.acquire(FREE, timeout=0.3, create=False)
+    finally:
+        pool.close()
+
+
 def test_streaming_in_20ms_frames_equals_one_shot(model_dir: Path) -> None:
     rec = Recognizer(model.load_model(model_dir), max_alternatives=3)
     audio = pcm("031.wav")
