@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
@@ -17,6 +20,18 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+STALL_WARN = 0.5  # seconds the event loop may lag before it is logged
+
+
+async def watch_event_loop(period: float = 1.0) -> None:
+    """Log when the event loop falls behind: every call's prompts and keys wait on it."""
+    while True:
+        started = time.monotonic()
+        await asyncio.sleep(period)
+        lag = time.monotonic() - started - period
+        if lag > STALL_WARN:
+            log.warning("event loop stalled for %.2f s", lag)
+
 
 class Platform:
     def __init__(
@@ -26,6 +41,7 @@ class Platform:
         self.settings = settings
         self.start_speech = start_speech
         self.speech: SpeechService | None = None
+        self.watchdog: asyncio.Task[None] | None = None
         self.ari = AriClient(
             settings.ari_base_url, settings.ari_app, settings.ari_user, creds.ari_password,
             handler, backoff_initial=settings.reconnect_initial,
@@ -39,11 +55,16 @@ class Platform:
             self.speech = await self.start_speech()
         self.ari.start()
         self.ami.start()
+        self.watchdog = asyncio.create_task(watch_event_loop(), name="loop-watchdog")
         log.info(
             "Stasis app %r connecting to %s", self.settings.ari_app, self.settings.ari_base_url
         )
 
     async def stop(self) -> None:
+        if self.watchdog is not None:
+            self.watchdog.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.watchdog
         await self.ari.stop()
         await self.ami.stop()
         if self.speech is not None:

@@ -109,6 +109,8 @@ def main() -> int:
     parser.add_argument("--port", type=int, default=18096)
     parser.add_argument("--ramp", default="1,4,8,12,16",
                         help="numbers of callers speaking at once (default: %(default)s)")
+    parser.add_argument("--pool", type=int, default=24,
+                        help="recognisers per mode to wait for (default: %(default)s)")
     parser.add_argument("--skip-offline", action="store_true", help="only the live calls")
     args = parser.parse_args()
     if not args.skip_offline:
@@ -138,6 +140,16 @@ def main() -> int:
                 print("serve did not become healthy", file=sys.stderr)
                 return 1
             time.sleep(0.3)
+        # Measure the steady state: the pool makes its recognisers in the background.
+        started = time.monotonic()
+        while time.monotonic() - started < 120:
+            health = httpx.get(f"http://127.0.0.1:{args.port}/healthz", timeout=2).json()
+            sizes = health["speech"]["recognisers"]
+            if sizes and min(v["total"] for v in sizes.values()) >= args.pool:
+                break
+            time.sleep(1)
+        print(json.dumps({"recognisers": sizes,
+                          "pool_ready_s": round(time.monotonic() - started, 1)}), flush=True)
         best = 0
         for n in (int(x) for x in args.ramp.split(",")):
             run = live_run(settings, db_url, n, env)

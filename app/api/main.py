@@ -78,7 +78,9 @@ def create_app(settings: Settings, db: Database, platform: Platform | None = Non
                 "ami": {"connected": ami_ok},
                 "active_calls": len(platform.ari.dispatcher.calls),
                 # Off when the model is missing: callers then use their keypad only.
-                "speech": {"enabled": platform.speech is not None},
+                "speech": {"enabled": platform.speech is not None,
+                           "recognisers": platform.speech.pool.sizes() if platform.speech
+                           else {}},
             }
         body["status"] = "ok" if healthy else "degraded"
         return JSONResponse(body, status_code=200 if healthy else 503)

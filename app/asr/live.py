@@ -10,14 +10,17 @@ as usual.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import logging
 import time
 import uuid
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, TypeVar
 
 from app.ari_handlers.call import Call
 from app.ari_handlers.models import SpeechRecognized, SpeechStarted
@@ -32,6 +35,7 @@ from app.asr.understand import entities_of, intent_of
 from app.services.timeutil import today
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 FEED_BYTES = 1600  # 100 ms per hand-off to the decoder thread
 ACQUIRE_WAIT = 3.0  # seconds a caller's utterance may wait for a free recogniser
@@ -103,6 +107,7 @@ class Listening:
         self.bridge_id: str | None = None
         self.task: asyncio.Task[None] | None = None
         self.setup: asyncio.Task[asyncio.Queue[bytes | None]] | None = None
+        self.decoding: concurrent.futures.Future[Any] | None = None
         self.recognizers: list[Recognizer] = []
 
     def start(self) -> None:
@@ -145,13 +150,16 @@ class Listening:
                 await rest.destroy_bridge(self.bridge_id)
             self.bridge_id = None
         self.service.server.unregister(self.session)
+        if self.decoding is not None and not self.decoding.done():
+            # A decode cancelled with the call still runs on its thread: wait for it before
+            # the recognisers are reset and handed to another caller.
+            with contextlib.suppress(BaseException):
+                await asyncio.wrap_future(self.decoding)
         for rec in self.recognizers:
-            rec.reset()
-            self.service.pool.release(rec)
+            self.service.pool.release(rec)  # resets it
         self.recognizers = []
 
     async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
         self.setup = asyncio.create_task(self._setup())
         try:
             queue = await asyncio.shield(self.setup)
@@ -183,15 +191,20 @@ class Listening:
                 pending += frame
                 if change == "end":
                     ended_at = time.monotonic()
-                    heard = await loop.run_in_executor(self.service.executor, self._finish,
-                                                       bytes(pending))
+                    heard = await self._decode(self._finish, bytes(pending))
                     heard.latency_ms = round((time.monotonic() - ended_at) * 1000, 1)
                     self.call.deliver(SpeechRecognized(type="SpeechRecognized",
                                                        channel_id=self.call.id, result=heard))
                     return
             if len(pending) >= FEED_BYTES:
                 data, pending = bytes(pending), bytearray()
-                await loop.run_in_executor(self.service.executor, self._feed, data)
+                await self._decode(self._feed, data)
+
+    async def _decode(self, fn: Callable[[bytes], T], pcm: bytes) -> T:
+        """Run fn on a decoding thread; the future is kept so teardown can wait for it."""
+        future = self.service.executor.submit(fn, pcm)
+        self.decoding = future
+        return await asyncio.wrap_future(future)
 
     async def _acquire(self) -> bool:
         # Not on the decoding threads: waiting for a free recogniser (or making one) must not
@@ -230,8 +243,8 @@ class Listening:
 
 
 async def speech_service(app: str, pbx_root: Path, stations: tuple[str, ...],
-                         known_trains: frozenset[str], warm: int = 4, prefill: int = 8,
-                         max_per_mode: int = 16) -> SpeechService | None:
+                         known_trains: frozenset[str], warm: int = 8, prefill: int = 24,
+                         max_per_mode: int = 24) -> SpeechService | None:
     """The live speech service, or None (keys only) when the model is not installed."""
     from app.asr.model import is_installed
     from app.asr.recognizer import pool_for
@@ -241,7 +254,7 @@ async def speech_service(app: str, pbx_root: Path, stations: tuple[str, ...],
         return None
     # Loading the model and warming recognisers takes seconds of CPU: not on the event loop.
     pool = await asyncio.to_thread(pool_for, stations=stations, warm=warm,
-                                   max_per_mode=max_per_mode, keep_spare=2)
+                                   max_per_mode=max_per_mode, keep_spare=3)
     pool.prefill(prefill)  # more capacity, made in the background once calls are answered
     service = SpeechService(pool, app, pbx_root / "var/spool/asterisk/recording",
                             stations=stations, known_trains=known_trains)

@@ -203,6 +203,12 @@ class RecognizerPool:
         log.debug("created %s recogniser in %.2f s", mode, time.perf_counter() - started)
         return rec
 
+    def sizes(self) -> dict[str, dict[str, int]]:
+        """Per mode: recognisers made and how many are idle."""
+        with self._cond:
+            return {mode: {"total": slot.total, "idle": len(slot.idle)}
+                    for mode, slot in self._slots.items()}
+
     def prefill(self, per_mode: int) -> None:
         """Create recognisers in the background until each mode has per_mode of them."""
         with self._cond:
