@@ -76,6 +76,7 @@ class FakeAri:
             Route("/ari/channels/{cid}/play/{pid}", self._play, methods=["POST"]),
             Route("/ari/playbacks/{pid}", self._stop_playback, methods=["DELETE"]),
             Route("/ari/channels/{cid}/record", self._record, methods=["POST"]),
+            Route("/ari/channels/{cid}/moh", self._ok, methods=["POST", "DELETE"]),
             Route("/ari/bridges", self._bridge_create, methods=["POST"]),
             Route("/ari/bridges/{bid}", self._bridge_destroy, methods=["DELETE"]),
             Route("/ari/bridges/{bid}/addChannel", self._ok, methods=["POST"]),

@@ -220,12 +220,16 @@ class Call:
         """Music on hold in a holding bridge, the announcement every `every` seconds.
 
         Returns after max_wait; ends early only by the caller hanging up (CallHungUp).
+        Music and announcements go to the caller's own channel: ARI's bridge music and bridge
+        playback each create an Announcer channel pair, and creating those while other calls
+        come and go deadlocks Asterisk 22's channel store (ao2_legacy) within minutes at 40
+        callers.
         """
         bridge = await self.rest.create_bridge("holding", name=f"hold-{self.id}")
         self.dispatcher.claim(bridge.id, self)
         try:
             await self.rest.add_channel(bridge.id, self.id)
-            await self.rest.bridge_moh(bridge.id)
+            await self.rest.start_moh(self.id)
             self.trace.step("hold", bridge=bridge.id)
             deadline = time.monotonic() + max_wait
             while time.monotonic() < deadline:
@@ -234,16 +238,17 @@ class Call:
                     await self.next_event(next_prompt - time.monotonic())
                 if time.monotonic() >= deadline:
                     break
-                await self.rest.bridge_stop_moh(bridge.id)
-                await self._play_on_bridge(bridge.id, announcement)
-                await self.rest.bridge_moh(bridge.id)
+                await self.rest.stop_moh(self.id)
+                await self._play_while_held(announcement)
+                await self.rest.start_moh(self.id)
         finally:
             await asyncio.shield(self._destroy_bridge(bridge.id))
 
-    async def _play_on_bridge(self, bridge_id: str, media: str) -> None:
+    async def _play_while_held(self, media: str) -> None:
+        """The announcement to the held caller; keys pressed meanwhile do not stop it."""
         playback_id = str(uuid.uuid4())
-        self.trace.step("play", media=media, target="bridge")
-        await self.rest.play_on_bridge(bridge_id, media, playback_id)
+        self.trace.step("play", media=media, target="hold")
+        await self.rest.play(self.id, media, playback_id)
         while True:
             event = await self.next_event(60)
             if event is None or (isinstance(event, PlaybackFinished)

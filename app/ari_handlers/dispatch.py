@@ -25,6 +25,7 @@ class CallDispatcher:
         self.recent = recent or RecentCalls()
         self.calls: dict[str, Call] = {}
         self._owners: dict[str, Call] = {}  # every channel a call owns -> that call
+        self._named: dict[str, Call] = {}  # text in a helper channel's name -> its call
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self.unrouted = 0
 
@@ -35,6 +36,21 @@ class CallDispatcher:
         """
         self._owners[channel_id] = call
 
+    def claim_named(self, marker: str, call: Call) -> None:
+        """Route a helper channel Asterisk names itself (its name contains `marker`) to a call.
+
+        For channels created without an id of ours: ARI's channelId/snoopId make Asterisk look
+        the id up while holding its channel store lock, which deadlocks under load.
+        """
+        self._named[marker] = call
+
+    def _owner_by_name(self, event: StasisStart) -> Call | None:
+        for marker, call in self._named.items():
+            if marker in event.channel.name:
+                self._owners[event.channel.id] = call
+                return call
+        return None
+
     def dispatch(self, event: Event) -> None:
         ids = event.channel_ids()
         for channel_id in ids:
@@ -43,6 +59,9 @@ class CallDispatcher:
                 owner.deliver(event)
                 return
         if isinstance(event, StasisStart):
+            if (owner := self._owner_by_name(event)) is not None:
+                owner.deliver(event)
+                return
             self._start_call(event)
             return
         self.unrouted += 1
@@ -92,6 +111,8 @@ class CallDispatcher:
         self._tasks.pop(call.id, None)
         for channel_id in [c for c, owner in self._owners.items() if owner is call]:
             del self._owners[channel_id]
+        for marker in [m for m, owner in self._named.items() if owner is call]:
+            del self._named[marker]
 
     async def resync(self) -> None:
         """After a reconnect: end the calls whose channels vanished while we were away."""

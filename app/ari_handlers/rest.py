@@ -121,7 +121,8 @@ class AriRest:
     async def stop_recording(self, name: str) -> None:
         await self.request("POST", f"/recordings/live/{name}/stop")
 
-    async def snoop(self, channel_id: str, app: str, snoop_id: str, spy: str = "in") -> Channel:
+    async def snoop(self, channel_id: str, app: str, snoop_id: str | None = None,
+                    spy: str = "in") -> Channel:
         """A channel carrying what the caller says (spy=in), placed in our Stasis app."""
         data = await self.request("POST", f"/channels/{channel_id}/snoop",
                                   {"spy": spy, "whisper": "none", "app": app,

@@ -102,8 +102,8 @@ class Listening:
         self.modes = [FREE] + ([INTENT] if intent else []) + ([ENTITY] if entities else [])
         self.expect = expect
         self.session = str(uuid.uuid4())
-        self.snoop_id = f"snoop-{self.session}"
-        self.media_id = f"media-{self.session}"
+        self.snoop_id: str | None = None
+        self.media_id: str | None = None
         self.bridge_id: str | None = None
         self.task: asyncio.Task[None] | None = None
         self.setup: asyncio.Task[asyncio.Queue[bytes | None]] | None = None
@@ -127,24 +127,30 @@ class Listening:
     async def _setup(self) -> asyncio.Queue[bytes | None]:
         rest, app = self.call.rest, self.service.app
         queue = self.service.server.register(self.session)
-        # Claim first: the new channels' events must reach this call, not start new calls.
-        self.call.dispatcher.claim(self.snoop_id, self.call)
-        self.call.dispatcher.claim(self.media_id, self.call)
+        # Claim first, by the names Asterisk gives them (Snoop/<caller>-N, AudioSocket/<host>-
+        # <session>): the new channels' events must reach this call, not start new calls.
+        dispatcher = self.call.dispatcher
+        dispatcher.claim_named(f"Snoop/{self.call.id}-", self.call)
+        dispatcher.claim_named(self.session, self.call)
         bridge = await rest.create_bridge("mixing", name=f"listen-{self.call.id}")
         self.bridge_id = bridge.id
-        self.call.dispatcher.claim(bridge.id, self.call)
-        await rest.snoop(self.call.id, app, self.snoop_id)
-        await rest.external_media(app, self.service.server.address, data=self.session,
-                                  channel_id=self.media_id)
-        await rest.add_channel(bridge.id, self.snoop_id)
-        await rest.add_channel(bridge.id, self.media_id)
+        dispatcher.claim(bridge.id, self.call)
+        snoop = await rest.snoop(self.call.id, app)
+        self.snoop_id = snoop.id
+        dispatcher.claim(snoop.id, self.call)
+        media = await rest.external_media(app, self.service.server.address, data=self.session)
+        self.media_id = media.id
+        dispatcher.claim(media.id, self.call)
+        await rest.add_channel(bridge.id, snoop.id)
+        await rest.add_channel(bridge.id, media.id)
         return queue
 
     async def _teardown(self) -> None:
         rest = self.call.rest
         for channel_id in (self.media_id, self.snoop_id):
-            with contextlib.suppress(AriError):
-                await rest.hangup(channel_id)
+            if channel_id is not None:
+                with contextlib.suppress(AriError):
+                    await rest.hangup(channel_id)
         if self.bridge_id is not None:
             with contextlib.suppress(AriError):
                 await rest.destroy_bridge(self.bridge_id)

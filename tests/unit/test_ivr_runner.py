@@ -132,6 +132,26 @@ async def test_no_input_three_times_goes_to_an_agent(env: tuple) -> None:  # typ
     assert entry.call_id == "c1" and entry.result == "abandoned" and entry.left_at is not None
 
 
+async def test_held_caller_hears_music_and_announcements_on_its_own_channel(
+        env: tuple) -> None:  # type: ignore[type-arg]
+    # Bridge music and bridge playback create Announcer channels, which deadlock Asterisk's
+    # channel store under load: holding uses the caller's channel only.
+    fake, _client, db, _ = env
+    fake.play_delay = 0.05
+    await fake.start_call("c7")
+    await fake.dtmf("c7", "0")
+    await eventually(lambda: any("please_hold" in m for m in played(fake)), timeout=10)
+    await fake.hangup("c7")
+    await wait_record(db, "c7")
+    paths = [p for _, p in fake.requests]
+    assert ("POST", "/ari/channels/c7/moh") in fake.requests
+    assert ("DELETE", "/ari/channels/c7/moh") in fake.requests
+    assert any(p.startswith("/ari/channels/c7/play/") and "please_hold" in p for p in paths)
+    assert not any(p.startswith("/ari/bridges/") and ("/moh" in p or "/play" in p)
+                   for p in paths)
+    assert any(p.startswith("/ari/bridges?") and "holding" in p for p in paths)
+
+
 async def test_invalid_key_then_star_repeats_then_valid_choice(env: tuple) -> None:  # type: ignore[type-arg]
     fake, client, db, _ = env
     await fake.start_call("c2")
