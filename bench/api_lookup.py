@@ -3,7 +3,8 @@
 For each engine: migrate and seed N orders (timed), then drive POST /api/v1/tickets/lookup with
 wrk from a separate process on loopback (valid order numbers and verifications, so nothing is
 throttled), then the bare route (bench/bare_lookup.py) with the same query and driver.
-Prints one JSON line per engine. Run: make bench-api (or with --orders 1000000).
+Prints one JSON line per engine. Run: .venv/bin/python bench/api_lookup.py [--orders N]
+(1,000,000 by default; --engine sqlite|postgresql|both).
 """
 
 from __future__ import annotations
@@ -165,10 +166,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--orders", type=int, default=1_000_000)
-    parser.add_argument("--engine", choices=["sqlite", "postgresql", "both"], default="both")
-    parser.add_argument("--seconds", type=int, default=10)
-    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--orders", type=int, default=1_000_000,
+                        help="orders to seed (default 1,000,000)")
+    parser.add_argument("--engine", choices=["sqlite", "postgresql", "both"], default="both",
+                        help="database engine(s) to measure (default both)")
+    parser.add_argument("--seconds", type=int, default=10, help="load duration per route")
+    parser.add_argument("--connections", type=int, default=32,
+                        help="concurrent connections of the load process")
     args = parser.parse_args()
     sys.path.insert(0, str(HERE.parent))
     from tests.postgres import create_database, postgres_server

@@ -74,6 +74,21 @@ class Call:
     def deliver(self, event: Event) -> None:
         self.queue.put_nowait(event)
 
+    async def gone(self) -> bool:
+        """Whether the caller's channel has left (a request failed because the caller hung up
+        while it was on its way); marks the call hung up if so."""
+        if not self.hungup:
+            try:
+                await self.rest.get_channel(self.id)
+                return False
+            except AriError as exc:
+                if exc.status != 404:
+                    return False
+            self.hungup = True
+            self.trace.end_reason = self.trace.end_reason or "caller hung up"
+            self.trace.step("hangup", event="channel gone")
+        return True
+
     async def next_event(self, timeout: float | None = None) -> Event | None:
         """The next event of this call, None on timeout; raises CallHungUp when it ends."""
         if self.hungup:

@@ -15,6 +15,11 @@ import uuid
 log = logging.getLogger(__name__)
 
 KIND_HANGUP, KIND_UUID, KIND_AUDIO, KIND_ERROR = 0x00, 0x01, 0x10, 0xFF
+# 20 ms of silence, sent back every 20 ms: Asterisk's AudioSocket channel reads from the socket
+# while holding its channel lock and waits until something arrives; with nothing to read it would
+# hold the lock forever and every channel look-up in the PBX would hang behind it.
+SILENCE = bytes([KIND_AUDIO]) + (320).to_bytes(2, "big") + bytes(320)
+SILENCE_EVERY = 0.02
 
 
 class AudioSocketServer:
@@ -53,11 +58,23 @@ class AudioSocketServer:
     def unregister(self, session: str) -> None:
         self._queues.pop(session, None)
 
+    @staticmethod
+    async def _feed_silence(writer: asyncio.StreamWriter) -> None:
+        loop = asyncio.get_running_loop()
+        next_at = loop.time()
+        with contextlib.suppress(ConnectionError, RuntimeError):
+            while not writer.is_closing():
+                writer.write(SILENCE)
+                await writer.drain()
+                next_at += SILENCE_EVERY
+                await asyncio.sleep(max(0.0, next_at - loop.time()))
+
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         assert task is not None
         self._connections.add(task)
         session = ""
+        feeder = asyncio.create_task(self._feed_silence(writer))
         try:
             while True:
                 header = await reader.readexactly(3)
@@ -74,6 +91,9 @@ class AudioSocketServer:
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
         finally:
+            feeder.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await feeder
             queue = self._queues.get(session)
             if queue is not None:
                 queue.put_nowait(None)

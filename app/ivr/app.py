@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from app.ari_handlers.call import Call, CallHungUp
 from app.ari_handlers.dispatch import CallHandler
+from app.ari_handlers.rest import AriError
 from app.ari_handlers.stasis_app import note_sip_call_id
 from app.db.models import CallOutcome
 from app.db.session import Database
@@ -39,7 +40,9 @@ def ivr_handler(flow: Flow, db: Database, voice: Voice,
             raise
         except asyncio.CancelledError:
             raise
-        except Exception:
+        except Exception as exc:
+            if isinstance(exc, AriError) and await call.gone():
+                raise CallHungUp(call.id) from exc  # hung up before the answer reached it
             ctx.outcome, ctx.outcome_reason = CallOutcome.ERROR, "technical error"
             log.exception("flow failed")
             raise

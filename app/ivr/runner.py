@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.ari_handlers.call import Call, CallHungUp
+from app.ari_handlers.rest import AriError
 from app.db.models import CallOutcome, Channel, WorkOrderType
 from app.ivr.actions import ACTIONS
 from app.ivr.context import CallContext
@@ -85,6 +86,8 @@ class FlowRunner:
         except (CallHungUp, asyncio.CancelledError):
             raise
         except Exception as exc:
+            if isinstance(exc, AriError) and await self.call.gone():
+                raise CallHungUp(self.call.id) from exc  # hung up while the request was sent
             # A failed step must not drop the caller: apologise and queue for an agent.
             log.exception("flow step failed; transferring to an agent")
             self.call.trace.step("error", error=type(exc).__name__)

@@ -228,6 +228,22 @@ def test_flow_errors_name_file_line_and_problem() -> None:
                    .replace("nowhere", "main"), "ok.yaml", known_prompts={"q"})
 
 
+async def test_a_request_failing_because_the_caller_left_is_a_hang_up(
+        env: tuple) -> None:  # type: ignore[type-arg]
+    fake, _client, db, _ = env
+    fake.fail_record = True
+    await fake.start_call("c8")
+    await eventually(lambda: menus_played(_client, "c8") > 0)
+    await fake.dtmf("c8", "1")
+    fake.channels.pop("c8")  # the caller left; Asterisk has not told us yet
+    record = await wait_record(db, "c8")
+    step_kinds = [s.kind for s in record.steps]
+    assert "error" not in step_kinds and "enqueue" not in step_kinds
+    assert record.outcome_reason != "technical error"
+    assert [s.detail for s in record.steps if s.kind == "hangup"] == [{"event": "channel gone"}]
+    assert record.outcome != CallOutcome.ERROR
+
+
 async def test_a_failing_step_apologises_and_queues_for_an_agent(env: tuple) -> None:  # type: ignore[type-arg]
     fake, client, db, _ = env
     fake.fail_record = True
