@@ -80,8 +80,6 @@ class FakeAri:
             Route("/ari/bridges", self._bridge_create, methods=["POST"]),
             Route("/ari/bridges/{bid}", self._bridge_destroy, methods=["DELETE"]),
             Route("/ari/bridges/{bid}/addChannel", self._ok, methods=["POST"]),
-            Route("/ari/bridges/{bid}/moh", self._ok, methods=["POST", "DELETE"]),
-            Route("/ari/bridges/{bid}/play/{pid}", self._bridge_play, methods=["POST"]),
         ])
 
     async def start(self) -> None:
@@ -203,21 +201,6 @@ class FakeAri:
     async def _ok(self, request: Request) -> Response:
         self.requests.append((request.method, request.url.path))
         return Response(status_code=204)
-
-    async def _bridge_play(self, request: Request) -> Response:
-        bid, pid = request.path_params["bid"], request.path_params["pid"]
-        self.requests.append(("POST", request.url.path + "?" + str(request.query_params)))
-        playback = {"id": pid, "media_uri": request.query_params.get("media", ""),
-                    "target_uri": f"bridge:{bid}", "state": "queued"}
-
-        async def finish() -> None:
-            await asyncio.sleep(self.play_delay)
-            if self._ws is not None:
-                await self.push({"type": "PlaybackFinished", "application": "hotline",
-                                 "playback": {**playback, "state": "done"}})
-
-        self._later(finish())
-        return JSONResponse(playback, status_code=201)
 
     def _later(self, coro: Any) -> None:
         task = asyncio.ensure_future(coro)

@@ -174,16 +174,3 @@ class AriRest:
 
     async def destroy_bridge(self, bridge_id: str) -> None:
         await self.request("DELETE", f"/bridges/{bridge_id}")
-
-    async def play_on_bridge(
-        self, bridge_id: str, media: str, playback_id: str | None = None
-    ) -> Playback:
-        path = f"/bridges/{bridge_id}/play" + (f"/{playback_id}" if playback_id else "")
-        data = await self.request("POST", path, {"media": media})
-        return Playback.model_validate(data)
-
-    async def bridge_moh(self, bridge_id: str, moh_class: str = "default") -> None:
-        await self.request("POST", f"/bridges/{bridge_id}/moh", {"mohClass": moh_class})
-
-    async def bridge_stop_moh(self, bridge_id: str) -> None:
-        await self.request("DELETE", f"/bridges/{bridge_id}/moh")

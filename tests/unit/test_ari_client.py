@@ -13,7 +13,7 @@ from app.ari_handlers.call import Call
 from app.ari_handlers.client import AriClient
 from app.ari_handlers.models import ChannelDtmfReceived
 from app.ari_handlers.rest import AriError
-from tests.fake_ari import FakeAri
+from tests.fake_ari import FakeAri, channel
 
 Handler = Callable[[Call], Awaitable[None]]
 
@@ -213,4 +213,28 @@ async def test_trace_records_digits_and_end(fake: FakeAri) -> None:
     await eventually(lambda: client.recent.get("c1").ended_at is not None)  # type: ignore[union-attr]
     trace = client.recent.get("c1")
     assert trace is not None and trace.end_reason == "caller hung up"
+    await client.stop()
+
+
+async def test_helper_channels_named_after_a_call_reach_that_call(fake: FakeAri) -> None:
+    # Snoop/AudioSocket channels are created without our ids; their names route them.
+    seen: list[str] = []
+
+    async def handler(call: Call) -> None:
+        client.dispatcher.claim_named(f"Snoop/{call.id}-", call)
+        while True:
+            event = await call.next_event()
+            if event is not None and event.type == "StasisStart":
+                seen.append(event.channel_ids()[0])
+
+    client = await connect(fake, handler)
+    await fake.start_call("c1")
+    await eventually(lambda: "c1" in client.dispatcher.calls)
+    helper = {**channel("x9"), "name": "Snoop/c1-00000001"}
+    await fake.push({"type": "StasisStart", "application": "hotline", "args": [],
+                     "channel": helper})
+    await eventually(lambda: seen == ["x9"])
+    assert set(client.dispatcher.calls) == {"c1"}  # no new call for the helper
+    await fake.hangup("c1")
+    await eventually(lambda: not client.dispatcher.calls)
     await client.stop()
