@@ -1,7 +1,7 @@
 """Speech recognition speed: offline real-time factor per decoding mode, and live calls.
 
 1. RTF per mode (free decoding, intent grammar, entity grammar) over the dev corpus
-   (../shared/asr-dev/pcm8k): decode seconds / audio seconds, one warm recogniser, one thread.
+   (tests/data/speech/pcm8k): decode seconds / audio seconds, one warm recogniser, one thread.
 2. Live: N SIPp callers speak a dev-corpus request into the main menu at the same moment; from
    each stored call record, end of speech -> intent decided (ms). N ramps up; a step "stays
    real-time" when every caller is understood and p95 latency stays under the 500 ms target.
@@ -33,7 +33,7 @@ from app.db.models import CallRecord, CallStep
 from app.db.session import Database
 from app.pbx import sandbox
 
-ASR_DEV = Path(__file__).resolve().parents[2] / "shared/asr-dev"
+ASR_DEV = Path(__file__).resolve().parents[1] / "tests/data/speech"
 UTTERANCE = "032"  # 我要投诉列车员服务态度差 (complaint)
 TARGET_MS = 500.0
 

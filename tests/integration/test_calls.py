@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+from tests.data import SPEECH
 from tests.integration.conftest import Platform, wait_for
 
 ECHO = ("--to", "12300")  # the echo test line
@@ -79,11 +80,10 @@ def test_bad_call_arguments_are_clear_errors(platform: Platform) -> None:
 
 
 def test_speech_is_streamed_for_its_length(platform: Platform) -> None:
-    from pathlib import Path
 
     from app.callgen.script import wav_info
 
-    utterance = Path(__file__).resolve().parents[3] / "shared/asr-dev/ulaw8k/001.wav"
+    utterance = SPEECH / "ulaw8k/001.wav"
     length = wav_info(utterance).duration_ms / 1000
     summary = platform.call(*ECHO, "--speech", str(utterance), "--dtmf", "1", "--hold", "0.5")
     assert summary["ok"] and summary["speech_files"] == [str(utterance)]

@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.data import SPEECH
 from tests.integration.conftest import Platform, wait_for
 from tests.integration.test_ivr import hold_for, kinds, pause_for, steps
 
-ASR_DEV = Path(__file__).resolve().parents[3] / "shared/asr-dev"
+ASR_DEV = SPEECH
 UTTERANCES = ASR_DEV / "ulaw8k"
 ENTITIES = ASR_DEV / "entities/ulaw8k"
 

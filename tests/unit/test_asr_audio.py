@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 
 from app.asr.audio import AudioError, decode_wav, mulaw_to_pcm16, read_wav, speechlike
+from tests.data import SPEECH
 
-ASR_DEV = Path(__file__).resolve().parents[3] / "shared" / "asr-dev"
+ASR_DEV = SPEECH
 
 
 def wav_bytes(samples: bytes, *, rate: int, channels: int = 1, bits: int = 16,

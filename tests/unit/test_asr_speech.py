@@ -17,8 +17,9 @@ from app.asr.recognizer import FREE, Recognizer, RecognizerPool, grammar_json, p
 from app.asr.understand import Understander
 from app.asr.vocab import load_vocabulary
 from app.cli import main
+from tests.data import SPEECH
 
-ASR_DEV = Path(__file__).resolve().parents[3] / "shared" / "asr-dev"
+ASR_DEV = SPEECH
 
 
 @pytest.fixture(scope="session")

@@ -10,8 +10,9 @@ from app.callgen.dtmf_pcap import EVENT_CODES, dtmf_packets, write_dtmf_pcap
 from app.callgen.runner import parse_log, prepare_speech
 from app.callgen.scenario import build_scenario
 from app.callgen.script import Key, Pause, ScriptError, keys_of, parse_dtmf, wav_info
+from tests.data import SPEECH
 
-ASR_DEV = Path(__file__).resolve().parents[3] / "shared" / "asr-dev"
+ASR_DEV = SPEECH
 
 
 def test_dtmf_keys_pauses_and_keypad_letters() -> None:
