@@ -34,7 +34,7 @@ def _pbx(args: argparse.Namespace) -> int:
         sandbox.logs(settings, lines=args.lines, follow=args.follow)
     elif action == "render":
         names = sandbox.render_config(settings)
-        print(f"rendered {', '.join(names)} into {settings.root}/etc/asterisk")
+        print(f"rendered {', '.join(names)} into {settings.pbx_etc}")
     return 0
 
 

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from functools import lru_cache
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+# Inside the PBX root, each Asterisk instance keeps its own config, sockets, logs, spool and
+# astdb here; binaries, modules, music and prompt audio are shared by all instances.
+INSTANCES_IN_ROOT = PurePosixPath("/srv/hotline")
 
 
 class Settings(BaseSettings):
@@ -16,6 +20,9 @@ class Settings(BaseSettings):
     # Where the PBX sandbox root, secrets and logs live (outside the repository).
     state_dir: Path = Path("/var/lib/hotline")
     pbx_root: Path | None = None
+    # Several instances (e.g. `make run` and the tests) share one PBX root and run side by side
+    # with their own state dir and ports.
+    instance: str = Field("main", pattern=r"^[a-z0-9][a-z0-9-]{0,30}$")
     debian_mirror: str | None = None
     dialplans_dir: Path = REPO_ROOT / "dialplans"
 
@@ -49,6 +56,23 @@ class Settings(BaseSettings):
     @property
     def root(self) -> Path:
         return self.pbx_root or self.state_dir / "pbx-root"
+
+    @property
+    def pbx_dir(self) -> PurePosixPath:
+        """This instance's directory as Asterisk sees it (inside the chroot)."""
+        return INSTANCES_IN_ROOT / self.instance
+
+    def in_root(self, path: PurePosixPath) -> Path:
+        """The host path of a path inside the PBX root."""
+        return self.root / path.relative_to("/")
+
+    @property
+    def pbx_etc(self) -> Path:
+        return self.in_root(self.pbx_dir / "etc")
+
+    @property
+    def pbx_spool(self) -> Path:
+        return self.in_root(self.pbx_dir / "spool")
 
     @property
     def secrets_file(self) -> Path:

@@ -89,7 +89,8 @@ async def start_speech(settings: Settings, db: Database) -> SpeechService | None
     async with db.session() as session:
         stations = tuple(await session.scalars(select(Station.name)))
         trains = frozenset(await session.scalars(select(Train.number)))
-    return await speech_service(settings.ari_app, settings.root, stations, trains)
+    recordings = settings.pbx_spool / "recording"
+    return await speech_service(settings.ari_app, recordings, stations, trains)
 
 
 def serve(settings: Settings, start_pbx: bool = False, demo_data: bool = False) -> int:

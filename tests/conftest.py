@@ -6,7 +6,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.instance import use_test_instance
 from tests.postgres import create_database, postgres_server
+
+# Before anything reads the settings: tests never touch the instance `make run` uses.
+use_test_instance()
 
 
 @pytest.fixture(scope="session")

@@ -248,7 +248,7 @@ class Listening:
         return heard
 
 
-async def speech_service(app: str, pbx_root: Path, stations: tuple[str, ...],
+async def speech_service(app: str, recordings_dir: Path, stations: tuple[str, ...],
                          known_trains: frozenset[str], warm: int = 8, prefill: int = 24,
                          max_per_mode: int = 24) -> SpeechService | None:
     """The live speech service, or None (keys only) when the model is not installed."""
@@ -262,7 +262,7 @@ async def speech_service(app: str, pbx_root: Path, stations: tuple[str, ...],
     pool = await asyncio.to_thread(pool_for, stations=stations, warm=warm,
                                    max_per_mode=max_per_mode, keep_spare=3)
     pool.prefill(prefill)  # more capacity, made in the background once calls are answered
-    service = SpeechService(pool, app, pbx_root / "var/spool/asterisk/recording",
+    service = SpeechService(pool, app, recordings_dir,
                             stations=stations, known_trains=known_trains)
     await service.start()
     return service

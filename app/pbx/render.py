@@ -1,4 +1,4 @@
-"""Render the engineers' dialplan files into the PBX's /etc/asterisk."""
+"""Render the engineers' dialplan files into the config dir of this PBX instance."""
 
 from __future__ import annotations
 
@@ -29,6 +29,7 @@ def placeholder_values(settings: Settings, creds: Credentials) -> dict[str, str]
         "AMI_USER": settings.ami_user,
         "AMI_SECRET": creds.ami_secret,
         "HOTLINE_NUMBER": settings.hotline_number,
+        "PBX_DIR": str(settings.pbx_dir),
     }
 
 

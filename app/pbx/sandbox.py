@@ -1,7 +1,9 @@
 """Life cycle of the sandbox Asterisk: install (debootstrap), start, stop, status, CLI, logs.
 
 Asterisk runs as root in a chroot inside a private mount namespace (`unshare -m`): the /proc
-and /dev mounts it needs exist only there and vanish with the process.
+and /dev mounts it needs exist only there and vanish with the process. One root serves several
+instances (settings.instance): each has its own config, control socket, logs, spool and astdb
+under /srv/hotline/<instance> in the root, its own ports and its own state dir.
 """
 
 from __future__ import annotations
@@ -62,6 +64,12 @@ def debian_mirror(settings: Settings) -> str:
             if len(parts) >= 3 and parts[0] == "deb" and "security" not in parts[1]:
                 return parts[1]
     return "http://deb.debian.org/debian"
+
+
+def asterisk_cmd(settings: Settings, *args: str) -> list[str]:
+    """Asterisk in the root with this instance's asterisk.conf (and so its control socket)."""
+    conf = str(settings.pbx_dir / "etc/asterisk.conf")
+    return ["chroot", str(settings.root), ASTERISK, "-C", conf, *args]
 
 
 def asterisk_version(root: Path) -> str | None:
@@ -178,8 +186,8 @@ def cli(settings: Settings, command: str, timeout: float = 15) -> str:
         raise SandboxError("the PBX is not running: start it with `hotline pbx start`")
     try:
         out = subprocess.run(
-            ["chroot", str(settings.root), ASTERISK, "-rx", command],
-            capture_output=True, text=True, timeout=timeout,
+            asterisk_cmd(settings, "-rx", command), capture_output=True, text=True,
+            timeout=timeout,
         )
     except subprocess.TimeoutExpired as exc:
         raise SandboxError(f"the PBX did not answer `{command}` within {timeout:.0f} s") from exc
@@ -203,7 +211,7 @@ def ari_answers(settings: Settings, timeout: float = 2.0) -> bool:
 def render_config(settings: Settings) -> list[str]:
     creds = load_credentials(settings, create=True)
     values = placeholder_values(settings, creds)
-    return render_dialplans(settings.dialplans_dir, settings.root / "etc/asterisk", values)
+    return render_dialplans(settings.dialplans_dir, settings.pbx_etc, values)
 
 
 def start(settings: Settings, say: Printer = _say, timeout: float = 60) -> int:
@@ -217,20 +225,20 @@ def start(settings: Settings, say: Printer = _say, timeout: float = 60) -> int:
         return running
     names = render_config(settings)
     say(f"Rendered {len(names)} config files from {settings.dialplans_dir} "
-        f"into {root}/etc/asterisk")
-    for sub in ("var/run/asterisk", "var/log/asterisk", "var/spool/asterisk/recording",
-                "var/lib/asterisk"):
-        (root / sub).mkdir(parents=True, exist_ok=True)
+        f"into {settings.pbx_etc}")
+    for sub in ("run", "log", "spool/recording", "db", "cache"):
+        settings.in_root(settings.pbx_dir / sub).mkdir(parents=True, exist_ok=True)
     log_path = console_log(settings)
     log_path.parent.mkdir(parents=True, exist_ok=True)
     script = (
         'set -e; mount --make-rprivate / ; '
         'mount -t proc proc "$1/proc"; mount --rbind /dev "$1/dev"; '
-        f'exec chroot "$1" {ASTERISK} -f -n -g'
+        'shift; exec "$@"'
     )
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(
-            ["unshare", "--mount", "--", "/bin/sh", "-c", script, "sh", str(root)],
+            ["unshare", "--mount", "--", "/bin/sh", "-c", script, "sh", str(root),
+             *asterisk_cmd(settings, "-f", "-n", "-g")],
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True,
         )
@@ -243,7 +251,8 @@ def start(settings: Settings, say: Printer = _say, timeout: float = 60) -> int:
                 + tail_text(log_path, 20)
             )
         if _fully_booted(settings) and ari_answers(settings):
-            say(f"PBX started (pid {proc.pid}): SIP 127.0.0.1:{settings.sip_port}, "
+            say(f"PBX {settings.instance} started (pid {proc.pid}): "
+                f"SIP 127.0.0.1:{settings.sip_port}, "
                 f"ARI 127.0.0.1:{settings.ari_port}, AMI 127.0.0.1:{settings.ami_port}")
             return proc.pid
         time.sleep(0.3)
@@ -255,7 +264,7 @@ def start(settings: Settings, say: Printer = _say, timeout: float = 60) -> int:
 def _fully_booted(settings: Settings) -> bool:
     try:
         out = subprocess.run(
-            ["chroot", str(settings.root), ASTERISK, "-rx", "core waitfullybooted"],
+            asterisk_cmd(settings, "-rx", "core waitfullybooted"),
             capture_output=True, text=True, timeout=10,
         )
     except subprocess.TimeoutExpired:
@@ -271,7 +280,7 @@ def stop(settings: Settings, say: Printer = _say, timeout: float = 15) -> None:
         say("PBX is not running.")
         return
     subprocess.run(
-        ["chroot", str(settings.root), ASTERISK, "-rx", "core stop now"],
+        asterisk_cmd(settings, "-rx", "core stop now"),
         capture_output=True, timeout=timeout,
     )
     if not _wait_gone(pid, timeout):
@@ -320,7 +329,7 @@ def status(settings: Settings) -> tuple[bool, str]:
 
 
 def messages_log(settings: Settings) -> Path:
-    return settings.root / "var/log/asterisk/messages.log"
+    return settings.in_root(settings.pbx_dir / "log/messages.log")
 
 
 def tail_text(path: Path, lines: int) -> str:

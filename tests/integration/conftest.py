@@ -19,7 +19,7 @@ import pytest
 from app.config import Settings
 from app.pbx import sandbox
 
-API_PORT = int(os.environ.get("HOTLINE_TEST_API_PORT", "18080"))
+API_PORT = int(os.environ["HOTLINE_API_PORT"])  # the test instance's (tests/instance.py)
 
 
 @dataclass

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import wave
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -15,9 +14,10 @@ from sqlalchemy import select
 from app.db.models import FoundItem, Order, QueueEntry, Train, TrainRun, WorkOrder
 from app.db.session import Database
 from app.services.timeutil import today
+from tests.data import SPEECH
 from tests.integration.conftest import Platform, wait_for
 
-SPEECH = Path(__file__).resolve().parents[3] / "shared/asr-dev/ulaw8k/020.wav"
+SPEECH = SPEECH / "ulaw8k/020.wav"
 PAUSE = ",,"  # 2 s
 
 
@@ -79,7 +79,7 @@ def hold_for(platform: Platform, *prompt_ids: str, extra: float = 5.0) -> str:
 
 
 def recording_rms(platform: Platform, path: str) -> float:
-    wav = platform.settings.root / "var/spool/asterisk" / path
+    wav = platform.settings.pbx_spool / path
     with wave.open(str(wav)) as fh:
         samples = np.frombuffer(fh.readframes(fh.getnframes()), dtype=np.int16)
     return float(np.sqrt(np.mean(samples.astype(np.float64) ** 2))) if len(samples) else 0.0

@@ -13,11 +13,11 @@ from app.pbx.sandbox import SandboxError, debian_mirror, require_root
 from app.pbx.secrets import Credentials, SecretsError, load_credentials
 
 
-def render_all(tmp_path: Path) -> dict[str, str]:
-    settings = Settings(state_dir=tmp_path)
+def render_all(tmp_path: Path, **overrides: object) -> dict[str, str]:
+    settings = Settings(state_dir=tmp_path, **overrides)  # type: ignore[arg-type]
     values = placeholder_values(settings, Credentials("ari-secret", "ami-secret"))
     target = tmp_path / "etc"
-    target.mkdir()
+    target.mkdir(parents=True)
     (target / "sample.conf").write_text("; a packaged sample\n")
     render_dialplans(REPO_ROOT / "dialplans", target, values)
     return {p.name: p.read_text() for p in target.iterdir()}
@@ -35,12 +35,39 @@ def test_dialplans_render_completely_and_replace_samples(tmp_path: Path) -> None
 
 
 def test_control_interfaces_listen_on_loopback_only(tmp_path: Path) -> None:
-    files = render_all(tmp_path)
+    files = render_all(tmp_path, sip_port=5060)
     assert "bindaddr = 127.0.0.1" in files["http.conf"]
     assert "bindaddr = 127.0.0.1" in files["manager.conf"]
     assert "bind = 127.0.0.1:5060" in files["pjsip.conf"]
     assert "password = ari-secret" in files["ari.conf"]
     assert "autoload = no" in files["modules.conf"]
+
+
+def test_instances_own_their_ports_and_directories(tmp_path: Path) -> None:
+    main = render_all(tmp_path / "a", instance="main", sip_port=5060, ari_port=8088,
+                      ami_port=5038, rtp_start=10000, rtp_end=20000)
+    side = render_all(tmp_path / "b", instance="test", sip_port=15060, ari_port=18088,
+                      ami_port=15038, rtp_start=21000, rtp_end=29999)
+    for files, name, sip, ari, ami in ((main, "main", 5060, 8088, 5038),
+                                       (side, "test", 15060, 18088, 15038)):
+        conf = files["asterisk.conf"]
+        for key, sub in (("astetcdir", "etc"), ("astrundir", "run"), ("astlogdir", "log"),
+                         ("astspooldir", "spool"), ("astdbdir", "db")):
+            assert f"{key} => /srv/hotline/{name}/{sub}" in conf
+        # Shared by all instances: the package's modules and sounds.
+        assert "astdatadir => /usr/share/asterisk" in conf
+        assert f"bind = 127.0.0.1:{sip}" in files["pjsip.conf"]
+        assert f"bindport = {ari}" in files["http.conf"]
+        assert f"port = {ami}" in files["manager.conf"]
+    assert "rtpstart = 21000" in side["rtp.conf"]
+
+
+def test_instance_paths_live_in_the_shared_root(tmp_path: Path) -> None:
+    settings = Settings(state_dir=tmp_path, pbx_root=tmp_path / "root", instance="t2")
+    assert settings.pbx_etc == tmp_path / "root/srv/hotline/t2/etc"
+    assert settings.pbx_spool == tmp_path / "root/srv/hotline/t2/spool"
+    with pytest.raises(ValueError):
+        Settings(instance="../etc")
 
 
 def test_unknown_placeholder_names_file_and_line() -> None:

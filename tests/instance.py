@@ -1,0 +1,36 @@
+"""The tests' own platform instance: own state dir, ports and PBX config, beside `make run`.
+
+The PBX root (Asterisk binaries, prompt audio) and the speech model are shared with the main
+instance; everything that a running instance owns is separate, so `make test` runs while an
+engineer keeps `make run` up. HOTLINE_TEST_<NAME> overrides any value below.
+"""
+
+from __future__ import annotations
+
+import os
+
+from app.config import Settings
+
+
+def instance_env() -> dict[str, str]:
+    main = Settings()
+    values = {
+        "INSTANCE": "test",
+        "STATE_DIR": str(main.state_dir / "instances" / "test"),
+        "PBX_ROOT": str(main.root),
+        "SIP_PORT": "15060",
+        # Below Linux's ephemeral range, so SIPp's own free ports never take the PBX's.
+        "RTP_START": "21000",
+        "RTP_END": "29999",
+        "ARI_PORT": "18088",
+        "AMI_PORT": "15038",
+        "API_PORT": "18080",
+    }
+    return {f"HOTLINE_{k}": os.environ.get(f"HOTLINE_TEST_{k}", v) for k, v in values.items()}
+
+
+def use_test_instance() -> None:
+    """Point this process and every child it starts at the test instance."""
+    for key in ("HOTLINE_ARI_PASSWORD", "HOTLINE_AMI_SECRET", "HOTLINE_DATABASE_URL"):
+        os.environ.pop(key, None)
+    os.environ.update(instance_env())
