@@ -112,8 +112,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_call_arguments(call)
     call.set_defaults(func=_call)
 
+    from app.admin.cli import register as register_db
     from app.asr.cli import register as register_asr
-    from app.db.cli import register as register_db
     from app.ivr.cli import register as register_flows
     from app.tts.cli import register as register_prompts
 

@@ -10,12 +10,12 @@ from typing import TYPE_CHECKING
 
 import uvicorn
 
+from app.admin.demo_data import seed_demo
 from app.api.main import create_app
 from app.ari_handlers.dispatch import CallHandler
 from app.ari_handlers.stasis_app import echo_digits, route_by_argument
 from app.config import Settings
 from app.db import migrate
-from app.db.seed import seed_demo
 from app.db.session import Database
 from app.logs import setup_logging
 from app.pbx import sandbox

@@ -29,7 +29,7 @@ from app.ari_handlers.models import (
     StasisEnd,
 )
 from app.ari_handlers.rest import AriError, AriRest
-from app.ari_handlers.tracking import CallTrace
+from app.core.calltrace import CallTrace
 
 if TYPE_CHECKING:
     from app.ari_handlers.dispatch import CallDispatcher

@@ -32,7 +32,7 @@ from app.asr.entities import Entity
 from app.asr.grammars import ENTITY, INTENT
 from app.asr.recognizer import FREE, Recognizer, RecognizerPool, Transcript
 from app.asr.understand import entities_of, intent_of
-from app.services.timeutil import today
+from app.core.clock import today
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
