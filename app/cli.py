@@ -112,8 +112,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_call_arguments(call)
     call.set_defaults(func=_call)
 
+    from app.acd.cli_routing import register as register_routing
+    from app.admin.cli import register as register_db
     from app.asr.cli import register as register_asr
-    from app.db.cli import register as register_db
     from app.ivr.cli import register as register_flows
     from app.tts.cli import register as register_prompts
 
@@ -121,6 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     register_flows(sub)
     register_asr(sub)
     register_prompts(sub)
+    register_routing(sub)
     return parser
 
 

@@ -1,4 +1,5 @@
-"""The running platform: the Stasis app's ARI client and the AMI link, started together."""
+"""The running platform, composed in one place: the event feed, media taps, speech, the Stasis
+app's ARI client and the AMI link, started in that order and stopped in reverse; its health."""
 
 from __future__ import annotations
 
@@ -7,12 +8,14 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from app.ami.link import AmiLink
 from app.ari_handlers.client import AriClient
 from app.ari_handlers.dispatch import CallHandler
+from app.ari_handlers.media import MediaTaps
 from app.config import Settings
+from app.events import EventFeed
 from app.pbx.secrets import Credentials
 
 if TYPE_CHECKING:
@@ -37,11 +40,14 @@ class Platform:
     def __init__(
         self, settings: Settings, creds: Credentials, handler: CallHandler,
         start_speech: Callable[[], Awaitable[SpeechService | None]] | None = None,
+        events: EventFeed | None = None,
     ) -> None:
         self.settings = settings
         self.start_speech = start_speech
         self.speech: SpeechService | None = None
         self.watchdog: asyncio.Task[None] | None = None
+        self.events = events or EventFeed()  # calls, queues, agents: one feed for every view
+        self.taps = MediaTaps(settings.ari_app)  # calls' audio, for speech and listening in
         self.ari = AriClient(
             settings.ari_base_url, settings.ari_app, settings.ari_user, creds.ari_password,
             handler, backoff_initial=settings.reconnect_initial,
@@ -51,6 +57,7 @@ class Platform:
                            creds.ami_secret, reconnect=settings.reconnect_initial)
 
     async def start(self) -> None:
+        await self.taps.start()
         if self.start_speech is not None:
             self.speech = await self.start_speech()
         self.ari.start()
@@ -60,6 +67,18 @@ class Platform:
             "Stasis app %r connecting to %s", self.settings.ari_app, self.settings.ari_base_url
         )
 
+    def health(self) -> tuple[bool, dict[str, Any]]:
+        """(healthy, details) of the telephony side: ARI and AMI connected, calls, speech."""
+        ari_ok, ami_ok = self.ari.connected, self.ami.connected
+        return ari_ok and ami_ok, {
+            "ari": {"connected": ari_ok, "connections": self.ari.events.connections},
+            "ami": {"connected": ami_ok},
+            "active_calls": len(self.ari.dispatcher.calls),
+            # Off when the model is missing: callers then use their keypad only.
+            "speech": {"enabled": self.speech is not None,
+                       "recognisers": self.speech.pool.sizes() if self.speech else {}},
+        }
+
     async def stop(self) -> None:
         if self.watchdog is not None:
             self.watchdog.cancel()
@@ -67,6 +86,7 @@ class Platform:
                 await self.watchdog
         await self.ari.stop()
         await self.ami.stop()
+        await self.taps.stop()
         if self.speech is not None:
             await self.speech.stop()
         log.info("platform stopped")

@@ -10,13 +10,14 @@ from typing import TYPE_CHECKING
 
 import uvicorn
 
+from app.admin.demo_data import seed_demo
 from app.api.main import create_app
 from app.ari_handlers.dispatch import CallHandler
 from app.ari_handlers.stasis_app import echo_digits, route_by_argument
 from app.config import Settings
 from app.db import migrate
-from app.db.seed import seed_demo
 from app.db.session import Database
+from app.events import EventFeed
 from app.logs import setup_logging
 from app.pbx import sandbox
 from app.pbx.secrets import load_credentials
@@ -61,22 +62,26 @@ async def prepare_database(settings: Settings, db: Database, demo_data: bool) ->
         await session.commit()
 
 
-def call_handler(db: Database, platform: Callable[[], Platform | None]) -> CallHandler:
+def call_handler(db: Database, platform: Callable[[], Platform | None],
+                 events: EventFeed) -> CallHandler:
     """12306 runs the hotline flow; the echo test line (Stasis argument `echo`) says keys back."""
     # Telephony-only imports: the API-only node (`hotline api`) needs no voice.
     from app.ivr.actions import ACTIONS
     from app.ivr.app import ivr_handler
     from app.ivr.cli import known_prompts
+    from app.ivr.listening import CallerSpeech
     from app.ivr.loader import FLOWS_DIR, load_flow
     from app.ivr.voice import TtsVoice
 
     flow = load_flow(FLOWS_DIR / "hotline.yaml", known_prompts(), set(ACTIONS))
-    def speech() -> SpeechService | None:
+    def speech() -> CallerSpeech | None:
         current = platform()
-        return current.speech if current else None
+        if current is None or current.speech is None:
+            return None
+        return CallerSpeech(current.speech, current.taps)
 
     return route_by_argument({"echo": echo_digits},
-                             ivr_handler(flow, db, TtsVoice(), speech))
+                             ivr_handler(flow, db, TtsVoice(), speech, events))
 
 
 async def start_speech(settings: Settings, db: Database) -> SpeechService | None:
@@ -90,7 +95,7 @@ async def start_speech(settings: Settings, db: Database) -> SpeechService | None
         stations = tuple(await session.scalars(select(Station.name)))
         trains = frozenset(await session.scalars(select(Train.number)))
     recordings = settings.pbx_spool / "recording"
-    return await speech_service(settings.ari_app, recordings, stations, trains)
+    return await speech_service(recordings, stations, trains)
 
 
 def serve(settings: Settings, start_pbx: bool = False, demo_data: bool = False) -> int:
@@ -101,9 +106,10 @@ def serve(settings: Settings, start_pbx: bool = False, demo_data: bool = False) 
         creds = load_credentials(settings)
         db = Database(settings.db_url)
         holder: list[Platform] = []  # calls find the platform's speech service through it
-        handler = call_handler(db, lambda: holder[0] if holder else None)
+        events = EventFeed()
+        handler = call_handler(db, lambda: holder[0] if holder else None, events)
         platform = Platform(settings, creds, handler,
-                            start_speech=lambda: start_speech(settings, db))
+                            start_speech=lambda: start_speech(settings, db), events=events)
         holder.append(platform)
         config = uvicorn.Config(
             create_app(settings, db, platform),

@@ -25,9 +25,9 @@ from pathlib import Path
 import httpx
 from sqlalchemy import select
 
+from app.admin.demo_data import seed_demo
 from app.db import migrate
 from app.db.models import Order, Role
-from app.db.seed import seed_demo
 from app.db.session import Database
 from app.services.auth import create_user, issue_token
 

@@ -71,17 +71,9 @@ def create_app(settings: Settings, db: Database, platform: Platform | None = Non
         body: dict[str, Any] = {"database": {"connected": db_ok, "engine": db.dialect}}
         healthy = db_ok
         if platform is not None:
-            ari_ok, ami_ok = platform.ari.connected, platform.ami.connected
-            healthy = healthy and ari_ok and ami_ok
-            body |= {
-                "ari": {"connected": ari_ok, "connections": platform.ari.events.connections},
-                "ami": {"connected": ami_ok},
-                "active_calls": len(platform.ari.dispatcher.calls),
-                # Off when the model is missing: callers then use their keypad only.
-                "speech": {"enabled": platform.speech is not None,
-                           "recognisers": platform.speech.pool.sizes() if platform.speech
-                           else {}},
-            }
+            telephony_ok, details = platform.health()
+            healthy = healthy and telephony_ok
+            body |= details
         body["status"] = "ok" if healthy else "degraded"
         return JSONResponse(body, status_code=200 if healthy else 503)
 

@@ -13,6 +13,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from app.ari_handlers.bridge import Bridge
 from app.ari_handlers.models import (
     Channel,
     ChannelDestroyed,
@@ -29,7 +30,7 @@ from app.ari_handlers.models import (
     StasisEnd,
 )
 from app.ari_handlers.rest import AriError, AriRest
-from app.ari_handlers.tracking import CallTrace
+from app.core.calltrace import CallTrace
 
 if TYPE_CHECKING:
     from app.ari_handlers.dispatch import CallDispatcher
@@ -73,6 +74,14 @@ class Call:
 
     def deliver(self, event: Event) -> None:
         self.queue.put_nowait(event)
+
+    # What a listener tells the call (a speech recogniser consuming this call's audio tap);
+    # they arrive in order with the PBX's events.
+    def speech_started(self) -> None:
+        self.deliver(SpeechStarted(type="SpeechStarted", channel_id=self.id))
+
+    def speech_heard(self, result: Any) -> None:
+        self.deliver(SpeechRecognized(type="SpeechRecognized", channel_id=self.id, result=result))
 
     async def gone(self) -> bool:
         """Whether the caller's channel has left (a request failed because the caller hung up
@@ -240,10 +249,9 @@ class Call:
         come and go deadlocks Asterisk 22's channel store (ao2_legacy) within minutes at 40
         callers.
         """
-        bridge = await self.rest.create_bridge("holding", name=f"hold-{self.id}")
-        self.dispatcher.claim(bridge.id, self)
+        bridge = await Bridge.create(self, "holding", name=f"hold-{self.id}")
         try:
-            await self.rest.add_channel(bridge.id, self.id)
+            await bridge.add(self.id)
             await self.rest.start_moh(self.id)
             self.trace.step("hold", bridge=bridge.id)
             deadline = time.monotonic() + max_wait
@@ -257,7 +265,7 @@ class Call:
                 await self._play_while_held(announcement)
                 await self.rest.start_moh(self.id)
         finally:
-            await asyncio.shield(self._destroy_bridge(bridge.id))
+            await asyncio.shield(bridge.destroy())
 
     async def _play_while_held(self, media: str) -> None:
         """The announcement to the held caller; keys pressed meanwhile do not stop it."""
@@ -269,13 +277,6 @@ class Call:
             if event is None or (isinstance(event, PlaybackFinished)
                                  and event.playback.id == playback_id):
                 return
-
-    async def _destroy_bridge(self, bridge_id: str) -> None:
-        try:
-            await self.rest.destroy_bridge(bridge_id)
-        except AriError as exc:
-            if exc.status != 404:
-                log.warning("could not destroy bridge %s: %s", bridge_id, exc)
 
     async def hangup(self, reason: str = "normal") -> None:
         if self.hungup:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from app.ari_handlers.dispatch import CallDispatcher, CallHandler
 from app.ari_handlers.events import AriEventStream
 from app.ari_handlers.rest import AriRest
-from app.ari_handlers.tracking import RecentCalls
+from app.core.calltrace import RecentCalls
 
 
 class AriClient:

@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 from app.ari_handlers.call import Call, CallHungUp
 from app.ari_handlers.models import ChannelGone, Event, StasisStart
 from app.ari_handlers.rest import AriError, AriRest
-from app.ari_handlers.tracking import CallTrace, RecentCalls
+from app.core.calltrace import CallTrace, RecentCalls
 from app.logs import call_id_var
 
 log = logging.getLogger(__name__)

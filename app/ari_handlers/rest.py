@@ -172,5 +172,15 @@ class AriRest:
     async def remove_channel(self, bridge_id: str, channel_id: str) -> None:
         await self.request("POST", f"/bridges/{bridge_id}/removeChannel", {"channel": channel_id})
 
+    async def record_bridge(
+        self, bridge_id: str, name: str, fmt: str = "wav", max_duration: int = 0,
+        if_exists: str = "fail",
+    ) -> LiveRecording:
+        data = await self.request("POST", f"/bridges/{bridge_id}/record", {
+            "name": name, "format": fmt, "maxDurationSeconds": max_duration,
+            "ifExists": if_exists,
+        })
+        return LiveRecording.model_validate(data)
+
     async def destroy_bridge(self, bridge_id: str) -> None:
         await self.request("DELETE", f"/bridges/{bridge_id}")

@@ -13,6 +13,7 @@ from datetime import date, datetime, timedelta, timezone
 
 from app.asr.numbers import NumberRun, find_runs
 from app.asr.phonetic import similarity, syllables
+from app.core.trains import TRAIN_LETTERS
 
 CHINA = timezone(timedelta(hours=8))  # no daylight saving: a fixed offset is exact
 KINDS = ("order_no", "train_no", "date", "digits", "station")
@@ -24,7 +25,6 @@ LETTER_SYLLABLES = {
 }
 # Train classes named by their Chinese name instead of the letter.
 LETTER_WORDS = {"高铁": "G", "动车": "D", "城际": "C", "直达": "Z", "特快": "T", "快速": "K"}
-TRAIN_LETTERS = frozenset("GDCZTKLYS")
 E_SYLLABLES = frozenset({"yi", "e", "ei"})
 # 第 makes an ordinal (第二), not a letter D.
 NOT_LETTERS = frozenset("第的地得")

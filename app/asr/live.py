@@ -1,10 +1,7 @@
-"""Live recognition in calls: the caller's audio reaches an AudioSocket, an endpointer finds
-the utterance, warm recognisers decode it while it is spoken (off the event loop), and the
-call receives SpeechStarted (for barge-in) and SpeechRecognized events in order with the rest.
-
-Audio path: a snoop channel (what the caller says) and an externalMedia channel (AudioSocket
-to us) in a mixing bridge. The caller's own channel is left alone, so prompts and keys work
-as usual.
+"""Live recognition in calls: frames of the caller's audio come from an audio source (the
+telephony layer's tap), an endpointer finds the utterance, warm recognisers decode it while it
+is spoken (off the event loop), and the listener is told when speech starts (for barge-in) and
+what was heard. Nothing here knows the PBX.
 """
 
 from __future__ import annotations
@@ -14,25 +11,20 @@ import concurrent.futures
 import contextlib
 import logging
 import time
-import uuid
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
-from app.ari_handlers.call import Call
-from app.ari_handlers.models import SpeechRecognized, SpeechStarted
-from app.ari_handlers.rest import AriError
 from app.asr.audio import AudioError, read_wav
-from app.asr.audiosocket import AudioSocketServer
 from app.asr.endpoint import FRAME_BYTES, Endpointer
 from app.asr.entities import Entity
 from app.asr.grammars import ENTITY, INTENT
 from app.asr.recognizer import FREE, Recognizer, RecognizerPool, Transcript
 from app.asr.understand import entities_of, intent_of
-from app.services.timeutil import today
+from app.core.clock import today
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -40,6 +32,24 @@ T = TypeVar("T")
 FEED_BYTES = 1600  # 100 ms per hand-off to the decoder thread
 ACQUIRE_WAIT = 3.0  # seconds a caller's utterance may wait for a free recogniser
 PREROLL_FRAMES = 15  # 300 ms before the detected start, so the first syllable is not cut
+
+
+class AudioSource(Protocol):
+    """20 ms frames of 8 kHz slin; None on the queue when the stream ends."""
+
+    async def open(self) -> asyncio.Queue[bytes | None]: ...
+
+    async def close(self) -> None: ...
+
+
+class SpeechListener(Protocol):
+    """Who hears about the caller's speech (the call, in order with its other events)."""
+
+    id: str
+
+    def speech_started(self) -> None: ...
+
+    def speech_heard(self, result: Any) -> None: ...
 
 
 @dataclass
@@ -53,24 +63,18 @@ class Heard:
 
 
 class SpeechService:
-    """The recognisers, their worker threads and the AudioSocket server, shared by all calls."""
+    """The recognisers and their worker threads, shared by all calls."""
 
-    def __init__(self, pool: RecognizerPool, app: str, recordings_dir: Path, workers: int = 2,
+    def __init__(self, pool: RecognizerPool, recordings_dir: Path, workers: int = 2,
                  stations: tuple[str, ...] = (), known_trains: frozenset[str] = frozenset()
                  ) -> None:
         self.pool = pool
-        self.app = app
         self.recordings_dir = recordings_dir
-        self.server = AudioSocketServer()
         self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="asr")
         self.stations = stations
         self.known_trains = known_trains
 
-    async def start(self) -> None:
-        await self.server.start()
-
     async def stop(self) -> None:
-        await self.server.stop()
         self.executor.shutdown(wait=False, cancel_futures=True)
         self.pool.close()
 
@@ -85,33 +89,31 @@ class SpeechService:
         transcript = await loop.run_in_executor(self.executor, self.pool.decode, FREE, audio.pcm)
         return transcript.text
 
-    def listen(self, call: Call, *, intent: bool = True, entities: bool = False,
-               expect: str | None = None) -> Listening:
-        session = Listening(self, call, intent=intent, entities=entities, expect=expect)
+    def listen(self, source: AudioSource, listener: SpeechListener, *, intent: bool = True,
+               entities: bool = False, expect: str | None = None) -> Listening:
+        session = Listening(self, source, listener, intent=intent, entities=entities,
+                            expect=expect)
         session.start()
         return session
 
 
 class Listening:
-    """One listening window of one call; close() tears its channels down."""
+    """One listening window of one call; close() closes its audio source."""
 
-    def __init__(self, service: SpeechService, call: Call, *, intent: bool, entities: bool,
-                 expect: str | None) -> None:
+    def __init__(self, service: SpeechService, source: AudioSource, listener: SpeechListener,
+                 *, intent: bool, entities: bool, expect: str | None) -> None:
         self.service = service
-        self.call = call
+        self.source = source
+        self.listener = listener
         self.modes = [FREE] + ([INTENT] if intent else []) + ([ENTITY] if entities else [])
         self.expect = expect
-        self.session = str(uuid.uuid4())
-        self.snoop_id: str | None = None
-        self.media_id: str | None = None
-        self.bridge_id: str | None = None
         self.task: asyncio.Task[None] | None = None
         self.setup: asyncio.Task[asyncio.Queue[bytes | None]] | None = None
         self.decoding: concurrent.futures.Future[Any] | None = None
         self.recognizers: list[Recognizer] = []
 
     def start(self) -> None:
-        self.task = asyncio.create_task(self._run(), name=f"listen-{self.call.id}")
+        self.task = asyncio.create_task(self._run(), name=f"listen-{self.listener.id}")
 
     async def close(self) -> None:
         if self.task is not None and not self.task.done():
@@ -119,43 +121,13 @@ class Listening:
             with contextlib.suppress(asyncio.CancelledError):
                 await self.task
         if self.setup is not None and not self.setup.done():
-            # Let requests already sent finish, so teardown knows every channel and bridge.
+            # Let an opening source finish, so teardown knows everything it made.
             with contextlib.suppress(Exception, asyncio.CancelledError):
                 await self.setup
         await asyncio.shield(self._teardown())
 
-    async def _setup(self) -> asyncio.Queue[bytes | None]:
-        rest, app = self.call.rest, self.service.app
-        queue = self.service.server.register(self.session)
-        # Claim first, by the names Asterisk gives them (Snoop/<caller>-N, AudioSocket/<host>-
-        # <session>): the new channels' events must reach this call, not start new calls.
-        dispatcher = self.call.dispatcher
-        dispatcher.claim_named(f"Snoop/{self.call.id}-", self.call)
-        dispatcher.claim_named(self.session, self.call)
-        bridge = await rest.create_bridge("mixing", name=f"listen-{self.call.id}")
-        self.bridge_id = bridge.id
-        dispatcher.claim(bridge.id, self.call)
-        snoop = await rest.snoop(self.call.id, app)
-        self.snoop_id = snoop.id
-        dispatcher.claim(snoop.id, self.call)
-        media = await rest.external_media(app, self.service.server.address, data=self.session)
-        self.media_id = media.id
-        dispatcher.claim(media.id, self.call)
-        await rest.add_channel(bridge.id, snoop.id)
-        await rest.add_channel(bridge.id, media.id)
-        return queue
-
     async def _teardown(self) -> None:
-        rest = self.call.rest
-        for channel_id in (self.media_id, self.snoop_id):
-            if channel_id is not None:
-                with contextlib.suppress(AriError):
-                    await rest.hangup(channel_id)
-        if self.bridge_id is not None:
-            with contextlib.suppress(AriError):
-                await rest.destroy_bridge(self.bridge_id)
-            self.bridge_id = None
-        self.service.server.unregister(self.session)
+        await self.source.close()
         if self.decoding is not None and not self.decoding.done():
             # A decode cancelled with the call still runs on its thread: wait for it before
             # the recognisers are reset and handed to another caller.
@@ -166,10 +138,10 @@ class Listening:
         self.recognizers = []
 
     async def _run(self) -> None:
-        self.setup = asyncio.create_task(self._setup())
+        self.setup = asyncio.create_task(self.source.open())
         try:
             queue = await asyncio.shield(self.setup)
-        except AriError as exc:
+        except Exception as exc:  # the caller left, or the PBX refused the tap
             log.warning("cannot listen: %s", exc)
             return
         endpointer = Endpointer()
@@ -189,8 +161,7 @@ class Listening:
                     continue
                 if change == "start":
                     pending += b"".join(preroll)
-                    self.call.deliver(SpeechStarted(type="SpeechStarted",
-                                                    channel_id=self.call.id))
+                    self.listener.speech_started()
                     # Recognisers are taken only now: callers who press keys hold none.
                     if not await self._acquire():
                         return
@@ -199,8 +170,7 @@ class Listening:
                     ended_at = time.monotonic()
                     heard = await self._decode(self._finish, bytes(pending))
                     heard.latency_ms = round((time.monotonic() - ended_at) * 1000, 1)
-                    self.call.deliver(SpeechRecognized(type="SpeechRecognized",
-                                                       channel_id=self.call.id, result=heard))
+                    self.listener.speech_heard(heard)
                     return
             if len(pending) >= FEED_BYTES:
                 data, pending = bytes(pending), bytearray()
@@ -221,10 +191,9 @@ class Listening:
                     await asyncio.to_thread(self.service.pool.acquire, mode, ACQUIRE_WAIT,
                                             False))
         except TimeoutError as exc:
-            log.warning("call %s not recognised: %s", self.call.id, exc)
+            log.warning("call %s not recognised: %s", self.listener.id, exc)
             # Every recogniser is busy: the caller hears "not heard" and can use the keys.
-            self.call.deliver(SpeechRecognized(type="SpeechRecognized", channel_id=self.call.id,
-                                               result=Heard("none", 0.0, "")))
+            self.listener.speech_heard(Heard("none", 0.0, ""))
             return False
         return True
 
@@ -248,7 +217,7 @@ class Listening:
         return heard
 
 
-async def speech_service(app: str, recordings_dir: Path, stations: tuple[str, ...],
+async def speech_service(recordings_dir: Path, stations: tuple[str, ...],
                          known_trains: frozenset[str], warm: int = 8, prefill: int = 24,
                          max_per_mode: int = 24) -> SpeechService | None:
     """The live speech service, or None (keys only) when the model is not installed."""
@@ -262,7 +231,4 @@ async def speech_service(app: str, recordings_dir: Path, stations: tuple[str, ..
     pool = await asyncio.to_thread(pool_for, stations=stations, warm=warm,
                                    max_per_mode=max_per_mode, keep_spare=3)
     pool.prefill(prefill)  # more capacity, made in the background once calls are answered
-    service = SpeechService(pool, app, recordings_dir,
-                            stations=stations, known_trains=known_trains)
-    await service.start()
-    return service
+    return SpeechService(pool, recordings_dir, stations=stations, known_trains=known_trains)

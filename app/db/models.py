@@ -20,6 +20,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from app.core.trains import TrainType
+
 
 class Base(DeclarativeBase):
     pass
@@ -34,15 +36,6 @@ def _enum(cls: type[enum.Enum]) -> Enum:
         values_callable=lambda e: [m.value for m in e],
         validate_strings=True,
     )
-
-
-class TrainType(enum.StrEnum):
-    G = "G"  # high-speed
-    D = "D"  # EMU
-    C = "C"  # intercity
-    Z = "Z"  # direct express
-    T = "T"  # express
-    K = "K"  # fast
 
 
 class RunStatus(enum.StrEnum):

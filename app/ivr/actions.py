@@ -7,15 +7,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
+from app.core.clock import CST, at_minutes, today
+from app.core.trains import train_number_from_keys
 from app.ivr import phrases
 from app.ivr.context import CallContext
 from app.services.lost_found import search_found_items
 from app.services.tickets import OrderView, lookup_order
-from app.services.timeutil import CST, at_minutes, today
 from app.services.trains import train_status
 
-# Train letters on the keypad, as the prompt explains them (prompt train_number).
-TRAIN_LETTER_KEYS = {"1": "G", "2": "D", "3": "K", "4": "Z", "5": "T", "6": "C"}
 DATE_KEYS = {"1": 0, "2": 1}  # today, tomorrow
 
 
@@ -27,13 +26,6 @@ class ActionResult:
 
 
 Action = Callable[[CallContext], Awaitable[ActionResult]]
-
-
-def train_number_from_keys(keys: str) -> str | None:
-    """'1101' -> G101: the first key is the letter, the rest the digits."""
-    if len(keys) < 2 or keys[0] not in TRAIN_LETTER_KEYS or not keys[1:].isdigit():
-        return None
-    return TRAIN_LETTER_KEYS[keys[0]] + str(int(keys[1:]))
 
 
 def chosen_date(ctx: CallContext) -> date:

@@ -13,26 +13,33 @@ from app.ari_handlers.rest import AriError
 from app.ari_handlers.stasis_app import note_sip_call_id
 from app.db.models import CallOutcome
 from app.db.session import Database
+from app.events import CallEnded, CallStarted, EventFeed, QueueLeft
 from app.ivr.context import CallContext, Voice
 from app.ivr.model import Flow
 from app.ivr.runner import FlowRunner
 from app.services import call_records
+from app.services.masking import mask_phone
 
 if TYPE_CHECKING:
-    from app.asr.live import SpeechService
+    from app.ivr.listening import CallerSpeech
 
 log = logging.getLogger(__name__)
 
 
 def ivr_handler(flow: Flow, db: Database, voice: Voice,
-                speech: Callable[[], SpeechService | None] = lambda: None) -> CallHandler:
+                speech: Callable[[], CallerSpeech | None] = lambda: None,
+                events: EventFeed | None = None) -> CallHandler:
+    feed = events or EventFeed()
+
     async def handle(call: Call) -> None:
         await note_sip_call_id(call)
         async with db.session() as session:
             await call_records.open_call(session, call.trace)
             await session.commit()
+        feed.publish(CallStarted(call_id=call.id, caller=mask_phone(call.trace.caller) or "",
+                                 called=call.trace.called))
         ctx = CallContext(db=db, voice=voice, call_id=call.id, caller=call.trace.caller,
-                          speech=speech())
+                          speech=speech(), events=feed)
         try:
             await call.answer()
             await FlowRunner(flow, call, ctx).run()
@@ -48,6 +55,8 @@ def ivr_handler(flow: Flow, db: Database, voice: Voice,
             raise
         finally:
             await asyncio.shield(_close(db, call, ctx))
+            feed.publish(CallEnded(call_id=call.id, outcome=ctx.outcome.value,
+                                   reason=ctx.outcome_reason))
 
     return handle
 
@@ -58,6 +67,8 @@ async def _close(db: Database, call: Call, ctx: CallContext) -> None:
             if ctx.queue_entry_id is not None:
                 result = "abandoned" if ctx.outcome == CallOutcome.ABANDONED else "ended"
                 await call_records.leave_queue(session, ctx.queue_entry_id, result)
+                ctx.events.publish(QueueLeft(call_id=call.id, queue=ctx.queue or "",
+                                             result=result, entry_id=ctx.queue_entry_id))
             await call_records.close_call(session, call.trace, language=ctx.lang,
                                           priority=ctx.priority, outcome=ctx.outcome,
                                           reason=ctx.outcome_reason)

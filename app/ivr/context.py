@@ -7,9 +7,10 @@ from typing import TYPE_CHECKING, Protocol
 
 from app.db.models import CallOutcome
 from app.db.session import Database
+from app.events import EventFeed
 
 if TYPE_CHECKING:
-    from app.asr.live import SpeechService
+    from app.ivr.listening import CallerSpeech
 
 
 class Voice(Protocol):
@@ -32,7 +33,9 @@ class CallContext:
     outcome: CallOutcome = CallOutcome.HUNG_UP_IN_MENU
     outcome_reason: str | None = None
     queue_entry_id: int | None = None
-    speech: SpeechService | None = None  # None: keys only (no model installed)
+    queue: str | None = None
+    speech: CallerSpeech | None = None  # None: keys only (no model installed)
+    events: EventFeed = field(default_factory=EventFeed)
 
     @property
     def listens(self) -> bool:

@@ -12,6 +12,7 @@ from typing import Any
 from app.ari_handlers.call import Call, CallHungUp
 from app.ari_handlers.rest import AriError
 from app.db.models import CallOutcome, Channel, WorkOrderType
+from app.events import QueueJoined
 from app.ivr.actions import ACTIONS
 from app.ivr.context import CallContext
 from app.ivr.model import (
@@ -398,6 +399,9 @@ class FlowRunner:
             )
             await session.commit()
             self.ctx.queue_entry_id = entry.id
+        self.ctx.queue = a.queue
+        self.ctx.events.publish(QueueJoined(call_id=self.call.id, queue=a.queue,
+                                            priority=self.ctx.priority, entry_id=entry.id))
         self.ctx.outcome = CallOutcome.TRANSFERRED
         self.ctx.outcome_reason = reason
         self.call.trace.step("enqueue", queue=a.queue, reason=reason, priority=self.ctx.priority)

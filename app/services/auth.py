@@ -10,8 +10,8 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.clock import now
 from app.db.models import ApiToken, Role, User
-from app.services.timeutil import now
 
 TOKEN_PREFIX = "htl_"
 

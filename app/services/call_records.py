@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from app.ari_handlers.tracking import CallTrace
+from app.core.calltrace import CallTrace
 from app.db.models import CallOutcome, CallRecord, CallStep, QueueEntry
 
 

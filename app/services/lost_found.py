@@ -10,6 +10,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
+from app.core.clock import now
 from app.db.models import (
     Channel,
     FoundItem,
@@ -20,7 +21,6 @@ from app.db.models import (
     WorkOrder,
     WorkOrderType,
 )
-from app.services.timeutil import now
 from app.services.trains import normalise_train_number
 from app.services.work_orders import create_work_order
 

@@ -10,9 +10,9 @@ from sqlalchemy import Select, and_, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from app.core.clock import hhmm
 from app.db.models import Order, Station, Ticket, Train, TrainRun, TrainStop
 from app.services.masking import mask_id_number, mask_name, mask_phone
-from app.services.timeutil import hhmm
 
 ORDER_NO = re.compile(r"^E\d{9}$")
 

@@ -10,8 +10,8 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased, selectinload
 
+from app.core.clock import hhmm
 from app.db.models import RunStatus, Station, Train, TrainRun, TrainStop
-from app.services.timeutil import hhmm
 
 TRAIN_NUMBER = re.compile(r"^[GDCZTK]\d{1,4}$")
 

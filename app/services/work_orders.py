@@ -10,8 +10,8 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
+from app.core.clock import CST, now
 from app.db.models import Channel, WorkOrder, WorkOrderEvent, WorkOrderStatus, WorkOrderType
-from app.services.timeutil import CST, now
 
 S = WorkOrderStatus
 

@@ -13,11 +13,11 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from app.admin.demo_data import seed_demo
 from app.api.main import create_app
 from app.config import Settings
 from app.db import migrate
 from app.db.models import Order, Role
-from app.db.seed import seed_demo
 from app.db.session import Database
 from app.services.auth import create_user, issue_token
 from tests.postgres import create_database

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 import uuid
 
-from app.ari_handlers.tracking import CallTrace
+from app.core.calltrace import CallTrace
 from app.db.models import CallOutcome
 from app.db.session import Database
 from app.services import call_records

@@ -8,9 +8,9 @@ from pathlib import Path
 
 from sqlalchemy import inspect, select
 
+from app.admin.demo_data import SeedError, seed_demo
 from app.db import migrate
 from app.db.models import Base, Order, Ticket, Train, TrainRun, TrainStop
-from app.db.seed import SeedError, seed_demo
 from app.db.session import Database
 
 

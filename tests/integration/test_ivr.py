@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 from sqlalchemy import select
 
+from app.core.clock import today
 from app.db.models import FoundItem, Order, QueueEntry, Train, TrainRun, WorkOrder
 from app.db.session import Database
-from app.services.timeutil import today
 from tests.data import SPEECH
 from tests.integration.conftest import Platform, wait_for
 

@@ -13,6 +13,7 @@ from app.ari_handlers.client import AriClient
 from app.db import migrate
 from app.db.models import CallOutcome, CallRecord, QueueEntry, WorkOrder
 from app.db.session import Database
+from app.events import EventFeed
 from app.ivr.app import ivr_handler
 from app.ivr.loader import FlowError, parse_flow
 from tests.fake_ari import FakeAri
@@ -257,3 +258,38 @@ async def test_a_failing_step_apologises_and_queues_for_an_agent(env: tuple) -> 
         "technical_error"
     assert record.outcome == CallOutcome.ABANDONED
     assert record.outcome_reason == "technical error"
+
+
+async def test_calls_and_queue_entries_are_published_once_on_the_event_feed(
+        tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'feed.db'}"
+    await asyncio.to_thread(migrate.upgrade, url)
+    db = Database(url)
+    feed = EventFeed()
+    sub = feed.subscribe()
+    fake = FakeAri()
+    await fake.start()
+    client = AriClient(fake.base_url, "hotline", "u", "p",
+                       ivr_handler(parse_flow(FLOW), db, StubVoice(), events=feed))
+    client.start()
+    try:
+        await asyncio.wait_for(fake.connected.wait(), 5)
+        await fake.start_call("e1")
+        await fake.dtmf("e1", "0")
+        await eventually(lambda: "hold" in kinds(client, "e1"))
+        await fake.hangup("e1")
+        await wait_record(db, "e1")
+        seen = []
+        while (event := await sub.get(1)) is not None:
+            seen.append(event.as_dict())
+            if event.kind == "call.ended":
+                break
+        assert [e["kind"] for e in seen] == ["call.started", "queue.joined", "queue.left",
+                                              "call.ended"]
+        assert all(e["call_id"] == "e1" for e in seen)
+        assert seen[1]["queue"] == "general" and seen[1]["priority"] is True
+        assert seen[2]["result"] == "abandoned" and seen[3]["outcome"] == "abandoned"
+    finally:
+        await client.stop()
+        await fake.stop()
+        await db.dispose()

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from app.api.deps import require, roles_doc
 from app.api.errors import ApiError
-from app.ari_handlers.tracking import CallTrace
+from app.core.calltrace import CallTrace
 from app.db.models import Role, User
 from app.services.masking import mask_phone
 

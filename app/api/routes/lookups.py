@@ -11,10 +11,10 @@ from fastapi import APIRouter, Depends, Query, Request
 from app.api.deps import Session, require, roles_doc
 from app.api.errors import ApiError
 from app.api.schemas import LookupIn, OrderOut, TimetableEntryOut, TrainStatusOut
+from app.core.clock import today
 from app.db.models import Role, User
 from app.services.throttle import FailureThrottle
 from app.services.tickets import lookup_order
-from app.services.timeutil import today
 from app.services.trains import normalise_train_number, timetable, train_status
 
 router = APIRouter(prefix="/api/v1", tags=["lookups"])

@@ -22,11 +22,11 @@ from app.api.schemas import (
     WorkOrderIn,
     WorkOrderOut,
 )
+from app.core.clock import now
 from app.db.models import Channel, Role, User, WorkOrder, WorkOrderStatus, WorkOrderType
 from app.services import work_orders as svc
 from app.services.lost_found import file_lost_report, search_found_items
 from app.services.masking import mask_phone
-from app.services.timeutil import now
 
 router = APIRouter(prefix="/api/v1")
 

@@ -15,6 +15,8 @@ from typing import Any
 from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.clock import CST, at_minutes
+from app.core.trains import TrainType
 from app.db.models import (
     FoundItem,
     ItemStatus,
@@ -26,10 +28,8 @@ from app.db.models import (
     Train,
     TrainRun,
     TrainStop,
-    TrainType,
     WorkOrderType,
 )
-from app.services.timeutil import CST, at_minutes
 
 Progress = Callable[[str], None]
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 
-from app.asr.audiosocket import KIND_AUDIO, KIND_HANGUP, KIND_UUID, AudioSocketServer
+from app.ari_handlers.audiosocket import KIND_AUDIO, KIND_HANGUP, KIND_UUID, AudioSocketServer
 
 
 def frame(kind: int, payload: bytes = b"") -> bytes:

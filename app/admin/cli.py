@@ -11,10 +11,10 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
+from app.admin.demo_data import SeedError, seed_demo
 from app.config import get_settings
 from app.db import migrate
 from app.db.models import Role, Station
-from app.db.seed import SeedError, seed_demo
 from app.db.session import Database
 from app.services.auth import UserError, create_user, issue_token, list_users
 

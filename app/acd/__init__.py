@@ -1,0 +1,1 @@
+"""Automatic call distribution: centers, agents, skills, queues, routing rules, callbacks."""

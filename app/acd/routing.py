@@ -1,0 +1,301 @@
+"""The routing file: queues, their skills and timers, overflow between centers, and the table
+that chooses a call's center. Engineers edit `app/acd/routing.yaml`; `hotline routing check`
+validates it. Every problem names the file, the line and what is wrong (like the flow files).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from app.ivr.loader import Problem
+
+ROUTING_FILE = Path(__file__).resolve().parent / "routing.yaml"
+
+SKILLS = (
+    "ticket",
+    "refund_change",
+    "train_status",
+    "lost_found",
+    "complaint",
+    "assistance",
+    "english",
+)
+Skill = Literal[
+    "ticket", "refund_change", "train_status", "lost_found", "complaint", "assistance", "english"
+]
+QueueName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
+DIGITS = re.compile(r"^[0-9]+$")
+# The platform's own fallback (a technical error in a flow) enqueues here, so it must exist.
+REQUIRED_QUEUES = ("general",)
+
+
+class RoutingError(ValueError):
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SkillFrom(_Model):
+    """Skill chosen from what the IVR learned: menu branch names and recognised intents."""
+
+    default: Skill
+    map: dict[str, Skill] = Field(default_factory=dict)
+
+
+class Overflow(_Model):
+    # Seconds a call waits without a ready agent of its skill in its own center before the
+    # allowed other centers (and, when configured, experts) may take it.
+    after: float = Field(30.0, ge=0, le=3600)
+    to: list[str] | Literal["any"] = "any"
+    experts: bool = False
+
+
+class QueueRule(_Model):
+    skill: Skill | None = None
+    skill_from: SkillFrom | None = None
+    priority: bool = False
+    experts_only: bool = False  # only agents flagged expert take calls of this queue
+    ring_timeout: float = Field(15.0, gt=0, le=120)
+    wrap_up: float = Field(15.0, ge=0, le=600)
+    max_wait: float = Field(180.0, gt=0, le=7200)
+    announce_every: float = Field(30.0, ge=5, le=600)
+    overflow: Overflow = Field(default_factory=Overflow)
+
+    @model_validator(mode="after")
+    def one_skill_source(self) -> QueueRule:
+        if (self.skill is None) == (self.skill_from is None):
+            raise ValueError("a queue needs exactly one of skill or skill_from")
+        return self
+
+    def skill_for(self, hints: Sequence[str] = ()) -> str:
+        """The call's skill: the fixed skill, else the last hint (branch or intent) the map
+        knows, else the default. Hints are in the order the caller went through them."""
+        if self.skill is not None:
+            return self.skill
+        assert self.skill_from is not None
+        for hint in reversed(hints):
+            if hint in self.skill_from.map:
+                return self.skill_from.map[hint]
+        return self.skill_from.default
+
+
+class Centers(_Model):
+    names: list[str] = Field(min_length=1)
+    default: str
+    by_called: dict[str, str] = Field(default_factory=dict)
+    by_caller_prefix: dict[str, str] = Field(default_factory=dict)
+
+
+class RoutingRules(_Model):
+    queues: dict[QueueName, QueueRule]
+    centers: Centers
+    source: str = "<routing>"
+
+    def queue(self, name: str) -> QueueRule:
+        try:
+            return self.queues[name]
+        except KeyError:
+            raise KeyError(
+                f"queue '{name}' is not in the routing file {self.source} "
+                f"(known: {', '.join(sorted(self.queues))})"
+            ) from None
+
+    def skill_for(self, queue: str, hints: Sequence[str] = ()) -> str:
+        return self.queue(queue).skill_for(hints)
+
+    def center_for(self, called: str | None, caller: str | None) -> str:
+        """Called number first (exact), then the caller's longest matching prefix, then the
+        default center."""
+        called_digits = normalize_number(called)
+        if called_digits in self.centers.by_called:
+            return self.centers.by_called[called_digits]
+        caller_digits = normalize_number(caller)
+        best = ""
+        for prefix in self.centers.by_caller_prefix:
+            if caller_digits.startswith(prefix) and len(prefix) > len(best):
+                best = prefix
+        if best:
+            return self.centers.by_caller_prefix[best]
+        return self.centers.default
+
+    def overflow_centers(self, queue: str, origin: str) -> list[str]:
+        """Other centers that may take this queue's calls from `origin` after overflow.after."""
+        to = self.queue(queue).overflow.to
+        names = self.centers.names if to == "any" else to
+        return [c for c in names if c != origin]
+
+
+def normalize_number(number: str | None) -> str:
+    """Digits only, without the country code; a mobile number dialled with a trunk 0 loses it
+    (013912345678 → 13912345678) so mobile prefixes match however the network presents it."""
+    if not number:
+        return ""
+    digits = "".join(ch for ch in number if ch.isdigit())
+    if number.strip().startswith("+86"):
+        digits = digits[2:]
+    elif digits.startswith("0086"):
+        digits = digits[4:]
+    if digits.startswith("01") and len(digits) == 12:
+        digits = digits[1:]
+    return digits
+
+
+# --- loading ------------------------------------------------------------------------------
+
+
+def _plain(node: yaml.Node) -> Any:
+    return yaml.safe_load(yaml.serialize(node))
+
+
+def _line(node: yaml.Node) -> int:
+    return int(node.start_mark.line) + 1
+
+
+def _child(node: yaml.Node, key: str | int) -> tuple[yaml.Node | None, yaml.Node | None]:
+    """(key node, value node) of a mapping entry or a sequence item."""
+    if isinstance(node, yaml.MappingNode):
+        for k, v in node.value:
+            if str(k.value) == str(key):
+                return k, v
+    elif isinstance(node, yaml.SequenceNode) and isinstance(key, int):
+        if 0 <= key < len(node.value):
+            return None, node.value[key]
+    return None, None
+
+
+def _line_of(root: yaml.Node, path: Sequence[str | int]) -> int:
+    """The line of the deepest node on `path` that exists (a missing key: its parent)."""
+    node, line = root, _line(root)
+    for part in path:
+        key_node, value = _child(node, part)
+        if value is None:
+            break
+        node = value
+        line = _line(key_node if key_node is not None else value)
+    return line
+
+
+def _duplicate_keys(node: yaml.Node, problem: Any) -> None:
+    # YAML silently keeps the last of two equal keys; a routing table must not.
+    if isinstance(node, yaml.MappingNode):
+        seen: dict[str, int] = {}
+        for k, v in node.value:
+            key = str(k.value)
+            if key in seen:
+                problem(_line(k), f"'{key}' is defined twice (first on line {seen[key]})")
+            else:
+                seen[key] = _line(k)
+            _duplicate_keys(v, problem)
+    elif isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            _duplicate_keys(item, problem)
+
+
+def parse_routing(
+    text: str, name: str = "<routing>", known_hints: set[str] | None = None
+) -> RoutingRules:
+    """Validate a routing file. `known_hints`: the menu branch and intent names skill_from
+    maps may use (None: not checked)."""
+    problems: list[Problem] = []
+
+    def problem(line: int, message: str) -> None:
+        problems.append(Problem(name, line, message))
+
+    try:
+        root = yaml.compose(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise RoutingError(
+            [Problem(name, (mark.line + 1) if mark else 1,
+                     f"not valid YAML: {getattr(exc, 'problem', exc)}")]
+        ) from exc
+    if not isinstance(root, yaml.MappingNode):
+        raise RoutingError(
+            [Problem(name, 1, "a routing file is a mapping with queues and centers")]
+        )
+    _duplicate_keys(root, problem)
+    data = _plain(root)
+    if isinstance(data, dict):
+        data.pop("source", None)  # not a file key; set below
+        # The numbers are digit strings even when the YAML author forgot the quotes.
+        centers = data.get("centers")
+        if isinstance(centers, dict):
+            for table in ("by_called", "by_caller_prefix"):
+                if isinstance(centers.get(table), dict):
+                    centers[table] = {str(k): v for k, v in centers[table].items()}
+    try:
+        rules = RoutingRules.model_validate({**data, "source": name})
+    except ValidationError as exc:
+        for err in exc.errors():
+            loc = [p for p in err["loc"] if not (isinstance(p, str) and "[" in p)]
+            where = ".".join(str(p) for p in loc)
+            message = f"{where}: {err['msg']}" if where else err["msg"]
+            if err["type"] == "literal_error" and "skill" in where:
+                message += f" (known skills: {', '.join(SKILLS)})"
+            problem(_line_of(root, loc), message)
+        raise RoutingError(problems) from exc
+    _check_references(rules, root, problem, known_hints)
+    if problems:
+        # An anchored block shared by two queues reports the same line once.
+        raise RoutingError(sorted(set(problems), key=lambda p: (p.line, p.message)))
+    return rules
+
+
+def _check_references(
+    rules: RoutingRules, root: yaml.Node, problem: Any, known_hints: set[str] | None
+) -> None:
+    centers = rules.centers
+    known = set(centers.names)
+    known_text = ", ".join(centers.names)
+    if len(known) != len(centers.names):
+        problem(_line_of(root, ["centers", "names"]), "center names must be unique")
+    for queue in REQUIRED_QUEUES:
+        if queue not in rules.queues:
+            problem(_line_of(root, ["queues"]), f"queue '{queue}' is required (the IVR's fallback)")
+    if centers.default not in known:
+        problem(_line_of(root, ["centers", "default"]),
+                f"default center '{centers.default}' is not a center (known: {known_text})")
+    for table in ("by_called", "by_caller_prefix"):
+        for number, center in getattr(centers, table).items():
+            line = _line_of(root, ["centers", table, number])
+            if not DIGITS.match(number):
+                problem(line, f"'{number}' is not a number (digits only)")
+            if center not in known:
+                problem(line, f"'{center}' is not a center (known: {known_text})")
+    for qname, rule in rules.queues.items():
+        if known_hints is not None and rule.skill_from is not None:
+            for hint in rule.skill_from.map:
+                if hint not in known_hints:
+                    problem(_line_of(root, ["queues", qname, "skill_from", "map", hint]),
+                            f"queue {qname}: '{hint}' is neither a menu branch of the flows "
+                            "nor a recognised intent")
+        to = rule.overflow.to
+        if to != "any":
+            for i, center in enumerate(to):
+                if center not in known:
+                    problem(_line_of(root, ["queues", qname, "overflow", "to", i]),
+                            f"queue {qname}: overflow to unknown center '{center}' "
+                            f"(known: {known_text})")
+
+
+def load_routing(path: Path = ROUTING_FILE, known_hints: set[str] | None = None) -> RoutingRules:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise RoutingError([Problem(str(path), 0, f"cannot read: {exc.strerror}")]) from exc
+    return parse_routing(text, str(path), known_hints)
+
+
+def unknown_queues(rules: RoutingRules, names: Iterable[str]) -> list[str]:
+    """The names among `names` that the routing file does not define."""
+    return [n for n in names if n not in rules.queues]

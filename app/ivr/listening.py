@@ -1,0 +1,25 @@
+"""The menu's ears: a tap on the caller's audio (telephony) fed to the recognisers (speech)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from app.ari_handlers.call import Call
+from app.ari_handlers.media import MediaTaps
+
+if TYPE_CHECKING:
+    from app.asr.live import Listening, SpeechService
+
+
+class CallerSpeech:
+    def __init__(self, speech: SpeechService, taps: MediaTaps) -> None:
+        self.speech = speech
+        self.taps = taps
+
+    def listen(self, call: Call, *, intent: bool = True, entities: bool = False,
+               expect: str | None = None) -> Listening:
+        return self.speech.listen(self.taps.caller_audio(call), call, intent=intent,
+                                  entities=entities, expect=expect)
+
+    async def transcribe_recording(self, name: str) -> str:
+        return await self.speech.transcribe_recording(name)
