@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from xml.sax.saxutils import escape, quoteattr
+from xml.sax.saxutils import quoteattr
 
 POLL_MS = 200  # how often the registered phone checks whether it is done
 SIP = "[call_id]"  # each incoming call's own SIP Call-ID, to tell calls apart in the log
@@ -54,7 +54,7 @@ def _log(event: str, **fields: str) -> str:
 def _register(plan: PhonePlan, cseq: int, expires: int, auth: bool) -> str:
     user = plan.sip_user
     credentials = (
-        f"[authentication username={plan.agent} password={escape(plan.password)}]\n"
+        f"[authentication username={plan.agent} password={plan.password}]\n"
         if auth else ""
     )
     return f"""  <send retrans="500"><![CDATA[
@@ -206,7 +206,7 @@ def build_answer_scenario(plan: PhonePlan) -> str:
   <send>{_reply("100 Trying", to_tag=False)}</send>
   <send>{_reply("180 Ringing", contact=user)}</send>
 {"".join(steps)}  <label id="end"/>
-  <Reference variables="m1,m2" />
+  <Reference variables="m1,m2,cseq,remote" />
 </scenario>
 """
 

@@ -7,11 +7,13 @@ X-Hotline-Call-Id header set by a pre-dial handler.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -196,3 +198,13 @@ def test_no_call_within_the_timeout_is_not_ok(agent_pbx: Settings) -> None:
     assert summary["registered"] and summary["unregistered"] and not summary["ok"]
     assert summary["calls"] == [] and "took 0 of 1" in summary["error"]
 
+
+def test_static_agent_fixture_config(tmp_path: Path) -> None:
+    source = Settings().dialplans_dir
+    out = static_agent.write_dialplans(source, tmp_path / "d")
+    pjsip = (out / "pjsip.conf").read_text()
+    assert "endpoint_identifier_order = username,ip" in pjsip
+    assert f"md5_cred = {hashlib.md5(b'1001:hotline:secret').hexdigest()}" in pjsip
+    assert "username = 1001" in pjsip and "realm = hotline" in pjsip
+    assert "Set(PJSIP_HEADER(add,X-Hotline-Call-Id)=test-123)" in (out / "extensions.conf"
+                                                                   ).read_text()
