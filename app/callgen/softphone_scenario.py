@@ -162,7 +162,10 @@ SIP/2.0 {status}
 
 
 def build_answer_scenario(plan: PhonePlan) -> str:
-    """Out-of-call scenario: one incoming call, rung, answered or rejected, talked, ended."""
+    """Out-of-call scenario: one incoming call, rung, answered or rejected, talked, ended.
+
+    An OPTIONS (the PBX checking that the contact is reachable) gets a 200 OK and ends there.
+    """
     user = plan.sip_user
     done = '<add assign_to="done" value="1"/>'
     steps: list[str] = []
@@ -194,6 +197,7 @@ def build_answer_scenario(plan: PhonePlan) -> str:
 <!DOCTYPE scenario SYSTEM "sipp.dtd">
 <scenario name="hotline softphone: incoming call">
   <Global variables="done" />
+  <recv request="OPTIONS" optional="true" next="options"/>
   <recv request="INVITE" rrs="true"><action>
     <ereg regexp="([[:graph:]]+)$" search_in="hdr" header="X-Hotline-Call-Id:"
           check_it="false" assign_to="m1,xcid"/>
@@ -205,7 +209,10 @@ def build_answer_scenario(plan: PhonePlan) -> str:
   </action></recv>
   <send>{_reply("100 Trying", to_tag=False)}</send>
   <send>{_reply("180 Ringing", contact=user)}</send>
-{"".join(steps)}  <label id="end"/>
+{"".join(steps)}  <nop next="end"/>
+  <label id="options"/>
+  <send>{_reply("200 OK")}</send>
+  <label id="end"/>
   <Reference variables="m1,m2,cseq,remote" />
 </scenario>
 """

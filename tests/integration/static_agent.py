@@ -16,6 +16,7 @@ PASSWORD = "secret"
 REALM = "hotline"
 CALL_ID = "test-123"
 RING_AGENT = "7001"  # rings agent-1001 with the X-Hotline-Call-Id header
+RING_BRIEFLY = "7002"  # the same, but gives up (CANCEL) after 1 s of ringing
 RING_CALLER_NUMBER = "13800138000"  # the number the agent's phone is shown (masked)
 
 PJSIP = f"""
@@ -31,6 +32,8 @@ md5_cred = {hashlib.md5(f"{AGENT}:{REALM}:{PASSWORD}".encode()).hexdigest()}
 type = aor
 max_contacts = 1
 remove_existing = yes
+; The PBX checks the phone with OPTIONS, as it would a desk phone.
+qualify_frequency = 2
 
 [agent-{AGENT}]
 type = endpoint
@@ -60,7 +63,9 @@ exten => s,1,Set(PJSIP_HEADER(add,X-Hotline-Call-Id)={CALL_ID})
 # Reached from the callers' context: ring the agent and report how the Dial ended.
 RING = f"""exten => {RING_AGENT},1,Set(CALLERID(num)={RING_CALLER_NUMBER})
  same => n,Dial(PJSIP/agent-{AGENT},30,b(softphone-test-ring^s^1))
- same => n,NoOp(DIALSTATUS=${{DIALSTATUS}})
+ same => n,Hangup()
+exten => {RING_BRIEFLY},1,Set(CALLERID(num)={RING_CALLER_NUMBER})
+ same => n,Dial(PJSIP/agent-{AGENT},1,b(softphone-test-ring^s^1))
  same => n,Hangup()
 """
 

@@ -190,6 +190,24 @@ def test_takes_two_calls_talking_speech_until_the_caller_hangs_up(agent_pbx: Set
         assert call["call_id"] == static_agent.CALL_ID and call["talk_seconds"] > 0
 
 
+def test_a_call_given_up_while_ringing_is_cancelled_not_taken(agent_pbx: Settings) -> None:
+    phone = Phone(agent_pbx, "--agent", static_agent.AGENT, "--password", static_agent.PASSWORD,
+                  "--answer-after", "5", "--timeout", "8")
+    phone.wait_registered()
+    # The PBX checks the contact with OPTIONS (qualify_frequency) and the phone answers them.
+    wait_for(lambda: re.search(r"agent-1001/sip:\S+\s+\S+\s+Avail",
+                               sandbox.cli(agent_pbx, "pjsip show contacts")) is not None,
+             10, "agent-1001's contact Avail")
+    heard = caller_result(start("call", "--to", static_agent.RING_BRIEFLY, "--pbx",
+                                sip_address(agent_pbx), "--api", "none", "--hold", "1"))
+    assert not heard["answered"], heard
+    code, summary = phone.result()
+    assert code == 1 and summary["registered"] and not summary["ok"]
+    [call] = summary["calls"]
+    assert call["result"] == "cancelled" and not call["answered"]
+    assert "took 0 of 1" in summary["error"]
+
+
 def test_no_call_within_the_timeout_is_not_ok(agent_pbx: Settings) -> None:
     phone = Phone(agent_pbx, "--agent", static_agent.AGENT, "--password", static_agent.PASSWORD,
                   "--timeout", "2")

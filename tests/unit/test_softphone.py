@@ -109,12 +109,19 @@ def test_answer_scenario_rings_answers_with_sdp_and_hangs_up_after_hold() -> Non
     first_lines = [m.strip().splitlines()[0] for m in sends(xml)]
     assert first_lines == ["SIP/2.0 100 Trying", "SIP/2.0 180 Ringing", "SIP/2.0 200 OK",
                            "SIP/2.0 487 Request Terminated", "SIP/2.0 200 OK", "SIP/2.0 200 OK",
-                           "BYE [next_url] SIP/2.0"]
+                           "BYE [next_url] SIP/2.0", "SIP/2.0 200 OK"]  # the last: to OPTIONS
     assert 'request="CANCEL" timeout="1500" ontimeout="pickup"' in xml
     assert "m=audio [rtpstream_audio_port] RTP/AVP 0 101" in xml
     assert 'rtp_stream="/s.wav,-1,0"' in xml
     assert 'request="BYE" timeout="4000" ontimeout="hangup"' in xml
     assert "X-Hotline-Call-Id:" in xml and "486" not in xml
+
+
+def test_answer_scenario_answers_options_probes() -> None:
+    xml = build_answer_scenario(PhonePlan(agent="1001", password="x"))
+    assert '<recv request="OPTIONS" optional="true" next="options"/>' in xml
+    tail = xml[xml.index('<label id="options"/>'):]
+    assert "SIP/2.0 200 OK" in tail
 
 
 def test_answer_scenario_without_hold_waits_for_the_callers_bye() -> None:
@@ -140,7 +147,8 @@ def test_answer_scenario_with_hold_shorter_than_speech_hangs_up_mid_speech() -> 
 def test_reject_scenario_sends_486_and_never_answers() -> None:
     xml = build_answer_scenario(PhonePlan(agent="1001", password="x", reject=True))
     first_lines = [m.strip().splitlines()[0] for m in sends(xml)]
-    assert first_lines == ["SIP/2.0 100 Trying", "SIP/2.0 180 Ringing", "SIP/2.0 486 Busy Here"]
+    assert first_lines == ["SIP/2.0 100 Trying", "SIP/2.0 180 Ringing", "SIP/2.0 486 Busy Here",
+                           "SIP/2.0 200 OK"]  # to OPTIONS
 
 
 def test_sipp_command_uses_the_out_of_call_scenario_for_incoming_calls(tmp_path: Path) -> None:
