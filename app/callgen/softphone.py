@@ -171,10 +171,14 @@ def sipp_command(plan: PhonePlan, pbx: str, work: Path, sip_port: int, media_por
         "-trace_logs", "-log_file", str(work / "phone.log"),
         "-trace_err", "-error_file", str(work / "errors.log"),
         "-timeout", f"{int(plan.timeout_s) + 30}s", "-nostdin",
+        # Three retransmissions (0.5 + 1 + 2 + 4 s): an unreachable PBX is reported in
+        # seconds, not after SIP's 32 s transaction timeout.
+        "-max_retrans", "3",
     ]
 
 
-def summarise(plan: PhonePlan, log: PhoneLog, sipp_exit: int | None) -> dict[str, Any]:
+def summarise(plan: PhonePlan, log: PhoneLog, sipp_exit: int | None, pbx: str = "the PBX",
+              ) -> dict[str, Any]:
     calls = list((log.calls or {}).values())
     wanted = "rejected" if plan.reject else "answered"
     taken = [c for c in calls if c.result == wanted and (plan.reject or c.ended_tick)]
@@ -190,7 +194,10 @@ def summarise(plan: PhonePlan, log: PhoneLog, sipp_exit: int | None) -> dict[str
             "and that agent-" + plan.agent + " exists on the PBX"
         )
     elif not log.registered:
-        summary["error"] = f"no answer to REGISTER (SIPp exit {sipp_exit}): is the PBX up?"
+        summary["error"] = (
+            f"no answer to REGISTER from {pbx} (SIPp exit {sipp_exit}): is the PBX up, is "
+            "--pbx right?"
+        )
     elif not summary["ok"]:
         summary["error"] = f"took {len(taken)} of {plan.calls} calls within {plan.timeout_s:g} s"
     return summary
@@ -212,7 +219,7 @@ def run_phone(plan: PhonePlan, pbx: str, work: Path) -> dict[str, Any]:
             code = None
     log_file = work / "phone.log"
     log = parse_phone_log(log_file.read_text(errors="replace") if log_file.exists() else "")
-    summary = summarise(plan, log, code)
+    summary = summarise(plan, log, code, pbx)
     summary["elapsed"] = round(time.monotonic() - started, 3)
     return summary
 

@@ -157,6 +157,7 @@ def test_sipp_command_uses_the_out_of_call_scenario_for_incoming_calls(tmp_path:
     assert cmd[cmd.index("-sf") + 1] == str(tmp_path / "register.xml")
     assert cmd[cmd.index("-oocsf") + 1] == str(tmp_path / "answer.xml")
     assert cmd[cmd.index("-m") + 1] == "1"
+    assert cmd[cmd.index("-max_retrans") + 1] == "3"  # an unreachable PBX is told in seconds
     assert cmd[cmd.index("-p") + 1] == "40000" and cmd[cmd.index("-mp") + 1] == "40002"
 
 
@@ -190,8 +191,8 @@ def test_summary_ok_needs_registration_and_the_calls() -> None:
     refused = summarise(PLAN, parse_phone_log("register_failed code=401 tick=5\n"), 0)
     assert refused["registered"] is False and not refused["ok"]
     assert "registration refused (401)" in refused["error"]
-    silent = summarise(PLAN, parse_phone_log(""), 1)
-    assert "is the PBX up" in silent["error"]
+    silent = summarise(PLAN, parse_phone_log(""), 1, "127.0.0.1:5999")
+    assert "no answer to REGISTER from 127.0.0.1:5999" in silent["error"]
 
 
 def test_caller_numbers_are_masked_as_received() -> None:
