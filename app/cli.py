@@ -56,6 +56,12 @@ def _call(args: argparse.Namespace) -> int:
     return run_from_args(args, get_settings())
 
 
+def _softphone(args: argparse.Namespace) -> int:
+    from app.callgen.softphone import run_from_args
+
+    return run_from_args(args, get_settings())
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="hotline",
@@ -111,6 +117,25 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_call_arguments(call)
     call.set_defaults(func=_call)
+
+    from app.callgen.softphone import add_softphone_arguments
+
+    phone = sub.add_parser(
+        "softphone", help="register a real SIP phone as an agent and take calls (SIPp)",
+        description="Register with the PBX as agent NO (SIP user agent-NO, digest auth user NO, "
+        "realm hotline), take incoming calls - ring, answer or reject with 486, talk speech or "
+        "RTP silence, hang up - then unregister and print a one-line JSON summary. Exit 0 when "
+        "it registered and took --calls calls within --timeout, 1 otherwise.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=(
+            "Example: hotline softphone --agent 1001 --password secret --answer-after 2 \\\n"
+            "             --hold 5 --calls 2\n"
+            "Each call reports: answered, from (the caller's number as the phone received it,\n"
+            "masked), call_id (the X-Hotline-Call-Id header of the INVITE) and talk_seconds."
+        ),
+    )
+    add_softphone_arguments(phone)
+    phone.set_defaults(func=_softphone)
 
     from app.acd.cli_routing import register as register_routing
     from app.admin.cli import register as register_db
