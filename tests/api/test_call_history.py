@@ -6,7 +6,7 @@ import time
 import uuid
 
 from app.ari_handlers.tracking import CallTrace
-from app.db.models import CallOutcome
+from app.db.models import CallOutcome, QueueResult
 from app.db.session import Database
 from app.services import call_records
 from tests.api.conftest import Api, assert_error
@@ -25,7 +25,7 @@ async def store_call(url: str, caller: str, outcome: CallOutcome) -> str:
         trace.step("choice", key="1", to="order_query")
         trace.ended_at = time.time()
         entry = await call_records.enter_queue(session, trace.call_id, "general", False, "x")
-        await call_records.leave_queue(session, entry.id, "abandoned")
+        await call_records.leave_queue(session, entry.id, QueueResult.ABANDONED)
         await call_records.close_call(session, trace, language="zh", priority=False,
                                       outcome=outcome, reason="test")
         await session.commit()

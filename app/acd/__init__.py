@@ -1,0 +1,1 @@
+"""Contact center (ACD): centers, agents, skills, agent states, SIP identities, feature codes."""
