@@ -112,12 +112,14 @@ def build_parser() -> argparse.ArgumentParser:
     add_call_arguments(call)
     call.set_defaults(func=_call)
 
+    from app.acd.cli import register as register_acd
     from app.asr.cli import register as register_asr
     from app.db.cli import register as register_db
     from app.ivr.cli import register as register_flows
     from app.tts.cli import register as register_prompts
 
     register_db(sub)
+    register_acd(sub)
     register_flows(sub)
     register_asr(sub)
     register_prompts(sub)

@@ -62,8 +62,10 @@ async def prepare_database(settings: Settings, db: Database, demo_data: bool) ->
 
 
 def call_handler(db: Database, platform: Callable[[], Platform | None]) -> CallHandler:
-    """12306 runs the hotline flow; the echo test line (Stasis argument `echo`) says keys back."""
+    """12306 runs the hotline flow; the echo test line (Stasis argument `echo`) says keys back;
+    agents' feature codes (`feature,<code>`) change their state."""
     # Telephony-only imports: the API-only node (`hotline api`) needs no voice.
+    from app.acd.features import feature_handler
     from app.ivr.actions import ACTIONS
     from app.ivr.app import ivr_handler
     from app.ivr.cli import known_prompts
@@ -75,7 +77,7 @@ def call_handler(db: Database, platform: Callable[[], Platform | None]) -> CallH
         current = platform()
         return current.speech if current else None
 
-    return route_by_argument({"echo": echo_digits},
+    return route_by_argument({"echo": echo_digits, "feature": feature_handler(db)},
                              ivr_handler(flow, db, TtsVoice(), speech))
 
 

@@ -59,7 +59,7 @@ async def center_by_name(session: AsyncSession, name: str) -> Center:
     raise AgentError(f"unknown center {name!r}; known centers: {known}")
 
 
-def _agents_query() -> Select[tuple[Agent]]:
+def _agents_query() -> Select[Agent]:
     return select(Agent).options(selectinload(Agent.skills), selectinload(Agent.center))
 
 
