@@ -178,4 +178,4 @@ async def sip_accounts(session: AsyncSession) -> list[tuple[str, str]]:
     rows = await session.execute(
         select(Agent.number, Agent.sip_ha1).where(Agent.enabled.is_(True)).order_by(Agent.number)
     )
-    return [(n, h) for n, h in rows.tuples()]
+    return [(n, h) for n, h in rows]

@@ -150,7 +150,7 @@ async def agent_snapshot(session: AsyncSession, number: str | None = None) -> li
     if number is not None:
         query = query.where(Agent.number == number)
     out: list[AgentSnapshot] = []
-    for agent, st in (await session.execute(query)).tuples():
+    for agent, st in await session.execute(query):
         out.append(AgentSnapshot(
             number=agent.number,
             name=agent.name,
