@@ -35,7 +35,7 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
 
 
 def agents_file(tmp: Path) -> str:
-    return (tmp / "root/srv/hotline" / get_settings().instance / "etc/pjsip_agents.conf").read_text()
+    return (get_settings().pbx_etc / "pjsip_agents.conf").read_text()
 
 
 def dump(tmp: Path) -> str:
