@@ -61,6 +61,20 @@ async def prepare_database(settings: Settings, db: Database, demo_data: bool) ->
         await session.commit()
 
 
+async def provision_agents(settings: Settings, db: Database) -> None:
+    """The PBX's agent SIP accounts from this database (it may have rendered another one's)."""
+    from app.acd.provisioning import ProvisioningError, apply_agents
+
+    if not settings.pbx_etc.is_dir():
+        return  # the PBX runs elsewhere and renders its own config
+    try:
+        reloaded = await apply_agents(settings, db)
+    except (OSError, ProvisioningError) as exc:
+        log.warning("agent SIP accounts not applied: %s", exc)
+        return
+    log.info("agent SIP accounts written%s", " and reloaded" if reloaded else "")
+
+
 def call_handler(db: Database, platform: Callable[[], Platform | None]) -> CallHandler:
     """12306 runs the hotline flow; the echo test line (Stasis argument `echo`) says keys back;
     agents' feature codes (`feature,<code>`) change their state."""
@@ -119,6 +133,7 @@ def serve(settings: Settings, start_pbx: bool = False, demo_data: bool = False) 
 
         async def run() -> None:
             await prepare_database(settings, db, demo_data)
+            await provision_agents(settings, db)
             task = asyncio.create_task(server.serve())
             while not server.started and not task.done():
                 await asyncio.sleep(0.1)

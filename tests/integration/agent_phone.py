@@ -39,7 +39,7 @@ Expires: 60
     return HEAD.format(name="agent register") + f"""  <send retrans="500"><![CDATA[
 {first}
 ]]></send>
-  <recv response="401" auth="true"/>
+{_final(403, "done")}  <recv response="401" auth="true"/>
   <send retrans="500"><![CDATA[
 {second}
 ]]></send>
