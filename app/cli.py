@@ -118,6 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_call_arguments(call)
     call.set_defaults(func=_call)
 
+<<<<<<< HEAD
     from app.callgen.softphone import add_softphone_arguments
 
     phone = sub.add_parser(
@@ -139,11 +140,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     from app.acd.cli_routing import register as register_routing
     from app.admin.cli import register as register_db
+=======
+    from app.acd.cli import register as register_acd
+>>>>>>> acd-identity
     from app.asr.cli import register as register_asr
     from app.ivr.cli import register as register_flows
     from app.tts.cli import register as register_prompts
 
     register_db(sub)
+    register_acd(sub)
     register_flows(sub)
     register_asr(sub)
     register_prompts(sub)

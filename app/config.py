@@ -26,6 +26,8 @@ class Settings(BaseSettings):
     debian_mirror: str | None = None
     dialplans_dir: Path = REPO_ROOT / "dialplans"
 
+    # Loopback by default; 0.0.0.0 (or a LAN address) lets softphones on the LAN register.
+    sip_bind: str = "127.0.0.1"
     sip_port: int = 5060
     rtp_start: int = 10000
     rtp_end: int = 20000

@@ -62,10 +62,31 @@ async def prepare_database(settings: Settings, db: Database, demo_data: bool) ->
         await session.commit()
 
 
+<<<<<<< HEAD
 def call_handler(db: Database, platform: Callable[[], Platform | None],
                  events: EventFeed) -> CallHandler:
     """12306 runs the hotline flow; the echo test line (Stasis argument `echo`) says keys back."""
+=======
+async def provision_agents(settings: Settings, db: Database) -> None:
+    """The PBX's agent SIP accounts from this database (it may have rendered another one's)."""
+    from app.acd.provisioning import ProvisioningError, apply_agents
+
+    if not settings.pbx_etc.is_dir():
+        return  # the PBX runs elsewhere and renders its own config
+    try:
+        reloaded = await apply_agents(settings, db)
+    except (OSError, ProvisioningError) as exc:
+        log.warning("agent SIP accounts not applied: %s", exc)
+        return
+    log.info("agent SIP accounts written%s", " and reloaded" if reloaded else "")
+
+
+def call_handler(db: Database, platform: Callable[[], Platform | None]) -> CallHandler:
+    """12306 runs the hotline flow; the echo test line (Stasis argument `echo`) says keys back;
+    agents' feature codes (`feature,<code>`) change their state."""
+>>>>>>> acd-identity
     # Telephony-only imports: the API-only node (`hotline api`) needs no voice.
+    from app.acd.features import feature_handler
     from app.ivr.actions import ACTIONS
     from app.ivr.app import ivr_handler
     from app.ivr.cli import known_prompts
@@ -80,8 +101,13 @@ def call_handler(db: Database, platform: Callable[[], Platform | None],
             return None
         return CallerSpeech(current.speech, current.taps)
 
+<<<<<<< HEAD
     return route_by_argument({"echo": echo_digits},
                              ivr_handler(flow, db, TtsVoice(), speech, events))
+=======
+    return route_by_argument({"echo": echo_digits, "feature": feature_handler(db)},
+                             ivr_handler(flow, db, TtsVoice(), speech))
+>>>>>>> acd-identity
 
 
 async def start_speech(settings: Settings, db: Database) -> SpeechService | None:
@@ -123,6 +149,7 @@ def serve(settings: Settings, start_pbx: bool = False, demo_data: bool = False) 
 
         async def run() -> None:
             await prepare_database(settings, db, demo_data)
+            await provision_agents(settings, db)
             task = asyncio.create_task(server.serve())
             while not server.started and not task.done():
                 await asyncio.sleep(0.1)

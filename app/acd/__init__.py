@@ -1,1 +1,2 @@
-"""Automatic call distribution: centers, agents, skills, queues, routing rules, callbacks."""
+"""Contact center (ACD): centers, agents, skills, states, SIP identities, queues, routing rules,
+distribution to agents, callbacks."""

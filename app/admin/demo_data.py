@@ -379,6 +379,23 @@ async def seed_demo(
     progress(f"  found items: {len(FOUND_ITEMS) * 2}")
     await seed_orders(session, orders, seed, day, progress)
     await seed_work_orders(session, rng)
+    await seed_centers(session)
+    progress(f"  contact centers: {', '.join(name for name, _ in CENTERS)}")
+
+
+# The regional contact centers; agents are created per center with `hotline agents create`.
+CENTERS = (("北京", "bj"), ("上海", "sh"), ("太原", "ty"))
+
+
+async def seed_centers(session: AsyncSession) -> None:
+    """The demo centers, added once (a database that has them keeps its own)."""
+    from app.db.models import Center
+
+    existing = set(await session.scalars(select(Center.code)))
+    for name, code in CENTERS:
+        if code not in existing:
+            session.add(Center(name=name, code=code, enabled=True))
+    await session.flush()
 
 
 async def seed_work_orders(session: AsyncSession, rng: random.Random) -> None:

@@ -11,6 +11,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     Enum,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -239,6 +240,8 @@ class User(Base):
     role: Mapped[Role] = mapped_column(_enum(Role))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # Salted scrypt (app.services.auth.hash_password); only users who log in with one have it.
+    password_hash: Mapped[str | None] = mapped_column(String(200))
 
 
 class ApiToken(Base):
@@ -292,6 +295,15 @@ class CallStep(Base):
     call: Mapped[CallRecord] = relationship(back_populates="steps")
 
 
+class QueueResult(enum.StrEnum):
+    CONNECTED = "connected"  # an agent answered
+    ABANDONED = "abandoned"  # the caller hung up while waiting
+    CALLBACK = "callback"  # the caller chose to be called back
+    MESSAGE = "message"  # the caller left a message instead of waiting
+    NO_AGENTS = "no_agents"  # nobody could take it (no agent logged in, or wait exceeded)
+    ENDED_BY_PLATFORM = "ended_by_platform"  # the platform ended the wait (shutdown, error)
+
+
 class QueueEntry(Base):
     __tablename__ = "queue_entries"
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -301,4 +313,140 @@ class QueueEntry(Base):
     reason: Mapped[str] = mapped_column(String(200))
     entered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     left_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    result: Mapped[str | None] = mapped_column(String(20))  # abandoned, connected
+    result: Mapped[QueueResult | None] = mapped_column(_enum(QueueResult))
+    skill: Mapped[str | None] = mapped_column(String(20))
+    center_id: Mapped[int | None] = mapped_column(
+        ForeignKey("centers.id", name="fk_queue_entries_center_id")
+    )  # origin center
+    overflow_from_center_id: Mapped[int | None] = mapped_column(
+        ForeignKey("centers.id", name="fk_queue_entries_overflow_from_center_id")
+    )
+    overflow_to_center_id: Mapped[int | None] = mapped_column(
+        ForeignKey("centers.id", name="fk_queue_entries_overflow_to_center_id")
+    )
+    wait_seconds: Mapped[float | None] = mapped_column(Float)  # null while waiting
+    answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Center(Base):
+    """A regional contact center (北京, 上海, 太原): agents belong to one; overflow moves calls."""
+
+    __tablename__ = "centers"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(40), unique=True)
+    code: Mapped[str] = mapped_column(String(8), unique=True)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class Agent(Base):
+    __tablename__ = "agents"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(6), unique=True)  # 工号, 4-6 digits
+    name: Mapped[str] = mapped_column(String(60))
+    center_id: Mapped[int] = mapped_column(ForeignKey("centers.id"), index=True)
+    expert: Mapped[bool] = mapped_column(Boolean, default=False)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    # md5("NO:hotline:password") for SIP digest auth; the password itself is never stored.
+    sip_ha1: Mapped[str] = mapped_column(String(32))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    center: Mapped[Center] = relationship()
+    skills: Mapped[list[AgentSkill]] = relationship(
+        order_by="AgentSkill.skill", cascade="all, delete-orphan"
+    )
+    user: Mapped[User | None] = relationship()
+
+
+class AgentSkill(Base):
+    __tablename__ = "agent_skills"
+    __table_args__ = (UniqueConstraint("agent_id", "skill"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"), index=True)
+    skill: Mapped[str] = mapped_column(String(20))
+    level: Mapped[int] = mapped_column(Integer)  # 1-9
+
+
+class AgentStateName(enum.StrEnum):
+    LOGGED_OUT = "logged_out"
+    READY = "ready"
+    RINGING = "ringing"
+    ON_CALL = "on_call"
+    WRAP_UP = "wrap_up"
+    PAUSED = "paused"
+
+
+class AgentState(Base):
+    """Each agent's current state (one row per agent), kept for routing and the wallboard."""
+
+    __tablename__ = "agent_states"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    agent_id: Mapped[int] = mapped_column(
+        ForeignKey("agents.id", ondelete="CASCADE"), unique=True
+    )
+    state: Mapped[AgentStateName] = mapped_column(_enum(AgentStateName))
+    reason: Mapped[str | None] = mapped_column(String(40))
+    since: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # Longest-idle routing picks the ready agent whose last call ended first.
+    last_call_end_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    missed_in_row: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class AgentStateEvent(Base):
+    __tablename__ = "agent_state_events"
+    __table_args__ = (Index("ix_agent_state_events_agent_at", "agent_id", "at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"))
+    state: Mapped[AgentStateName] = mapped_column(_enum(AgentStateName))
+    reason: Mapped[str | None] = mapped_column(String(40))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    by: Mapped[str] = mapped_column(String(20))  # self, supervisor, feature_code, system
+
+
+class AgentLegResult(enum.StrEnum):
+    ANSWERED = "answered"
+    NO_ANSWER = "no_answer"
+    REJECTED = "rejected"
+    FAILED = "failed"
+
+
+class AgentLeg(Base):
+    """One attempt to reach an agent for a queued call, and the talk that followed."""
+
+    __tablename__ = "agent_legs"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_id: Mapped[str] = mapped_column(ForeignKey("calls.id"), index=True)
+    queue_entry_id: Mapped[int | None] = mapped_column(ForeignKey("queue_entries.id"), index=True)
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id"), index=True)
+    channel_id: Mapped[str | None] = mapped_column(String(64))
+    ring_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    answer_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    end_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    result: Mapped[AgentLegResult | None] = mapped_column(_enum(AgentLegResult))
+    talk_seconds: Mapped[float | None] = mapped_column(Float)
+    hold_seconds: Mapped[float | None] = mapped_column(Float)
+    wrap_up_seconds: Mapped[float | None] = mapped_column(Float)
+
+
+class CallbackStatus(enum.StrEnum):
+    PENDING = "pending"
+    IN_PROGRESS = "in_progress"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class Callback(Base):
+    __tablename__ = "callbacks"
+    __table_args__ = (Index("ix_callbacks_status_next", "status", "next_attempt_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_id: Mapped[str | None] = mapped_column(ForeignKey("calls.id"), index=True)
+    number: Mapped[str] = mapped_column(String(40))
+    queue: Mapped[str] = mapped_column(String(40))
+    skill: Mapped[str | None] = mapped_column(String(20))
+    center_id: Mapped[int | None] = mapped_column(ForeignKey("centers.id"))
+    context: Mapped[dict[str, object] | None] = mapped_column(JSON)
+    requested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    status: Mapped[CallbackStatus] = mapped_column(_enum(CallbackStatus))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_result: Mapped[str | None] = mapped_column(String(40))
+    done_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

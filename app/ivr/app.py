@@ -11,7 +11,7 @@ from app.ari_handlers.call import Call, CallHungUp
 from app.ari_handlers.dispatch import CallHandler
 from app.ari_handlers.rest import AriError
 from app.ari_handlers.stasis_app import note_sip_call_id
-from app.db.models import CallOutcome
+from app.db.models import CallOutcome, QueueResult
 from app.db.session import Database
 from app.events import CallEnded, CallStarted, EventFeed, QueueLeft
 from app.ivr.context import CallContext, Voice
@@ -65,7 +65,9 @@ async def _close(db: Database, call: Call, ctx: CallContext) -> None:
     try:
         async with db.session() as session:
             if ctx.queue_entry_id is not None:
-                result = "abandoned" if ctx.outcome == CallOutcome.ABANDONED else "ended"
+                # No agent answers yet: a wait that did not end in a hang-up was ended by us.
+                result = (QueueResult.ABANDONED if ctx.outcome == CallOutcome.ABANDONED
+                          else QueueResult.ENDED_BY_PLATFORM)
                 await call_records.leave_queue(session, ctx.queue_entry_id, result)
                 ctx.events.publish(QueueLeft(call_id=call.id, queue=ctx.queue or "",
                                              result=result, entry_id=ctx.queue_entry_id))

@@ -18,6 +18,7 @@ class RenderError(ValueError):
 
 def placeholder_values(settings: Settings, creds: Credentials) -> dict[str, str]:
     return {
+        "SIP_BIND": settings.sip_bind,
         "SIP_PORT": str(settings.sip_port),
         "RTP_START": str(settings.rtp_start),
         "RTP_END": str(settings.rtp_end),

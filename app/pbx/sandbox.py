@@ -211,7 +211,11 @@ def ari_answers(settings: Settings, timeout: float = 2.0) -> bool:
 def render_config(settings: Settings) -> list[str]:
     creds = load_credentials(settings, create=True)
     values = placeholder_values(settings, creds)
-    return render_dialplans(settings.dialplans_dir, settings.pbx_etc, values)
+    names = render_dialplans(settings.dialplans_dir, settings.pbx_etc, values)
+    # Rendering replaces the config dir: the agents' SIP accounts are written with it.
+    from app.acd.provisioning import render_agents_file
+
+    return [*names, render_agents_file(settings).name]
 
 
 def start(settings: Settings, say: Printer = _say, timeout: float = 60) -> int:
@@ -252,7 +256,7 @@ def start(settings: Settings, say: Printer = _say, timeout: float = 60) -> int:
             )
         if _fully_booted(settings) and ari_answers(settings):
             say(f"PBX {settings.instance} started (pid {proc.pid}): "
-                f"SIP 127.0.0.1:{settings.sip_port}, "
+                f"SIP {settings.sip_bind}:{settings.sip_port}, "
                 f"ARI 127.0.0.1:{settings.ari_port}, AMI 127.0.0.1:{settings.ami_port}")
             return proc.pid
         time.sleep(0.3)

@@ -10,8 +10,13 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
+<<<<<<< HEAD
 from app.core.calltrace import CallTrace
 from app.db.models import CallOutcome, CallRecord, CallStep, QueueEntry
+=======
+from app.ari_handlers.tracking import CallTrace
+from app.db.models import CallOutcome, CallRecord, CallStep, QueueEntry, QueueResult
+>>>>>>> acd-identity
 
 
 def _ts(epoch: float | None) -> datetime | None:
@@ -79,11 +84,17 @@ async def enter_queue(
     return entry
 
 
-async def leave_queue(session: AsyncSession, entry_id: int, result: str) -> None:
+async def leave_queue(session: AsyncSession, entry_id: int, result: QueueResult) -> None:
+    """Close a queue entry with how the wait ended and how long it lasted."""
     entry = await session.get(QueueEntry, entry_id)
     if entry is not None and entry.left_at is None:
-        entry.left_at = datetime.now(UTC)
-        entry.result = result
+        left = datetime.now(UTC)
+        entered = entry.entered_at
+        # SQLite hands back naive datetimes; everything is stored in UTC.
+        entered = entered if entered.tzinfo else entered.replace(tzinfo=UTC)
+        entry.left_at = left
+        entry.result = QueueResult(result)
+        entry.wait_seconds = round((left - entered).total_seconds(), 3)
         await session.flush()
 
 

@@ -5,8 +5,13 @@ from __future__ import annotations
 import time
 import uuid
 
+<<<<<<< HEAD
 from app.core.calltrace import CallTrace
 from app.db.models import CallOutcome
+=======
+from app.ari_handlers.tracking import CallTrace
+from app.db.models import CallOutcome, QueueResult
+>>>>>>> acd-identity
 from app.db.session import Database
 from app.services import call_records
 from tests.api.conftest import Api, assert_error
@@ -25,7 +30,7 @@ async def store_call(url: str, caller: str, outcome: CallOutcome) -> str:
         trace.step("choice", key="1", to="order_query")
         trace.ended_at = time.time()
         entry = await call_records.enter_queue(session, trace.call_id, "general", False, "x")
-        await call_records.leave_queue(session, entry.id, "abandoned")
+        await call_records.leave_queue(session, entry.id, QueueResult.ABANDONED)
         await call_records.close_call(session, trace, language="zh", priority=False,
                                       outcome=outcome, reason="test")
         await session.commit()

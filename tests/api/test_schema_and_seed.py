@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
-from sqlalchemy import inspect, select
+from sqlalchemy import inspect, select, text
 
 from app.admin.demo_data import SeedError, seed_demo
 from app.db import migrate
+<<<<<<< HEAD
 from app.db.models import Base, Order, Ticket, Train, TrainRun, TrainStop
+=======
+from app.db.models import Base, Center, Order, Ticket, Train, TrainRun, TrainStop
+from app.db.seed import SeedError, seed_demo
+>>>>>>> acd-identity
 from app.db.session import Database
 
 
@@ -64,3 +69,56 @@ def test_seed_is_deterministic(tmp_path: Path) -> None:
     assert first == second
     assert first != other
     assert len([r for r in first if isinstance(r[1], str) and str(r[1]).startswith("E")]) == 150
+
+
+async def _queue_results(url: str) -> list[str | None]:
+    db = Database(url)
+    async with db.engine.connect() as conn:
+        rows = await conn.execute(text("select result from queue_entries order by id"))
+        results = [r[0] for r in rows]
+    await db.dispose()
+    return results
+
+
+async def _insert_waits(url: str) -> None:
+    db = Database(url)
+    async with db.engine.begin() as conn:
+        await conn.execute(text(
+            "insert into calls (id, caller, called, language, priority, started_at) "
+            "values ('c1', '13800138000', '12306', 'zh', false, :at)"), {"at": datetime.now(UTC)})
+        for result in ("ended", "abandoned", None):
+            await conn.execute(text(
+                "insert into queue_entries (call_id, queue, priority, reason, entered_at, result) "
+                "values ('c1', 'general', false, 'x', :at, :result)"),
+                {"at": datetime.now(UTC), "result": result})
+    await db.dispose()
+
+
+def test_contact_center_migration_renames_platform_ended_waits(empty_db_url: str) -> None:
+    migrate.upgrade(empty_db_url, "0002")
+    asyncio.run(_insert_waits(empty_db_url))
+    migrate.upgrade(empty_db_url, "0003")
+    assert asyncio.run(_queue_results(empty_db_url)) == ["ended_by_platform", "abandoned", None]
+    assert {"centers", "agents", "agent_skills", "agent_states", "agent_state_events",
+            "agent_legs", "callbacks"} <= asyncio.run(_tables(empty_db_url))
+    migrate.downgrade(empty_db_url, "0002")
+    assert asyncio.run(_queue_results(empty_db_url)) == ["ended", "abandoned", None]
+    assert "agents" not in asyncio.run(_tables(empty_db_url))
+
+
+async def _centers(url: str) -> list[tuple[str, str]]:
+    db = Database(url)
+    async with db.session() as session:
+        await seed_demo(session, orders=5, seed=3, today=date(2026, 12, 5),
+                        progress=lambda _: None)
+        await session.commit()
+        centers = await session.scalars(select(Center).order_by(Center.id))
+        rows = [(c.name, c.code) for c in centers]
+    await db.dispose()
+    return rows
+
+
+def test_demo_seed_has_the_centers(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'c.db'}"
+    migrate.upgrade(url)
+    assert asyncio.run(_centers(url)) == [("北京", "bj"), ("上海", "sh"), ("太原", "ty")]

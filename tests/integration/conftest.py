@@ -123,6 +123,7 @@ def platform(pbx: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         )
     plat = Platform(pbx, f"http://127.0.0.1:{API_PORT}", log, proc)
     try:
+        # Speech warm-up takes most of the start; on a busy machine it passes 30 s.
         wait_for(lambda: plat.health() == 200, 90, "hotline serve healthy")
     except BaseException:
         proc.kill()

@@ -32,6 +32,7 @@ class QueueEntryOut(BaseModel):
     entered_at: datetime
     left_at: datetime | None
     result: str | None
+    wait_seconds: float | None = None
 
 
 class CallOut(BaseModel):
@@ -122,6 +123,7 @@ async def get_call(
             entered_at=q.entered_at,
             left_at=q.left_at,
             result=q.result,
+            wait_seconds=q.wait_seconds,
         )
         for q in await call_records.queue_entries(session, call_id)
     ]
