@@ -118,7 +118,6 @@ def build_parser() -> argparse.ArgumentParser:
     add_call_arguments(call)
     call.set_defaults(func=_call)
 
-<<<<<<< HEAD
     from app.callgen.softphone import add_softphone_arguments
 
     phone = sub.add_parser(
@@ -138,11 +137,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_softphone_arguments(phone)
     phone.set_defaults(func=_softphone)
 
+    from app.acd.cli import register as register_acd
     from app.acd.cli_routing import register as register_routing
     from app.admin.cli import register as register_db
-=======
-    from app.acd.cli import register as register_acd
->>>>>>> acd-identity
     from app.asr.cli import register as register_asr
     from app.ivr.cli import register as register_flows
     from app.tts.cli import register as register_prompts

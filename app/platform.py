@@ -19,6 +19,7 @@ from app.events import EventFeed
 from app.pbx.secrets import Credentials
 
 if TYPE_CHECKING:
+    from app.acd.waiting import Acd
     from app.asr.live import SpeechService
 
 log = logging.getLogger(__name__)
@@ -41,7 +42,9 @@ class Platform:
         self, settings: Settings, creds: Credentials, handler: CallHandler,
         start_speech: Callable[[], Awaitable[SpeechService | None]] | None = None,
         events: EventFeed | None = None,
+        acd: Acd | None = None,
     ) -> None:
+        self.acd = acd
         self.settings = settings
         self.start_speech = start_speech
         self.speech: SpeechService | None = None
@@ -58,6 +61,8 @@ class Platform:
 
     async def start(self) -> None:
         await self.taps.start()
+        if self.acd is not None:
+            await self.acd.distributor.start()
         if self.start_speech is not None:
             self.speech = await self.start_speech()
         self.ari.start()
@@ -87,6 +92,9 @@ class Platform:
         await self.ari.stop()
         await self.ami.stop()
         await self.taps.stop()
+        if self.acd is not None:
+            await self.acd.stop()
+            await self.acd.distributor.stop()
         if self.speech is not None:
             await self.speech.stop()
         log.info("platform stopped")

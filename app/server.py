@@ -25,6 +25,7 @@ from app.platform import Platform
 from app.services.auth import ensure_local_token
 
 if TYPE_CHECKING:
+    from app.acd.waiting import Acd
     from app.asr.live import SpeechService
 
 log = logging.getLogger(__name__)
@@ -62,11 +63,6 @@ async def prepare_database(settings: Settings, db: Database, demo_data: bool) ->
         await session.commit()
 
 
-<<<<<<< HEAD
-def call_handler(db: Database, platform: Callable[[], Platform | None],
-                 events: EventFeed) -> CallHandler:
-    """12306 runs the hotline flow; the echo test line (Stasis argument `echo`) says keys back."""
-=======
 async def provision_agents(settings: Settings, db: Database) -> None:
     """The PBX's agent SIP accounts from this database (it may have rendered another one's)."""
     from app.acd.provisioning import ProvisioningError, apply_agents
@@ -81,10 +77,10 @@ async def provision_agents(settings: Settings, db: Database) -> None:
     log.info("agent SIP accounts written%s", " and reloaded" if reloaded else "")
 
 
-def call_handler(db: Database, platform: Callable[[], Platform | None]) -> CallHandler:
+def call_handler(db: Database, platform: Callable[[], Platform | None],
+                 events: EventFeed, acd: Callable[[], Acd | None] = lambda: None) -> CallHandler:
     """12306 runs the hotline flow; the echo test line (Stasis argument `echo`) says keys back;
     agents' feature codes (`feature,<code>`) change their state."""
->>>>>>> acd-identity
     # Telephony-only imports: the API-only node (`hotline api`) needs no voice.
     from app.acd.features import feature_handler
     from app.ivr.actions import ACTIONS
@@ -101,13 +97,18 @@ def call_handler(db: Database, platform: Callable[[], Platform | None]) -> CallH
             return None
         return CallerSpeech(current.speech, current.taps)
 
-<<<<<<< HEAD
-    return route_by_argument({"echo": echo_digits},
-                             ivr_handler(flow, db, TtsVoice(), speech, events))
-=======
     return route_by_argument({"echo": echo_digits, "feature": feature_handler(db)},
-                             ivr_handler(flow, db, TtsVoice(), speech))
->>>>>>> acd-identity
+                             ivr_handler(flow, db, TtsVoice(), speech, events, acd))
+
+
+def make_acd(settings: Settings, db: Database, events: EventFeed) -> Acd:
+    """Agents for queued callers: the routing file, the distributor, the queue runtime."""
+    from app.acd.distributor import Distributor
+    from app.acd.routing import load_routing
+    from app.acd.waiting import Acd
+
+    rules = load_routing()
+    return Acd(db, rules, Distributor(db, rules, events), events, settings.ari_app)
 
 
 async def start_speech(settings: Settings, db: Database) -> SpeechService | None:
@@ -133,9 +134,11 @@ def serve(settings: Settings, start_pbx: bool = False, demo_data: bool = False) 
         db = Database(settings.db_url)
         holder: list[Platform] = []  # calls find the platform's speech service through it
         events = EventFeed()
-        handler = call_handler(db, lambda: holder[0] if holder else None, events)
+        acd = make_acd(settings, db, events)
+        handler = call_handler(db, lambda: holder[0] if holder else None, events, lambda: acd)
         platform = Platform(settings, creds, handler,
-                            start_speech=lambda: start_speech(settings, db), events=events)
+                            start_speech=lambda: start_speech(settings, db), events=events,
+                            acd=acd)
         holder.append(platform)
         config = uvicorn.Config(
             create_app(settings, db, platform),

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from app.acd.identity import IdentityError, check_level, check_number, sip_ha1
+from app.core.clock import now
 from app.db.models import (
     Agent,
     AgentSkill,
@@ -26,7 +27,6 @@ from app.db.models import (
     User,
 )
 from app.services.auth import hash_password
-from app.services.timeutil import now
 
 MIN_PASSWORD = 8
 

@@ -14,8 +14,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
+from app.core.clock import now
 from app.db.models import Agent, AgentState, AgentStateEvent, AgentStateName
-from app.services.timeutil import now
 
 S = AgentStateName
 ALLOWED: dict[AgentStateName, frozenset[AgentStateName]] = {

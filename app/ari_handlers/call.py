@@ -21,6 +21,7 @@ from app.ari_handlers.models import (
     ChannelGone,
     ChannelHangupRequest,
     Event,
+    Notice,
     PlaybackFinished,
     PlaybackStarted,
     RecordingFailed,
@@ -71,6 +72,7 @@ class Call:
         self.digits: deque[str] = deque()  # received and not yet consumed, in order
         self.heard: deque[Any] = deque()  # speech results not yet consumed
         self.speaking = False  # the caller is mid-utterance (while we listen)
+        self.notices: deque[Notice] = deque()  # platform notices not yet consumed
 
     def deliver(self, event: Event) -> None:
         self.queue.put_nowait(event)
@@ -120,6 +122,8 @@ class Call:
         elif isinstance(event, SpeechRecognized):
             self.speaking = False
             self.heard.append(event.result)
+        elif isinstance(event, Notice):
+            self.notices.append(event)
         return event
 
     async def answer(self) -> None:

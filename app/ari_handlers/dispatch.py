@@ -16,6 +16,7 @@ from app.logs import call_id_var
 log = logging.getLogger(__name__)
 
 CallHandler = Callable[[Call], Awaitable[None]]
+LEG_ARGS = frozenset({"agent"})  # first Stasis argument of channels that belong to a call
 
 
 class CallDispatcher:
@@ -51,6 +52,16 @@ class CallDispatcher:
                 return call
         return None
 
+    def _owner_by_args(self, event: StasisStart) -> Call | None:
+        """A channel originated for a call (an agent leg) names that call in its Stasis
+        arguments (`agent,<call id>`): it joins that call even if it answers before the
+        originate request has returned."""
+        args = event.args
+        if len(args) >= 2 and args[0] in LEG_ARGS and (owner := self.calls.get(args[1])):
+            self._owners[event.channel.id] = owner
+            return owner
+        return None
+
     def dispatch(self, event: Event) -> None:
         ids = event.channel_ids()
         for channel_id in ids:
@@ -59,7 +70,7 @@ class CallDispatcher:
                 owner.deliver(event)
                 return
         if isinstance(event, StasisStart):
-            if (owner := self._owner_by_name(event)) is not None:
+            if (owner := self._owner_by_name(event) or self._owner_by_args(event)) is not None:
                 owner.deliver(event)
                 return
             self._start_call(event)

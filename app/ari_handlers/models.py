@@ -188,6 +188,16 @@ class ChannelGone(Event):
         return [self.channel_id]
 
 
+class Notice(Event):
+    """Synthetic, from the platform to one call (an agent offered to a waiting caller, ...):
+    kept in the call's notices until its task takes it, whatever it was doing meanwhile."""
+
+    channel_id: str
+
+    def channel_ids(self) -> list[str]:
+        return [self.channel_id]
+
+
 class SpeechStarted(Event):
     """Synthetic: the caller started speaking while we listen (barge-in stops the prompt)."""
 

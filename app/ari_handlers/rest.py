@@ -138,11 +138,14 @@ class AriRest:
     async def originate(
         self, endpoint: str, app: str, app_args: str = "", caller_id: str | None = None,
         timeout: int = 30, channel_id: str | None = None,
+        variables: dict[str, str] | None = None,
     ) -> Channel:
+        # Variables are set on the new channel before it dials (PJSIP_HEADER(add,...) adds a
+        # header to its INVITE).
         data = await self.request("POST", "/channels", {
             "endpoint": endpoint, "app": app, "appArgs": app_args, "callerId": caller_id,
             "timeout": timeout, "channelId": channel_id,
-        })
+        }, json={"variables": variables} if variables else None)
         return Channel.model_validate(data)
 
     async def external_media(

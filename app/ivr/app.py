@@ -21,6 +21,7 @@ from app.services import call_records
 from app.services.masking import mask_phone
 
 if TYPE_CHECKING:
+    from app.acd.waiting import Acd
     from app.ivr.listening import CallerSpeech
 
 log = logging.getLogger(__name__)
@@ -28,7 +29,8 @@ log = logging.getLogger(__name__)
 
 def ivr_handler(flow: Flow, db: Database, voice: Voice,
                 speech: Callable[[], CallerSpeech | None] = lambda: None,
-                events: EventFeed | None = None) -> CallHandler:
+                events: EventFeed | None = None,
+                acd: Callable[[], Acd | None] = lambda: None) -> CallHandler:
     feed = events or EventFeed()
 
     async def handle(call: Call) -> None:
@@ -39,7 +41,7 @@ def ivr_handler(flow: Flow, db: Database, voice: Voice,
         feed.publish(CallStarted(call_id=call.id, caller=mask_phone(call.trace.caller) or "",
                                  called=call.trace.called))
         ctx = CallContext(db=db, voice=voice, call_id=call.id, caller=call.trace.caller,
-                          speech=speech(), events=feed)
+                          speech=speech(), events=feed, acd=acd())
         try:
             await call.answer()
             await FlowRunner(flow, call, ctx).run()

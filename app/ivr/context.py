@@ -10,6 +10,7 @@ from app.db.session import Database
 from app.events import EventFeed
 
 if TYPE_CHECKING:
+    from app.acd.waiting import Acd
     from app.ivr.listening import CallerSpeech
 
 
@@ -36,6 +37,7 @@ class CallContext:
     queue: str | None = None
     speech: CallerSpeech | None = None  # None: keys only (no model installed)
     events: EventFeed = field(default_factory=EventFeed)
+    acd: Acd | None = None  # None: queued callers only hold (no agents on this node)
 
     @property
     def listens(self) -> bool:

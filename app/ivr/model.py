@@ -134,6 +134,8 @@ class EnqueueStep(StepModel):
     hold_prompt: str = "please_hold"
     hold_prompt_every: float = Field(20.0, ge=3, le=600)
     max_wait: float = Field(1800.0, ge=5, le=7200)
+    # Where a caller who chose to leave a message instead of waiting goes (a recording node).
+    on_message: NodeName | None = None
 
 
 STEP_TYPES: dict[str, type[StepModel]] = {
@@ -170,6 +172,8 @@ class Step(BaseModel):
             return [n for n in (a.on_found, a.on_not_found) if n]
         if isinstance(a, BranchStep):
             return [*a.cases.values(), a.default]
+        if isinstance(a, EnqueueStep):
+            return [a.on_message] if a.on_message else []
         return []
 
 

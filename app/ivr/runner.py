@@ -391,7 +391,30 @@ class FlowRunner:
             if isinstance(step.args, WorkOrderStep):
                 await self.work_order(step.args)
 
-    async def enqueue(self, a: EnqueueStep) -> End:
+    async def _queue_for_agent(self, a: EnqueueStep, entry_id: int) -> End | Jump:
+        """The ACD takes the caller to an agent (or a callback, or a message)."""
+        from app.acd.waiting import QueueVisit
+        from app.db.models import QueueResult
+
+        assert self.ctx.acd is not None
+        visit = QueueVisit(self.ctx.acd, self.call, a.queue, entry_id, self.say_prompt,
+                           self.ctx.vars, self.ctx.lang, self.ctx.priority)
+        try:
+            result = await visit.run()
+        except CallHungUp:
+            self.ctx.outcome = CallOutcome.ABANDONED
+            raise
+        finally:
+            self.ctx.queue_entry_id = None  # the visit closed it and said so on the feed
+        self.call.trace.step("dequeued", queue=a.queue, result=result.value)
+        if result == QueueResult.MESSAGE and a.on_message:
+            self.ctx.outcome = CallOutcome.SELF_SERVICE
+            return Jump(a.on_message)
+        if result in (QueueResult.CALLBACK, QueueResult.NO_AGENTS, QueueResult.MESSAGE):
+            self.ctx.outcome_reason = result.value  # still TRANSFERRED: handed to the queue
+        return End("normal")
+
+    async def enqueue(self, a: EnqueueStep) -> End | Jump:
         reason = self.expand(a.reason)
         async with self.ctx.db.session() as session:
             entry = await call_records.enter_queue(
@@ -405,6 +428,8 @@ class FlowRunner:
         self.ctx.outcome = CallOutcome.TRANSFERRED
         self.ctx.outcome_reason = reason
         self.call.trace.step("enqueue", queue=a.queue, reason=reason, priority=self.ctx.priority)
+        if self.ctx.acd is not None:
+            return await self._queue_for_agent(a, entry.id)
         hold_media = self.ctx.voice.prompt_media(a.hold_prompt, self.ctx.lang)
         try:
             await self.call.hold(hold_media, a.hold_prompt_every, a.max_wait)

@@ -10,13 +10,8 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-<<<<<<< HEAD
 from app.core.calltrace import CallTrace
-from app.db.models import CallOutcome, CallRecord, CallStep, QueueEntry
-=======
-from app.ari_handlers.tracking import CallTrace
 from app.db.models import CallOutcome, CallRecord, CallStep, QueueEntry, QueueResult
->>>>>>> acd-identity
 
 
 def _ts(epoch: float | None) -> datetime | None:

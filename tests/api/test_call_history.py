@@ -5,13 +5,8 @@ from __future__ import annotations
 import time
 import uuid
 
-<<<<<<< HEAD
 from app.core.calltrace import CallTrace
-from app.db.models import CallOutcome
-=======
-from app.ari_handlers.tracking import CallTrace
 from app.db.models import CallOutcome, QueueResult
->>>>>>> acd-identity
 from app.db.session import Database
 from app.services import call_records
 from tests.api.conftest import Api, assert_error

@@ -10,12 +10,7 @@ from sqlalchemy import inspect, select, text
 
 from app.admin.demo_data import SeedError, seed_demo
 from app.db import migrate
-<<<<<<< HEAD
-from app.db.models import Base, Order, Ticket, Train, TrainRun, TrainStop
-=======
 from app.db.models import Base, Center, Order, Ticket, Train, TrainRun, TrainStop
-from app.db.seed import SeedError, seed_demo
->>>>>>> acd-identity
 from app.db.session import Database
 
 

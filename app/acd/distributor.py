@@ -1,0 +1,187 @@
+"""The distributor: matches waiting callers with ready agents and offers each pair to the
+caller's own call task, which rings the agent and bridges.
+
+State lives in the database (agent states, queue entries, agent legs), so it survives and can be
+recovered; the distributor keeps only who waits on this node and which agents it has offered.
+A round runs when something changes (a caller joins or leaves, an agent is released) and at
+least once a second (agents changed by the API or by feature codes, overflow timers).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+
+from app.acd.routing import RoutingRules
+from app.acd.selection import (
+    AgentView,
+    Assignment,
+    WaitingCall,
+    eligible_anywhere,
+    next_assignments,
+)
+from app.acd.states import agent_snapshot
+from app.ari_handlers.models import Notice
+from app.db.models import Agent, AgentState, AgentStateName, QueueEntry, QueueResult
+from app.db.session import Database
+from app.events import AgentStateChanged, EventFeed
+
+log = logging.getLogger(__name__)
+
+ROUND_EVERY = 1.0  # seconds between rounds when nothing happens
+
+
+class AgentOffered(Notice):
+    """Delivered to a waiting caller's call: ring this agent now."""
+
+    assignment: Any = None  # app.acd.selection.Assignment
+
+
+@dataclass
+class Waiter:
+    call_id: str
+    deliver: Any  # the call's deliver(event)
+    waiting: WaitingCall
+    entry_id: int
+    offered_to: str | None = None  # agent currently offered / ringing
+    tried: set[str] = field(default_factory=set)
+
+
+class Distributor:
+    def __init__(self, db: Database, rules: RoutingRules, events: EventFeed) -> None:
+        self.db = db
+        self.rules = rules
+        self.events = events
+        self.waiters: dict[str, Waiter] = {}
+        self.reserved: dict[str, str] = {}  # agent number -> call id it is offered to
+        self.agents: list[AgentView] = []
+        self._kick = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self.rounds = 0
+
+    async def start(self) -> None:
+        await self.recover()
+        self._task = asyncio.create_task(self._loop(), name="acd-distributor")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def recover(self) -> None:
+        """At start no call of ours exists: agents left ringing or on a call go back to ready,
+        open queue entries are closed as ended by the platform."""
+        async with self.db.session() as session:
+            stuck = (await session.execute(
+                select(Agent, AgentState).join(AgentState, AgentState.agent_id == Agent.id)
+                .where(AgentState.state.in_([AgentStateName.RINGING, AgentStateName.ON_CALL,
+                                             AgentStateName.WRAP_UP]))
+            )).all()
+            from app.acd.states import set_state
+
+            for agent, _ in stuck:
+                await set_state(session, agent, AgentStateName.LOGGED_OUT, by="system")
+                await set_state(session, agent, AgentStateName.READY, by="system")
+            from app.core.clock import now
+
+            entries = await session.scalars(select(QueueEntry).where(QueueEntry.left_at.is_(None)))
+            closed = 0
+            for entry in entries:
+                entry.left_at = now()
+                entry.result = QueueResult.ENDED_BY_PLATFORM
+                closed += 1
+            await session.commit()
+        if stuck or closed:
+            log.info("recovered: %d agents back to ready, %d queue entries closed",
+                     len(stuck), closed)
+
+    # --- the callers' side -------------------------------------------------------------------
+    def join(self, call_id: str, deliver: Any, waiting: WaitingCall, entry_id: int) -> Waiter:
+        waiter = Waiter(call_id, deliver, waiting, entry_id)
+        self.waiters[call_id] = waiter
+        self.kick()
+        return waiter
+
+    def leave(self, call_id: str) -> None:
+        waiter = self.waiters.pop(call_id, None)
+        if waiter is not None and waiter.offered_to is not None:
+            self.reserved.pop(waiter.offered_to, None)
+        self.kick()
+
+    def release(self, call_id: str, agent: str) -> None:
+        """The offer of `agent` to `call_id` is over (no answer, rejected, or the talk ended)."""
+        if self.reserved.get(agent) == call_id:
+            del self.reserved[agent]
+        waiter = self.waiters.get(call_id)
+        if waiter is not None and waiter.offered_to == agent:
+            waiter.offered_to = None
+        self.kick()
+
+    def anyone_for(self, skill: str) -> bool:
+        """Whether any agent anywhere is logged in with the skill (from the last round)."""
+        return eligible_anywhere(skill, self.agents)
+
+    def position(self, call_id: str) -> int:
+        """1-based place among the callers of the same queue waiting before this one."""
+        me = self.waiters.get(call_id)
+        if me is None:
+            return 0
+        ahead = [w for w in self.waiters.values()
+                 if w.waiting.queue == me.waiting.queue and w.offered_to is None
+                 and (w.waiting.priority, -w.waiting.entered_at)
+                 > (me.waiting.priority, -me.waiting.entered_at)]
+        return len(ahead) + 1
+
+    # --- agents ------------------------------------------------------------------------------
+    def publish_state(self, agent: str, state: str, reason: str | None = None,
+                      call_id: str | None = None) -> None:
+        self.events.publish(AgentStateChanged(agent=agent, state=state, reason=reason,
+                                              call_id=call_id))
+
+    def kick(self) -> None:
+        self._kick.set()
+
+    async def _loop(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._kick.wait(), ROUND_EVERY)
+            self._kick.clear()
+            try:
+                await self.round()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("distribution round failed")
+                await asyncio.sleep(0.5)
+
+    async def round(self) -> list[Assignment]:
+        self.rounds += 1
+        async with self.db.session() as session:
+            snapshot = await agent_snapshot(session)
+        self.agents = [
+            AgentView(number=s.number, center=s.center, state=s.state.value,
+                      skills=s.skills, expert=s.expert,
+                      idle_since=s.last_call_end_at.timestamp() if s.last_call_end_at else None)
+            for s in snapshot if s.enabled
+        ]
+        free = [a for a in self.agents if a.number not in self.reserved]
+        waiting = [w.waiting for w in self.waiters.values() if w.offered_to is None]
+        if not waiting:
+            return []
+        made = next_assignments(waiting, free, time.time(), self.rules)
+        for assignment in made:
+            waiter = self.waiters[assignment.call.call_id]
+            agent = assignment.agent.number
+            self.reserved[agent] = waiter.call_id
+            waiter.offered_to = agent
+            waiter.tried.add(agent)
+            waiter.deliver(AgentOffered(type="AgentOffered", channel_id=waiter.call_id,
+                                        assignment=assignment))
+        return made

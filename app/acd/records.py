@@ -1,0 +1,167 @@
+"""What the ACD writes as a call waits and talks: the queue entry's routing fields and result,
+one agent leg per ring, agent states. Each function is one short transaction."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import func, select
+
+from app.acd.agents import get_agent
+from app.acd.states import StateError, agent_snapshot, record_no_answer, set_state
+from app.core.clock import now
+from app.db.models import (
+    AgentLeg,
+    AgentLegResult,
+    AgentStateName,
+    Callback,
+    CallbackStatus,
+    CallRecord,
+    Center,
+    QueueEntry,
+    QueueResult,
+)
+from app.db.session import Database
+
+log = logging.getLogger(__name__)
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+async def center_ids(db: Database) -> dict[str, int]:
+    async with db.session() as session:
+        return {c.name: c.id for c in await session.scalars(select(Center))}
+
+
+async def route_entry(db: Database, entry_id: int, skill: str, center_id: int | None) -> None:
+    async with db.session() as session:
+        entry = await session.get(QueueEntry, entry_id)
+        if entry is not None:
+            entry.skill, entry.center_id = skill, center_id
+            await session.commit()
+
+
+async def close_entry(db: Database, entry_id: int, result: QueueResult, *,
+                      answered: bool = False, overflow: tuple[int | None, int | None] | None
+                      = None) -> float | None:
+    """Close the entry with its result and wait; returns the wait in seconds."""
+    async with db.session() as session:
+        entry = await session.get(QueueEntry, entry_id)
+        if entry is None or entry.left_at is not None:
+            return None
+        left = now()
+        entry.left_at = left
+        entry.result = result
+        entry.wait_seconds = round((left - _aware(entry.entered_at)).total_seconds(), 3)
+        if answered:
+            entry.answered_at = left
+        if overflow is not None:
+            entry.overflow_from_center_id, entry.overflow_to_center_id = overflow
+        await session.commit()
+        return entry.wait_seconds
+
+
+async def start_ringing(db: Database, number: str, call_id: str, entry_id: int,
+                        ) -> int | None:
+    """Agent to ringing and a new leg; None when the agent is no longer ready."""
+    async with db.session() as session:
+        agent = await get_agent(session, number)
+        try:
+            await set_state(session, agent, AgentStateName.RINGING, by="system")
+        except StateError as exc:
+            log.info("agent %s not rung: %s", number, exc)
+            return None
+        leg = AgentLeg(call_id=call_id, queue_entry_id=entry_id, agent_id=agent.id,
+                       ring_at=now())
+        session.add(leg)
+        await session.commit()
+        return leg.id
+
+
+async def ring_failed(db: Database, number: str, leg_id: int, result: AgentLegResult,
+                      channel_id: str | None) -> str:
+    """The agent did not take the call: the leg's result; a no-answer or rejection counts
+    towards the automatic pause (two in a row). Returns the agent's new state."""
+    async with db.session() as session:
+        leg = await session.get(AgentLeg, leg_id)
+        if leg is not None:
+            leg.result, leg.end_at, leg.channel_id = result, now(), channel_id
+        agent = await get_agent(session, number)
+        try:
+            row = await record_no_answer(session, agent)
+            state = row.state.value
+        except StateError:
+            state = "unknown"
+        await session.commit()
+        return state
+
+
+async def answered(db: Database, number: str, leg_id: int, channel_id: str) -> None:
+    async with db.session() as session:
+        leg = await session.get(AgentLeg, leg_id)
+        if leg is not None:
+            leg.answer_at, leg.result, leg.channel_id = now(), AgentLegResult.ANSWERED, channel_id
+        agent = await get_agent(session, number)
+        await set_state(session, agent, AgentStateName.ON_CALL, by="system")
+        await session.commit()
+
+
+async def talk_ended(db: Database, number: str, leg_id: int, wrap_up: float) -> None:
+    async with db.session() as session:
+        leg = await session.get(AgentLeg, leg_id)
+        if leg is not None and leg.end_at is None:
+            ended = now()
+            leg.end_at = ended
+            if leg.answer_at is not None:
+                leg.talk_seconds = round((ended - _aware(leg.answer_at)).total_seconds(), 3)
+            leg.hold_seconds = 0.0
+            leg.wrap_up_seconds = wrap_up
+        agent = await get_agent(session, number)
+        try:
+            await set_state(session, agent, AgentStateName.WRAP_UP, by="system")
+        except StateError as exc:
+            log.info("agent %s: no wrap-up: %s", number, exc)
+        await session.commit()
+
+
+async def wrap_up_done(db: Database, number: str) -> bool:
+    """Wrap-up over: ready again, unless the agent changed state meanwhile."""
+    async with db.session() as session:
+        agent = await get_agent(session, number)
+        current = (await agent_snapshot(session, number))[0]
+        if current.state != AgentStateName.WRAP_UP:
+            return False
+        try:
+            await set_state(session, agent, AgentStateName.READY, by="system")
+        except StateError:
+            return False
+        await session.commit()
+        return True
+
+
+async def request_callback(db: Database, call_id: str, number: str, queue: str, skill: str,
+                           center_id: int | None, context: dict[str, Any]) -> int:
+    async with db.session() as session:
+        callback = Callback(call_id=call_id, number=number, queue=queue, skill=skill,
+                            center_id=center_id, context=context, requested_at=now(),
+                            status=CallbackStatus.PENDING, attempts=0, next_attempt_at=now())
+        session.add(callback)
+        await session.commit()
+        return callback.id
+
+
+async def recent_calls(db: Database, caller: str, days: int = 7) -> int:
+    """Calls from this number in the last `days` days (for the screen pop)."""
+    if not caller:
+        return 0
+    from datetime import timedelta
+
+    since = now() - timedelta(days=days)
+    async with db.session() as session:
+        return int(await session.scalar(
+            select(func.count()).select_from(CallRecord)
+            .where(CallRecord.caller == caller, CallRecord.started_at >= since)) or 0)

@@ -1,0 +1,384 @@
+"""A caller in a queue, as straight async code in the caller's own call task: music in a
+holding bridge, position and expected wait announced, ring the agent the distributor offers
+(the next one when that one does not answer), then caller and agent in a mixing bridge until
+one hangs up. After the longest wait: keep waiting, a callback, or a message. With no agent of
+the skill logged in anywhere the caller is told so at once and offered the same.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from app.acd import records
+from app.acd.distributor import AgentOffered, Distributor, Waiter
+from app.acd.estimate import WaitHistory, estimate_wait
+from app.acd.routing import QueueRule, RoutingRules
+from app.acd.selection import Assignment, WaitingCall
+from app.ari_handlers.bridge import Bridge
+from app.ari_handlers.call import Call, CallHungUp
+from app.ari_handlers.models import ChannelDestroyed, ChannelHangupRequest, StasisEnd, StasisStart
+from app.ari_handlers.rest import AriError
+from app.db.models import AgentLegResult, QueueResult
+from app.db.session import Database
+from app.events import EventFeed, PlatformEvent, QueueLeft
+from app.services.masking import mask_phone
+
+log = logging.getLogger(__name__)
+
+Say = Callable[..., Awaitable[Any]]  # FlowRunner.say_prompt(prompt, interrupt, slots)
+BUSY_CAUSES = {17, 21}  # user busy, call rejected: the agent pressed reject
+
+
+@dataclass(frozen=True, kw_only=True)
+class AgentRinging(PlatformEvent):
+    """The screen pop: everything the agent should see while the phone rings."""
+
+    kind = "agent.ringing"
+    agent: str
+    queue: str
+    skill: str
+    caller: str  # masked
+    context: dict[str, Any]
+
+
+@dataclass(frozen=True, kw_only=True)
+class AgentConnected(PlatformEvent):
+    kind = "agent.connected"
+    agent: str
+    queue: str
+    wait_seconds: float | None = None
+    overflow_from: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class AgentLegEnded(PlatformEvent):
+    kind = "agent.leg_ended"
+    agent: str
+    result: str
+
+
+class Acd:
+    """What the IVR's enqueue step needs of the ACD on this node."""
+
+    def __init__(self, db: Database, rules: RoutingRules, distributor: Distributor,
+                 events: EventFeed, app: str) -> None:
+        self.db = db
+        self.rules = rules
+        self.distributor = distributor
+        self.events = events
+        self.app = app
+        self.history = WaitHistory()
+        self._centers: dict[str, int] = {}
+        self._wrapups: set[asyncio.Task[None]] = set()
+
+    async def center_id(self, name: str) -> int | None:
+        if name not in self._centers:
+            self._centers = await records.center_ids(self.db)
+        return self._centers.get(name)
+
+    def wrap_up(self, agent: str, seconds: float) -> None:
+        task = asyncio.create_task(self._wrap_up(agent, seconds), name=f"wrap-up-{agent}")
+        self._wrapups.add(task)
+        task.add_done_callback(self._wrapups.discard)
+
+    async def _wrap_up(self, agent: str, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+        if await records.wrap_up_done(self.db, agent):
+            self.distributor.publish_state(agent, "ready")
+        self.distributor.kick()
+
+    async def stop(self) -> None:
+        for task in list(self._wrapups):
+            task.cancel()
+
+
+def hints_of(call: Call) -> list[str]:
+    """The menu nodes the caller went through and the intents recognised, in order."""
+    out: list[str] = []
+    for step in call.trace.steps:
+        if step["kind"] == "node":
+            out.append(str(step.get("node", "")))
+        elif step["kind"] == "speech" and step.get("intent") not in (None, "none"):
+            out.append(str(step["intent"]))
+    return out
+
+
+def screen_context(call: Call, ctx_vars: dict[str, str], lang: str, priority: bool,
+                   waited: float, overflow_from: str | None, recent: int) -> dict[str, Any]:
+    speech = [s for s in call.trace.steps if s["kind"] == "speech"]
+    last = speech[-1] if speech else {}
+    order = ctx_vars.get("order_number", "")
+    return {
+        "ivr_path": [s.get("node") for s in call.trace.steps if s["kind"] == "node"],
+        "intent": last.get("intent"), "transcript": last.get("transcript"),
+        "confidence": last.get("confidence"),
+        "order_number": (order[:3] + "****" + order[-2:]) if len(order) > 5 else None,
+        "language": lang, "priority": priority, "wait_seconds": round(waited, 1),
+        "overflow_from": overflow_from, "calls_last_7_days": recent,
+    }
+
+
+class QueueVisit:
+    """One caller's stay in one queue."""
+
+    def __init__(self, acd: Acd, call: Call, queue: str, entry_id: int, say: Say,
+                 ctx_vars: dict[str, str], lang: str, priority: bool) -> None:
+        self.acd = acd
+        self.call = call
+        self.queue = queue
+        self.rule: QueueRule = acd.rules.queue(queue)
+        self.entry_id = entry_id
+        self.say = say
+        self.vars = ctx_vars
+        self.lang = lang
+        self.priority = priority or self.rule.priority
+        self.skill = acd.rules.skill_for(queue, hints_of(call))
+        self.center = acd.rules.center_for(call.trace.called, call.trace.caller)
+        self.entered = time.time()
+        self.waiter: Waiter | None = None
+        self.holding: Bridge | None = None
+        self.music = False
+        self.wait: float | None = None
+
+    async def run(self) -> QueueResult:
+        """How the stay ended (connected, callback, message, no_agents); CallHungUp when the
+        caller hangs up while waiting (the entry is then closed as abandoned)."""
+        acd = self.acd
+        await records.route_entry(acd.db, self.entry_id, self.skill,
+                                  await acd.center_id(self.center))
+        self.call.trace.step("queue", queue=self.queue, skill=self.skill, center=self.center,
+                             priority=self.priority)
+        result: QueueResult | None = None
+        try:
+            await acd.distributor.round()  # fresh agents before deciding anything
+            if not acd.distributor.anyone_for(self.skill):
+                result = await self._offer(no_agents=True) or QueueResult.NO_AGENTS
+                return result
+            waiting = WaitingCall(self.call.id, self.queue, self.skill, self.center,
+                                  self.priority, self.entered)
+            self.waiter = acd.distributor.join(self.call.id, self.call.deliver, waiting,
+                                               self.entry_id)
+            result = await self._wait()
+            return result
+        except CallHungUp:
+            result = QueueResult.ABANDONED
+            raise
+        finally:
+            acd.distributor.leave(self.call.id)
+            await asyncio.shield(self._close(result))
+
+    async def _close(self, result: QueueResult | None) -> None:
+        await self._leave_holding()
+        result = result or QueueResult.ENDED_BY_PLATFORM
+        if result != QueueResult.CONNECTED:  # a connected entry was closed at the answer
+            self.wait = await records.close_entry(self.acd.db, self.entry_id, result)
+        self.acd.events.publish(QueueLeft(call_id=self.call.id, queue=self.queue,
+                                          result=result.value, wait_seconds=self.wait,
+                                          entry_id=self.entry_id))
+
+    async def _hold(self) -> None:
+        if self.holding is None:
+            self.holding = await Bridge.create(self.call, "holding", name=f"queue-{self.call.id}")
+            await self.holding.add(self.call.id)
+        if not self.music:
+            # Music on the caller's own channel: bridge music creates Announcer channels,
+            # which deadlocked Asterisk's channel store under load.
+            await self.call.rest.start_moh(self.call.id)
+            self.music = True
+
+    async def _quiet(self) -> None:
+        if self.music:
+            self.music = False
+            with contextlib.suppress(AriError):
+                await self.call.rest.stop_moh(self.call.id)
+
+    async def _leave_holding(self) -> None:
+        await self._quiet()
+        if self.holding is not None:
+            with contextlib.suppress(AriError):
+                await self.holding.remove(self.call.id)
+            await self.holding.destroy()
+            self.holding = None
+
+    async def _wait(self) -> QueueResult:
+        rule = self.rule
+        await self._hold()
+        next_announce = self.entered + rule.announce_every
+        give_up_at = self.entered + rule.max_wait
+        while True:
+            if self.call.notices:
+                notice = self.call.notices.popleft()
+                if isinstance(notice, AgentOffered):
+                    if await self._ring(notice.assignment):
+                        return QueueResult.CONNECTED
+                continue
+            now = time.time()
+            if now >= give_up_at:
+                result = await self._offer(no_agents=False)
+                if result is not None:
+                    return result
+                give_up_at = time.time() + rule.max_wait
+                await self._hold()
+                continue
+            if now >= next_announce:
+                await self._announce()
+                next_announce = time.time() + rule.announce_every
+                continue
+            await self.call.next_event(min(next_announce, give_up_at) - now)
+            self.call.flush_digits()  # keys pressed while waiting mean nothing
+
+    async def _announce(self) -> None:
+        position = self.acd.distributor.position(self.call.id)
+        serving = sum(1 for a in self.acd.distributor.agents
+                      if a.level(self.skill) > 0 and a.state in ("ready", "ringing", "on_call",
+                                                                  "wrap_up"))
+        seconds = estimate_wait(position, serving, self.acd.history.mean(self.queue))
+        minutes = str(max(1, math.ceil((seconds or 60) / 60)))
+        await self._quiet()
+        await self.say("acd_position", False, {"position": str(position), "minutes": minutes})
+        await self._hold()
+
+    async def _offer(self, no_agents: bool) -> QueueResult | None:
+        """Keep waiting (None), callback or message; no_agents offers only the last two."""
+        await self._quiet()
+        prompt = "acd_no_agents" if no_agents else "acd_max_wait"
+        self.call.flush_digits()
+        await self.say(prompt, True)
+        key = await self.call.wait_digit(8)
+        self.call.trace.step("queue_offer", prompt=prompt, key=key)
+        choice = {"1": "callback", "2": "message"} if no_agents else \
+            {"1": "wait", "2": "callback", "3": "message"}
+        picked = choice.get(key or "", "none" if no_agents else "wait")
+        if picked == "callback":
+            await records.request_callback(
+                self.acd.db, self.call.id, self.call.trace.caller, self.queue, self.skill,
+                await self.acd.center_id(self.center),
+                {"ivr_path": hints_of(self.call), "language": self.lang,
+                 "priority": self.priority})
+            await self.say("acd_callback_booked", False)
+            return QueueResult.CALLBACK
+        if picked == "message":
+            return QueueResult.MESSAGE
+        if picked == "none":
+            return QueueResult.NO_AGENTS
+        return None
+
+    async def _ring(self, assignment: Assignment) -> bool:
+        """Ring the offered agent; True once caller and agent have talked (the call is over
+        for the caller), False to keep waiting."""
+        acd, call, rule = self.acd, self.call, self.rule
+        agent = assignment.agent.number
+        leg_id = await records.start_ringing(acd.db, agent, call.id, self.entry_id)
+        if leg_id is None:
+            acd.distributor.release(call.id, agent)
+            return False
+        acd.distributor.publish_state(agent, "ringing", call_id=call.id)
+        waited = time.time() - self.entered
+        overflow_from = assignment.pick.origin if assignment.pick.overflow else None
+        recent = await records.recent_calls(acd.db, call.trace.caller)
+        masked = mask_phone(call.trace.caller) or ""
+        acd.events.publish(AgentRinging(
+            call_id=call.id, agent=agent, queue=self.queue, skill=self.skill, caller=masked,
+            context=screen_context(call, self.vars, self.lang, self.priority, waited,
+                                   overflow_from, recent)))
+        call.trace.step("agent_ring", agent=agent, overflow_from=overflow_from)
+        channel_id: str | None = None
+        result = AgentLegResult.NO_ANSWER
+        try:
+            try:
+                channel = await call.rest.originate(
+                    f"PJSIP/agent-{agent}", acd.app, app_args=f"agent,{call.id}",
+                    caller_id=f'"{self.queue} {masked}" <{call.trace.caller}>',
+                    timeout=int(rule.ring_timeout),
+                    variables={"PJSIP_HEADER(add,X-Hotline-Call-Id)": call.id})
+            except AriError as exc:
+                if exc.status == 404 and await call.gone():
+                    raise CallHungUp(call.id) from exc
+                log.info("agent %s cannot be rung: %s", agent, exc)
+                result = AgentLegResult.FAILED
+                return False
+            channel_id = channel.id
+            call.dispatcher.claim(channel_id, call)
+            answered = await self._await_answer(channel_id, rule.ring_timeout + 2)
+            if answered is not True:
+                result = answered or AgentLegResult.NO_ANSWER
+                return False
+            result = AgentLegResult.ANSWERED
+            await self._talk(assignment, leg_id, channel_id, waited)
+            return True
+        finally:
+            if result != AgentLegResult.ANSWERED:
+                if channel_id is not None:
+                    with contextlib.suppress(AriError):
+                        await call.rest.hangup(channel_id)
+                state = await asyncio.shield(
+                    records.ring_failed(acd.db, agent, leg_id, result, channel_id))
+                acd.distributor.publish_state(agent, state,
+                                              "未接" if state == "paused" else None)
+                acd.events.publish(AgentLegEnded(call_id=call.id, agent=agent,
+                                                 result=result.value))
+                call.trace.step("agent_no_answer", agent=agent, result=result.value)
+            acd.distributor.release(call.id, agent)
+
+    async def _await_answer(self, channel_id: str,
+                            timeout: float) -> bool | AgentLegResult | None:
+        """True when the agent answered; the leg's result when the phone never did."""
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            event = await self.call.next_event(remaining)
+            if isinstance(event, StasisStart) and event.channel.id == channel_id:
+                return True
+            if isinstance(event, ChannelDestroyed) and event.channel.id == channel_id:
+                return AgentLegResult.REJECTED if event.cause in BUSY_CAUSES \
+                    else AgentLegResult.NO_ANSWER
+            if isinstance(event, (ChannelHangupRequest, StasisEnd)) and \
+                    channel_id in event.channel_ids():
+                return AgentLegResult.NO_ANSWER
+
+    async def _talk(self, assignment: Assignment, leg_id: int, channel_id: str,
+                    waited: float) -> None:
+        acd, call = self.acd, self.call
+        agent = assignment.agent.number
+        await records.answered(acd.db, agent, leg_id, channel_id)
+        acd.distributor.publish_state(agent, "on_call", call_id=call.id)
+        await self._leave_holding()
+        talk = await Bridge.create(call, "mixing", name=f"talk-{call.id}")
+        pick = assignment.pick
+        overflow = (await acd.center_id(pick.origin), await acd.center_id(pick.destination)) \
+            if pick.overflow else None
+        wait = self.wait = await records.close_entry(acd.db, self.entry_id,
+                                                     QueueResult.CONNECTED, answered=True,
+                                                     overflow=overflow)
+        acd.history.record(self.queue, wait or waited)
+        acd.events.publish(AgentConnected(call_id=call.id, agent=agent, queue=self.queue,
+                                          wait_seconds=wait,
+                                          overflow_from=pick.origin if pick.overflow else None))
+        call.trace.step("agent_connected", agent=agent, wait=wait,
+                        overflow_from=pick.origin if pick.overflow else None)
+        try:
+            await talk.add(call.id)
+            await talk.add(channel_id)
+            while True:
+                event = await call.next_event()
+                if isinstance(event, (StasisEnd, ChannelDestroyed, ChannelHangupRequest)) \
+                        and channel_id in event.channel_ids():
+                    call.trace.step("agent_hung_up", agent=agent)
+                    return
+        finally:
+            with contextlib.suppress(AriError):
+                await call.rest.hangup(channel_id)
+            await asyncio.shield(talk.destroy())
+            await asyncio.shield(records.talk_ended(acd.db, agent, leg_id, self.rule.wrap_up))
+            acd.distributor.publish_state(agent, "wrap_up", call_id=call.id)
+            acd.events.publish(AgentLegEnded(call_id=call.id, agent=agent, result="answered"))
+            acd.wrap_up(agent, self.rule.wrap_up)
