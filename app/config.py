@@ -51,6 +51,8 @@ class Settings(BaseSettings):
     lookup_failure_window: float = 600.0
 
     hotline_number: str = "12306"
+    # Queues, skills, centers and overflow rules (`hotline routing check` validates it).
+    routing_file: Path = REPO_ROOT / "app" / "acd" / "routing.yaml"
     # Backoff for ARI/AMI reconnects, in seconds.
     reconnect_initial: float = 0.5
     reconnect_max: float = 5.0

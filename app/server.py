@@ -107,7 +107,7 @@ def make_acd(settings: Settings, db: Database, events: EventFeed) -> Acd:
     from app.acd.routing import load_routing
     from app.acd.waiting import Acd
 
-    rules = load_routing()
+    rules = load_routing(settings.routing_file)
     return Acd(db, rules, Distributor(db, rules, events), events, settings.ari_app)
 
 

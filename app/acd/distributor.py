@@ -35,6 +35,7 @@ from app.events import AgentStateChanged, EventFeed
 log = logging.getLogger(__name__)
 
 ROUND_EVERY = 1.0  # seconds between rounds when nothing happens
+RETRY = 5.0  # seconds before an agent who did not answer a caller is offered that caller again
 
 
 class AgentOffered(Notice):
@@ -50,7 +51,7 @@ class Waiter:
     waiting: WaitingCall
     entry_id: int
     offered_to: str | None = None  # agent currently offered / ringing
-    tried: set[str] = field(default_factory=set)
+    failed: dict[str, float] = field(default_factory=dict)  # agent -> when it did not answer
 
 
 class Distributor:
@@ -115,13 +116,17 @@ class Distributor:
             self.reserved.pop(waiter.offered_to, None)
         self.kick()
 
-    def release(self, call_id: str, agent: str) -> None:
-        """The offer of `agent` to `call_id` is over (no answer, rejected, or the talk ended)."""
+    def release(self, call_id: str, agent: str, answered: bool = True) -> None:
+        """The offer of `agent` to `call_id` is over (no answer, rejected, or the talk ended).
+        An agent who did not answer is tried again for this caller only after the others
+        (or after RETRY seconds), like app_queue's `retry`."""
         if self.reserved.get(agent) == call_id:
             del self.reserved[agent]
         waiter = self.waiters.get(call_id)
         if waiter is not None and waiter.offered_to == agent:
             waiter.offered_to = None
+            if not answered:
+                waiter.failed[agent] = time.monotonic()
         self.kick()
 
     def anyone_for(self, skill: str) -> bool:
@@ -175,13 +180,15 @@ class Distributor:
         waiting = [w.waiting for w in self.waiters.values() if w.offered_to is None]
         if not waiting:
             return []
-        made = next_assignments(waiting, free, time.time(), self.rules)
+        recent = time.monotonic() - RETRY
+        exclude = {w.call_id: {a for a, at in w.failed.items() if at > recent}
+                   for w in self.waiters.values() if w.failed}
+        made = next_assignments(waiting, free, time.time(), self.rules, exclude)
         for assignment in made:
             waiter = self.waiters[assignment.call.call_id]
             agent = assignment.agent.number
             self.reserved[agent] = waiter.call_id
             waiter.offered_to = agent
-            waiter.tried.add(agent)
             waiter.deliver(AgentOffered(type="AgentOffered", channel_id=waiter.call_id,
                                         assignment=assignment))
         return made

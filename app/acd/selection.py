@@ -19,7 +19,7 @@ Rules:
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal, NamedTuple
 
@@ -157,10 +157,12 @@ def next_assignments(
     agents: Sequence[AgentView],
     now: float,
     rules: RoutingRules,
+    exclude: Mapping[str, Collection[str]] | None = None,
 ) -> list[Assignment]:
     """As many (call, agent) pairs as can be made now, in queue order; each agent and each
     call at most once. First every call in its own center, then overflow with the agents
-    left, so a quiet center's agents serve its own callers before a busy center's."""
+    left, so a quiet center's agents serve its own callers before a busy center's.
+    `exclude` maps a call id to agents not to offer it now (they just did not answer it)."""
     order = sorted(waiting, key=queue_order(rules))
     free = {a.number: a for a in agents if a.state == "ready"}
     served: set[str] = set()
@@ -171,7 +173,9 @@ def next_assignments(
                 continue
             if call.callback and _older_live_caller_waits(call, order, served):
                 continue
-            pick = pick_agent(call, list(free.values()), now, rules, allow_overflow)
+            skip = exclude.get(call.call_id, ()) if exclude else ()
+            pick = pick_agent(call, [a for a in free.values() if a.number not in skip], now,
+                              rules, allow_overflow)
             if pick is None:
                 continue
             del free[pick.agent.number]

@@ -325,7 +325,7 @@ class QueueVisit:
                 acd.events.publish(AgentLegEnded(call_id=call.id, agent=agent,
                                                  result=result.value))
                 call.trace.step("agent_no_answer", agent=agent, result=result.value)
-            acd.distributor.release(call.id, agent)
+            acd.distributor.release(call.id, agent, answered=result == AgentLegResult.ANSWERED)
 
     async def _await_answer(self, channel_id: str,
                             timeout: float) -> bool | AgentLegResult | None:
@@ -338,12 +338,10 @@ class QueueVisit:
             event = await self.call.next_event(remaining)
             if isinstance(event, StasisStart) and event.channel.id == channel_id:
                 return True
+            # Only the channel's end tells why: busy/rejected (486, 603) or no answer.
             if isinstance(event, ChannelDestroyed) and event.channel.id == channel_id:
                 return AgentLegResult.REJECTED if event.cause in BUSY_CAUSES \
                     else AgentLegResult.NO_ANSWER
-            if isinstance(event, (ChannelHangupRequest, StasisEnd)) and \
-                    channel_id in event.channel_ids():
-                return AgentLegResult.NO_ANSWER
 
     async def _talk(self, assignment: Assignment, leg_id: int, channel_id: str,
                     waited: float) -> None:

@@ -11,7 +11,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from app.core.calltrace import CallTrace
-from app.db.models import CallOutcome, CallRecord, CallStep, QueueEntry, QueueResult
+from app.db.models import (
+    Agent,
+    AgentLeg,
+    CallOutcome,
+    CallRecord,
+    CallStep,
+    Center,
+    QueueEntry,
+    QueueResult,
+)
 
 
 def _ts(epoch: float | None) -> datetime | None:
@@ -135,3 +144,15 @@ async def get_call(session: AsyncSession, call_id: str) -> CallRecord | None:
 
 async def queue_entries(session: AsyncSession, call_id: str) -> list[QueueEntry]:
     return list(await session.scalars(select(QueueEntry).where(QueueEntry.call_id == call_id)))
+
+
+async def agent_legs(session: AsyncSession, call_id: str) -> list[tuple[AgentLeg, str]]:
+    """Each agent rung for this call, with the agent's 工号, in ring order."""
+    rows = await session.execute(
+        select(AgentLeg, Agent.number).join(Agent, Agent.id == AgentLeg.agent_id)
+        .where(AgentLeg.call_id == call_id).order_by(AgentLeg.id))
+    return [(leg, number) for leg, number in rows]
+
+
+async def center_names(session: AsyncSession) -> dict[int, str]:
+    return {c.id: c.name for c in await session.scalars(select(Center))}

@@ -33,6 +33,22 @@ class QueueEntryOut(BaseModel):
     left_at: datetime | None
     result: str | None
     wait_seconds: float | None = None
+    skill: str | None = None
+    center: str | None = None
+    overflow_from: str | None = None
+    overflow_to: str | None = None
+    answered_at: datetime | None = None
+
+
+class AgentLegOut(BaseModel):
+    agent: str
+    ring_at: datetime
+    answer_at: datetime | None
+    end_at: datetime | None
+    result: str | None
+    talk_seconds: float | None
+    hold_seconds: float | None
+    wrap_up_seconds: float | None
 
 
 class CallOut(BaseModel):
@@ -49,6 +65,7 @@ class CallOut(BaseModel):
     outcome_reason: str | None
     steps: list[CallStepOut] | None = None
     queue_entries: list[QueueEntryOut] | None = None
+    agent_legs: list[AgentLegOut] | None = None
 
 
 class CallPage(BaseModel):
@@ -111,6 +128,7 @@ async def get_call(
     record = await call_records.get_call(session, call_id)
     if record is None:
         raise ApiError(404, "call_not_found", f"no call {call_id}")
+    centers = await call_records.center_names(session)
     out = call_out(record)
     out.steps = [
         CallStepOut(seq=s.seq, at=s.at, kind=s.kind, detail=s.detail) for s in record.steps
@@ -124,7 +142,18 @@ async def get_call(
             left_at=q.left_at,
             result=q.result,
             wait_seconds=q.wait_seconds,
+            skill=q.skill,
+            center=centers.get(q.center_id) if q.center_id else None,
+            overflow_from=centers.get(q.overflow_from_center_id)
+            if q.overflow_from_center_id else None,
+            overflow_to=centers.get(q.overflow_to_center_id) if q.overflow_to_center_id else None,
+            answered_at=q.answered_at,
         )
         for q in await call_records.queue_entries(session, call_id)
     ]
+    out.agent_legs = [AgentLegOut(agent=number, ring_at=leg.ring_at, answer_at=leg.answer_at,
+                                  end_at=leg.end_at, result=leg.result,
+                                  talk_seconds=leg.talk_seconds, hold_seconds=leg.hold_seconds,
+                                  wrap_up_seconds=leg.wrap_up_seconds)
+                      for leg, number in await call_records.agent_legs(session, call_id)]
     return out

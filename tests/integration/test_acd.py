@@ -1,0 +1,168 @@
+"""Agents take queued callers on the real PBX: registering softphones, real SIP callers."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import json
+import math
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from app.pbx import sandbox
+from tests.integration.conftest import Platform, wait_for
+from tests.integration.test_ivr import hold_for, seconds_of
+
+PASSWORD = "acd-test-pass"
+PHONES: list[subprocess.Popen[str]] = []
+AGENTS: set[str] = set()
+
+
+def hotline(platform: Platform, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "app.cli", *args], capture_output=True,
+                          text=True, env=platform.env(), timeout=60)
+
+
+def agent(platform: Platform, number: str, skills: str, center: str = "北京") -> str:
+    """An agent (created once per session, skills reset), logged out."""
+    made = hotline(platform, "agents", "create", number, "--name", f"坐席{number}", "--center",
+                   center, "--skills", skills, "--password", PASSWORD)
+    if made.returncode != 0:
+        assert "exists" in made.stderr, made.stderr
+        assert hotline(platform, "agents", "set-skills", number, skills).returncode == 0
+    set_state(platform, number, "logged_out")
+    AGENTS.add(number)
+    return number
+
+
+def set_state(platform: Platform, number: str, state: str) -> None:
+    resp = httpx.post(f"{platform.api}/api/v1/agents/{number}/state", json={"state": state},
+                      headers={"Authorization": f"Bearer {platform.supervisor_token}"},
+                      timeout=10)
+    assert resp.status_code == 200, resp.text
+
+
+def agent_view(platform: Platform, number: str) -> dict[str, Any]:
+    return dict(platform.get(f"/api/v1/agents/{number}").json())
+
+
+def phone(platform: Platform, number: str, *args: str) -> subprocess.Popen[str]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "softphone", "--agent", number, "--password",
+         PASSWORD, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=platform.env())
+    PHONES.append(proc)
+    wait_for(lambda: f"agent-{number}/" in sandbox.cli(platform.settings, "pjsip show contacts"),
+             20, f"agent {number} registered")
+    return proc
+
+
+def phone_result(proc: subprocess.Popen[str], timeout: float = 90) -> dict[str, Any]:
+    out, err = proc.communicate(timeout=timeout)
+    assert out.strip(), err
+    return dict(json.loads(out.strip().splitlines()[-1]))
+
+
+@pytest.fixture(autouse=True)
+def clean(platform: Platform) -> Iterator[None]:
+    yield
+    while AGENTS:  # no agent of one test takes the next test's callers
+        set_state(platform, AGENTS.pop(), "logged_out")
+    while PHONES:
+        proc = PHONES.pop()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    # Nothing leaks: every channel and bridge of every call is gone.
+    wait_for(lambda: platform.channels() == 0 and platform.bridges() == 0, 20,
+             "no channel or bridge left")
+
+
+def test_a_waiting_caller_is_connected_to_a_ready_agent(platform: Platform) -> None:
+    number = agent(platform, "7501", "ticket:5")
+    proc = phone(platform, number, "--answer-after", "1", "--hold", "4", "--timeout", "60")
+    set_state(platform, number, "ready")
+    summary = platform.call("--to", platform.settings.hotline_number, "--dtmf", "0",
+                            "--hold", "40")
+    result = phone_result(proc)
+    assert result["ok"] and result["registered"], result
+    [taken] = result["calls"]
+    assert taken["answered"] and taken["call_id"] == summary["call_id"]
+    assert taken["from"] == "138****8000" and taken["talk_seconds"] > 3
+    assert summary["hung_up_by"] == "hotline"  # the agent hung up, then the platform
+
+    record = platform.record(summary["sip_call_id"])
+    [entry] = record["queue_entries"]
+    assert entry["queue"] == "general" and entry["result"] == "connected"
+    assert entry["skill"] == "ticket" and entry["wait_seconds"] is not None
+    [leg] = record["agent_legs"]
+    assert leg["agent"] == number and leg["result"] == "answered"
+    assert leg["talk_seconds"] > 3 and leg["answer_at"] is not None
+    kinds = [s["kind"] for s in record["steps"]]
+    assert kinds.index("agent_ring") < kinds.index("agent_connected")
+    # After the call: wrap-up, then ready again.
+    assert agent_view(platform, number)["state"] in ("wrap_up", "ready")
+    wait_for(lambda: agent_view(platform, number)["state"] == "ready", 30, "ready after wrap-up")
+    set_state(platform, number, "logged_out")
+
+
+def test_no_answer_goes_to_the_next_agent_and_two_in_a_row_pause_the_agent(
+        platform: Platform) -> None:
+    high = agent(platform, "7511", "ticket:9")
+    low = agent(platform, "7512", "ticket:2")
+    rejecting = phone(platform, high, "--reject", "--calls", "2", "--timeout", "120")
+    answering = phone(platform, low, "--answer-after", "1", "--hold", "2", "--calls", "2",
+                      "--timeout", "120")
+    set_state(platform, high, "ready")
+    set_state(platform, low, "ready")
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        first = pool.submit(platform.call, "--dtmf", "0", "--hold", "30")
+        time.sleep(12)  # the first caller is with the low-level agent by now
+        second = pool.submit(platform.call, "--dtmf", "0", "--hold", "60")
+        calls = [first.result(timeout=150), second.result(timeout=150)]
+    legs = [platform.record(c["sip_call_id"])["agent_legs"] for c in calls]
+    # Higher level first; rejected -> the next agent, not the same one again.
+    assert [(leg["agent"], leg["result"]) for leg in legs[0]] == [
+        (high, "rejected"), (low, "answered")]
+    # The second rejection in a row pauses the agent (未接); the caller still gets an agent.
+    assert [(leg["agent"], leg["result"]) for leg in legs[1]] == [
+        (high, "rejected"), (low, "answered")]
+    view = agent_view(platform, high)
+    assert view["state"] == "paused" and view["reason"] == "未接"
+    assert phone_result(answering)["ok"]
+    assert phone_result(rejecting)["ok"]
+    for number in (high, low):
+        set_state(platform, number, "logged_out")
+
+
+def test_a_caller_who_hangs_up_while_waiting_is_an_abandon_with_its_wait(
+        platform: Platform) -> None:
+    number = agent(platform, "7521", "ticket:5")
+    phone(platform, number, "--timeout", "60")
+    set_state(platform, number, "ready")
+    set_state(platform, number, "paused")  # logged in, not ready: the caller has to wait
+    summary = platform.call("--dtmf", "0", "--hold", "12")
+    record = platform.record(summary["sip_call_id"])
+    [entry] = record["queue_entries"]
+    assert entry["result"] == "abandoned" and entry["wait_seconds"] > 3
+    assert record["outcome"] == "abandoned"
+    assert record["agent_legs"] == []
+    set_state(platform, number, "logged_out")
+
+
+def test_with_no_agent_of_the_skill_logged_in_the_caller_is_told_and_offered_a_callback(
+        platform: Platform) -> None:
+    # Press 0, then 1 while the offer plays (keys interrupt it): a callback is booked.
+    pause = math.ceil(seconds_of(platform, "transfer_agent")) + 3
+    summary = platform.call("--dtmf", "0" + "," * pause + "1",
+                            "--hold", hold_for(platform, "acd_callback_booked"))
+    record = platform.record(summary["sip_call_id"])
+    [entry] = record["queue_entries"]
+    assert entry["result"] == "callback"
+    prompts = [s["detail"].get("prompt") for s in record["steps"] if s["kind"] == "prompt"]
+    assert "acd_no_agents" in prompts and "acd_callback_booked" in prompts
