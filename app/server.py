@@ -15,7 +15,7 @@ from app.ari_handlers.dispatch import CallHandler
 from app.ari_handlers.stasis_app import echo_digits, route_by_argument
 from app.config import Settings
 from app.db import migrate
-from app.db.seed import seed_demo
+from app.db.seed import seed_centers, seed_demo
 from app.db.session import Database
 from app.logs import setup_logging
 from app.pbx import sandbox
@@ -58,6 +58,8 @@ async def prepare_database(settings: Settings, db: Database, demo_data: bool) ->
 
             if not await session.scalar(select(func.count()).select_from(Station)):
                 await seed_demo(session, orders=200, progress=log.info)
+            else:
+                await seed_centers(session)  # demo data seeded before centers existed
         await session.commit()
 
 
