@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import uvicorn
 
-from app.admin.demo_data import seed_demo
+from app.admin.demo_data import seed_centers, seed_demo
 from app.api.main import create_app
 from app.ari_handlers.dispatch import CallHandler
 from app.ari_handlers.stasis_app import echo_digits, route_by_argument
@@ -60,6 +60,8 @@ async def prepare_database(settings: Settings, db: Database, demo_data: bool) ->
 
             if not await session.scalar(select(func.count()).select_from(Station)):
                 await seed_demo(session, orders=200, progress=log.info)
+            else:
+                await seed_centers(session)  # demo data seeded before centers existed
         await session.commit()
 
 

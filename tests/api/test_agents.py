@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from app.acd import agents as svc
+from app.acd.features import REFUSED, apply_feature
 from app.acd.identity import IdentityError
 from app.acd.states import StateError, agent_snapshot, record_no_answer, set_state, state_history
 from app.db.models import AgentStateName, Role, User
@@ -194,3 +195,20 @@ async def test_agent_routes_and_roles(api: Api) -> None:
                                 json={"state": "ready"}), 404, "agent_not_found")
     out = await api.post(path, role=None, headers=dict(me), json={"state": "logged_out"})
     assert out.json()["state"] == "logged_out"
+
+
+async def test_feature_codes_change_the_state_or_are_refused(seeded: Seeded) -> None:
+    number, _ = await make_agent(seeded.url)
+    db = Database(seeded.url)
+    assert await apply_feature(db, number, "*23") == REFUSED  # cannot pause while logged out
+    assert await apply_feature(db, number, "*21") == "sound:agent-loginok"
+    assert await apply_feature(db, number, "*23") == "sound:beep"
+    assert await apply_feature(db, number, "*99") == REFUSED
+    assert await apply_feature(db, "99999", "*21") == REFUSED
+    async with db.session() as session:
+        [snap] = await agent_snapshot(session, number)
+        agent = await svc.get_agent(session, number)
+        last = (await state_history(session, agent))[-1]
+    await db.dispose()
+    assert (snap.state, snap.reason) == (S.PAUSED, "小休")
+    assert last.by == "feature_code"

@@ -6,7 +6,7 @@ import asyncio
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from sqlalchemy import inspect, select, text
+from sqlalchemy import delete, inspect, select, text
 
 from app.admin.demo_data import SeedError, seed_demo
 from app.db import migrate
@@ -117,3 +117,25 @@ def test_demo_seed_has_the_centers(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'c.db'}"
     migrate.upgrade(url)
     assert asyncio.run(_centers(url)) == [("北京", "bj"), ("上海", "sh"), ("太原", "ty")]
+
+
+async def _prepare_existing(url: str, tmp_path: Path) -> list[str]:
+    from app.config import Settings
+    from app.server import prepare_database
+
+    db = Database(url)
+    async with db.session() as session:
+        await seed_demo(session, orders=5, seed=3, progress=lambda _: None)
+        await session.execute(delete(Center))  # demo data from before centers existed
+        await session.commit()
+    await prepare_database(Settings(state_dir=tmp_path, database_url=url), db, demo_data=True)
+    async with db.session() as session:
+        names = list(await session.scalars(select(Center.name).order_by(Center.id)))
+    await db.dispose()
+    return names
+
+
+def test_serve_adds_the_centers_to_earlier_demo_data(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'd.db'}"
+    migrate.upgrade(url)
+    assert asyncio.run(_prepare_existing(url, tmp_path)) == ["北京", "上海", "太原"]
