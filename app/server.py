@@ -99,7 +99,7 @@ def call_handler(db: Database, platform: Callable[[], Platform | None],
             return None
         return CallerSpeech(current.speech, current.taps)
 
-    return route_by_argument({"echo": echo_digits, "feature": feature_handler(db)},
+    return route_by_argument({"echo": echo_digits, "feature": feature_handler(db, events)},
                              ivr_handler(flow, db, TtsVoice(), speech, events, acd))
 
 

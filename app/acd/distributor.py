@@ -64,17 +64,31 @@ class Distributor:
         self.agents: list[AgentView] = []
         self._kick = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._listener: asyncio.Task[None] | None = None
         self.rounds = 0
 
     async def start(self) -> None:
         await self.recover()
         self._task = asyncio.create_task(self._loop(), name="acd-distributor")
+        self._listener = asyncio.create_task(self._listen(), name="acd-agent-changes")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        for task in (self._task, self._listener):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    async def _listen(self) -> None:
+        """An agent made ready elsewhere (API, feature code) gets a caller at once."""
+        sub = self.events.subscribe(lambda e: isinstance(e, AgentStateChanged)
+                                    and e.state == "ready")
+        try:
+            while True:
+                if await sub.get() is not None:
+                    self.kick()
+        finally:
+            sub.close()
 
     async def recover(self) -> None:
         """At start no call of ours exists: agents left ringing or on a call go back to ready,

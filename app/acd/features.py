@@ -15,6 +15,7 @@ from app.ari_handlers.call import Call, CallHungUp
 from app.ari_handlers.dispatch import CallHandler
 from app.db.models import AgentStateName
 from app.db.session import Database
+from app.events import AgentStateChanged, EventFeed
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +47,7 @@ async def apply_feature(db: Database, number: str, code: str) -> str:
     return confirmation
 
 
-def feature_handler(db: Database) -> CallHandler:
+def feature_handler(db: Database, events: EventFeed | None = None) -> CallHandler:
     async def handle(call: Call) -> None:
         code = call.args[1] if len(call.args) > 1 else ""
         number = number_from_channel(call.channel.name)
@@ -55,6 +56,10 @@ def feature_handler(db: Database) -> CallHandler:
             media = REFUSED
         else:
             media = await apply_feature(db, number, code)
+            if events is not None and media != REFUSED:
+                state, reason, _ = FEATURES[code]
+                events.publish(AgentStateChanged(agent=number, state=state.value,
+                                                 reason=reason))
         try:
             await call.answer()
             await call.play(media)

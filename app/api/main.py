@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from app.api.errors import install_error_handlers
-from app.api.routes import agents, call_history, calls, lookups, work_orders
+from app.api.routes import agent_events, agents, call_history, calls, lookups, work_orders
 from app.config import Settings
 from app.db.session import Database
 from app.services.throttle import FailureThrottle
@@ -56,6 +56,7 @@ def create_app(settings: Settings, db: Database, platform: Platform | None = Non
     api.include_router(calls.router)
     api.include_router(call_history.router)
     api.include_router(agents.router)
+    api.include_router(agent_events.router)
 
     @api.get(
         "/healthz",

@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
+import yaml
 
 from app.config import Settings
 from app.pbx import sandbox
@@ -100,15 +101,29 @@ def wait_for(check: Any, timeout: float, what: str) -> float:
     return time.monotonic() - start
 
 
+# The shipped routing file with shorter timers, so tests see wrap-up end and overflow start.
+FAST_TIMERS = {"wrap_up": 3, "overflow": {"after": 8}}
+
+
+def fast_routing(folder: Path) -> Path:
+    rules = yaml.safe_load(Settings().routing_file.read_text())
+    for queue in rules["queues"].values():
+        queue["wrap_up"] = FAST_TIMERS["wrap_up"]
+        queue["overflow"] = {**queue.get("overflow", {}), **FAST_TIMERS["overflow"]}
+    path = folder / "routing-fast.yaml"
+    path.write_text(yaml.safe_dump(rules, allow_unicode=True))
+    return path
+
+
 @pytest.fixture(scope="session")
 def pbx() -> Iterator[Settings]:
     settings = Settings()
-    started = not sandbox.is_running(settings)
-    if started:
-        sandbox.start(settings)
-    yield settings
-    if started:
+    # The tests' own instance: one left running (an interrupted run) may have an older config.
+    if sandbox.is_running(settings):
         sandbox.stop(settings)
+    sandbox.start(settings)
+    yield settings
+    sandbox.stop(settings)
 
 
 @pytest.fixture(scope="session")
@@ -119,7 +134,8 @@ def platform(pbx: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterato
             [sys.executable, "-m", "app.cli", "serve", "--demo-data"], stdout=fh,
             stderr=subprocess.STDOUT,
             env={**os.environ, "HOTLINE_API_PORT": str(API_PORT),
-                 "HOTLINE_DATABASE_URL": f"sqlite:///{log.parent / 'hotline.db'}"},
+                 "HOTLINE_DATABASE_URL": f"sqlite:///{log.parent / 'hotline.db'}",
+                 "HOTLINE_ROUTING_FILE": str(fast_routing(log.parent))},
         )
     plat = Platform(pbx, f"http://127.0.0.1:{API_PORT}", log, proc)
     try:

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import json
 import math
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
 
 from app.pbx import sandbox
 from tests.integration.conftest import Platform, wait_for
@@ -166,3 +170,109 @@ def test_with_no_agent_of_the_skill_logged_in_the_caller_is_told_and_offered_a_c
     assert entry["result"] == "callback"
     prompts = [s["detail"].get("prompt") for s in record["steps"] if s["kind"] == "prompt"]
     assert "acd_no_agents" in prompts and "acd_callback_booked" in prompts
+
+
+def token_of(platform: Platform, user: str) -> str:
+    out = hotline(platform, "users", "token", user)
+    assert out.returncode == 0, out.stderr
+    return out.stdout.strip().splitlines()[-1]
+
+
+class EventStream:
+    """An agent's WebSocket event stream, read on a thread."""
+
+    def __init__(self, platform: Platform, number: str, token: str) -> None:
+        url = platform.api.replace("http://", "ws://") + f"/api/v1/agents/{number}/events"
+        self.ws = connect(f"{url}?token={token}", open_timeout=10)
+        self.messages: list[dict[str, Any]] = []
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+
+    def _read(self) -> None:
+        with contextlib.suppress(Exception):
+            for raw in self.ws:
+                self.messages.append(json.loads(raw))
+
+    def kinds(self) -> list[str]:
+        return [m["kind"] for m in self.messages]
+
+    def close(self) -> None:
+        self.ws.close()
+
+
+def refused(platform: Platform, number: str, token: str | None) -> int | None:
+    url = platform.api.replace("http://", "ws://") + f"/api/v1/agents/{number}/events"
+    try:
+        with connect(url + (f"?token={token}" if token else ""), open_timeout=10) as ws:
+            ws.recv(timeout=5)
+    except ConnectionClosed as exc:
+        return exc.rcvd.code if exc.rcvd else None
+    return None
+
+
+def test_the_screen_pop_and_state_changes_reach_the_agents_event_stream(
+        platform: Platform) -> None:
+    number = agent(platform, "7531", "ticket:5")
+    other = agent(platform, "7532", "ticket:1")
+    stream = EventStream(platform, number, token_of(platform, number))
+    try:
+        wait_for(lambda: stream.kinds()[:1] == ["agent.snapshot"], 10, "snapshot first")
+        proc = phone(platform, number, "--answer-after", "2", "--hold", "2")
+        set_state(platform, number, "ready")
+        wait_for(lambda: "agent.state" in stream.kinds(), 5, "state change on the stream")
+        summary = platform.call("--dtmf", "0", "--hold", "30")
+        assert phone_result(proc)["ok"]
+        wait_for(lambda: "agent.connected" in stream.kinds(), 10, "connected on the stream")
+        pop = next(m for m in stream.messages if m["kind"] == "agent.ringing")
+        assert pop["call_id"] == summary["call_id"] and pop["caller"] == "138****8000"
+        assert pop["queue"] == "general" and pop["skill"] == "ticket"
+        context = pop["context"]
+        assert "agent" in context["ivr_path"] and context["language"] == "zh"
+        assert context["priority"] is False and context["wait_seconds"] >= 0
+        assert context["calls_last_7_days"] >= 1 and context["overflow_from"] is None
+        states = [m["state"] for m in stream.messages if m["kind"] == "agent.state"]
+        assert states[:3] == ["ready", "ringing", "on_call"]
+        assert all(m.get("agent") in (None, number) for m in stream.messages)
+    finally:
+        stream.close()
+    # Only the agent itself or a supervisor may listen.
+    assert refused(platform, number, token_of(platform, other)) == 4403
+    assert refused(platform, number, None) == 4401
+    assert refused(platform, "7999", platform.supervisor_token) == 4404
+
+
+def test_after_overflow_after_an_agent_of_another_center_takes_the_call(
+        platform: Platform) -> None:
+    shanghai = agent(platform, "7541", "ticket:5", center="上海")
+    proc = phone(platform, shanghai, "--answer-after", "1", "--hold", "2")
+    set_state(platform, shanghai, "ready")
+    # 13800138000 belongs to no center's prefix: the default center 北京, with no agent.
+    summary = platform.call("--dtmf", "0", "--hold", "40")
+    assert phone_result(proc)["ok"]
+    record = platform.record(summary["sip_call_id"])
+    [entry] = record["queue_entries"]
+    assert entry["result"] == "connected" and entry["center"] == "北京"
+    assert entry["overflow_from"] == "北京" and entry["overflow_to"] == "上海"
+    assert entry["wait_seconds"] >= 8  # overflow.after in the tests' routing
+    assert [leg["agent"] for leg in record["agent_legs"]] == [shanghai]
+
+
+def test_a_priority_caller_goes_ahead_of_an_earlier_caller(platform: Platform) -> None:
+    number = agent(platform, "7551", "ticket:5,assistance:5")
+    proc = phone(platform, number, "--answer-after", "1", "--hold", "3", "--calls", "2",
+                 "--timeout", "120")
+    set_state(platform, number, "ready")
+    set_state(platform, number, "paused")  # both callers wait until the agent is ready
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        first = pool.submit(platform.call, "--dtmf", "0", "--hold", "70")
+        time.sleep(6)
+        second = pool.submit(platform.call, "--dtmf", "6", "--hold", "70")  # 重点旅客
+        time.sleep(14)  # both are queued by now
+        set_state(platform, number, "ready")
+        calls = [first.result(timeout=150), second.result(timeout=150)]
+    assert phone_result(proc)["ok"]
+    general, assistance = (platform.record(c["sip_call_id"]) for c in calls)
+    assert assistance["priority"] is True
+    assert assistance["queue_entries"][0]["queue"] == "assistance"
+    assert assistance["agent_legs"][0]["answer_at"] < general["agent_legs"][0]["answer_at"]
+    assert general["queue_entries"][0]["entered_at"] < assistance["queue_entries"][0]["entered_at"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
 from app.acd import states
@@ -14,6 +14,7 @@ from app.acd.states import AgentSnapshot, StateError
 from app.api.deps import Session, require, roles_doc
 from app.api.errors import ApiError
 from app.db.models import Role, User
+from app.events import AgentStateChanged
 
 router = APIRouter(prefix="/api/v1/agents", tags=["agents"])
 WATCH = (Role.SUPERVISOR, Role.ENGINEER)
@@ -86,7 +87,8 @@ async def one_agent(number: str, session: Session, user: Reader) -> AgentOut:
     "is not allowed now (e.g. pause while logged out, or any change during a call except "
     "logged_out).",
 )
-async def change_state(number: str, body: StateIn, session: Session, user: Changer) -> AgentOut:
+async def change_state(number: str, body: StateIn, session: Session, user: Changer,
+                       request: Request) -> AgentOut:
     _only_self(user, number)
     try:
         agent = await get_agent(session, number)
@@ -98,4 +100,9 @@ async def change_state(number: str, body: StateIn, session: Session, user: Chang
     except StateError as exc:
         raise ApiError(409, "state_conflict", str(exc)) from None
     await session.commit()
-    return await _one(session, number)
+    out = await _one(session, number)
+    platform = request.app.state.platform
+    if platform is not None:  # the desk, the wallboard and the distributor hear it at once
+        platform.events.publish(AgentStateChanged(agent=number, state=out.state,
+                                                  reason=out.reason))
+    return out
