@@ -51,6 +51,10 @@ class Settings(BaseSettings):
     lookup_failure_window: float = 600.0
 
     hotline_number: str = "12306"
+    # How callbacks reach passengers: a dialplan context engineers point at the trunk.
+    callback_dial: str = "Local/{number}@callback-out/n"
+    # The sandbox has no trunk: its callback-out context rings test passengers' phones here.
+    passenger_port: int = 5080
     # Queues, skills, centers and overflow rules (`hotline routing check` validates it).
     routing_file: Path = REPO_ROOT / "app" / "acd" / "routing.yaml"
     # Backoff for ARI/AMI reconnects, in seconds.

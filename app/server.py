@@ -26,6 +26,7 @@ from app.services.auth import ensure_local_token
 
 if TYPE_CHECKING:
     from app.acd.waiting import Acd
+    from app.ari_handlers.rest import AriRest
     from app.asr.live import SpeechService
 
 log = logging.getLogger(__name__)
@@ -80,10 +81,12 @@ async def provision_agents(settings: Settings, db: Database) -> None:
 
 
 def call_handler(db: Database, platform: Callable[[], Platform | None],
-                 events: EventFeed, acd: Callable[[], Acd | None] = lambda: None) -> CallHandler:
+                 events: EventFeed, acd: Callable[[], Acd | None] = lambda: None,
+                 callback_dial: str = "") -> CallHandler:
     """12306 runs the hotline flow; the echo test line (Stasis argument `echo`) says keys back;
     agents' feature codes (`feature,<code>`) change their state."""
     # Telephony-only imports: the API-only node (`hotline api`) needs no voice.
+    from app.acd.callbacks import callback_handler
     from app.acd.features import feature_handler
     from app.ivr.actions import ACTIONS
     from app.ivr.app import ivr_handler
@@ -99,18 +102,24 @@ def call_handler(db: Database, platform: Callable[[], Platform | None],
             return None
         return CallerSpeech(current.speech, current.taps)
 
-    return route_by_argument({"echo": echo_digits, "feature": feature_handler(db, events)},
+    handlers = {"echo": echo_digits, "feature": feature_handler(db, events)}
+    if (ours := acd()) is not None:
+        handlers["callback"] = callback_handler(ours, callback_dial)
+    return route_by_argument(handlers,
                              ivr_handler(flow, db, TtsVoice(), speech, events, acd))
 
 
-def make_acd(settings: Settings, db: Database, events: EventFeed) -> Acd:
+def make_acd(settings: Settings, db: Database, events: EventFeed,
+             rest: Callable[[], AriRest]) -> Acd:
     """Agents for queued callers: the routing file, the distributor, the queue runtime."""
     from app.acd.distributor import Distributor
     from app.acd.routing import load_routing
     from app.acd.waiting import Acd
 
     rules = load_routing(settings.routing_file)
-    return Acd(db, rules, Distributor(db, rules, events), events, settings.ari_app)
+    acd = Acd(db, rules, Distributor(db, rules, events), events, settings.ari_app, rest)
+    acd.serve_callbacks()
+    return acd
 
 
 async def start_speech(settings: Settings, db: Database) -> SpeechService | None:
@@ -136,8 +145,9 @@ def serve(settings: Settings, start_pbx: bool = False, demo_data: bool = False) 
         db = Database(settings.db_url)
         holder: list[Platform] = []  # calls find the platform's speech service through it
         events = EventFeed()
-        acd = make_acd(settings, db, events)
-        handler = call_handler(db, lambda: holder[0] if holder else None, events, lambda: acd)
+        acd = make_acd(settings, db, events, lambda: holder[0].ari.rest)
+        handler = call_handler(db, lambda: holder[0] if holder else None, events, lambda: acd,
+                               settings.callback_dial)
         platform = Platform(settings, creds, handler,
                             start_speech=lambda: start_speech(settings, db), events=events,
                             acd=acd)

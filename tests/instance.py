@@ -25,6 +25,7 @@ def instance_env() -> dict[str, str]:
         "ARI_PORT": "18088",
         "AMI_PORT": "15038",
         "API_PORT": "18080",
+        "PASSENGER_PORT": "15080",  # test passengers' phones, for callbacks
     }
     return {f"HOTLINE_{k}": os.environ.get(f"HOTLINE_TEST_{k}", v) for k, v in values.items()}
 

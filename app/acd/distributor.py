@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,6 +57,9 @@ class Waiter:
 
 class Distributor:
     def __init__(self, db: Database, rules: RoutingRules, events: EventFeed) -> None:
+        # Callbacks due now (as waiting calls) and who rings an agent for one: set by the ACD.
+        self.due_callbacks: Callable[[], Awaitable[list[WaitingCall]]] | None = None
+        self.ring_callback: Callable[[Assignment], None] | None = None
         self.db = db
         self.rules = rules
         self.events = events
@@ -192,6 +196,9 @@ class Distributor:
         ]
         free = [a for a in self.agents if a.number not in self.reserved]
         waiting = [w.waiting for w in self.waiters.values() if w.offered_to is None]
+        if self.due_callbacks is not None and self.ring_callback is not None:
+            busy = set(self.reserved.values())
+            waiting += [c for c in await self.due_callbacks() if c.call_id not in busy]
         if not waiting:
             return []
         recent = time.monotonic() - RETRY
@@ -199,8 +206,13 @@ class Distributor:
                    for w in self.waiters.values() if w.failed}
         made = next_assignments(waiting, free, time.time(), self.rules, exclude)
         for assignment in made:
-            waiter = self.waiters[assignment.call.call_id]
             agent = assignment.agent.number
+            if assignment.call.callback:
+                assert self.ring_callback is not None
+                self.reserved[agent] = assignment.call.call_id
+                self.ring_callback(assignment)
+                continue
+            waiter = self.waiters[assignment.call.call_id]
             self.reserved[agent] = waiter.call_id
             waiter.offered_to = agent
             waiter.deliver(AgentOffered(type="AgentOffered", channel_id=waiter.call_id,

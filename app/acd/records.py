@@ -65,7 +65,7 @@ async def close_entry(db: Database, entry_id: int, result: QueueResult, *,
         return entry.wait_seconds
 
 
-async def start_ringing(db: Database, number: str, call_id: str, entry_id: int,
+async def start_ringing(db: Database, number: str, call_id: str, entry_id: int | None,
                         ) -> int | None:
     """Agent to ringing and a new leg; None when the agent is no longer ready."""
     async with db.session() as session:

@@ -24,7 +24,7 @@ from app.acd.selection import Assignment, WaitingCall
 from app.ari_handlers.bridge import Bridge
 from app.ari_handlers.call import Call, CallHungUp
 from app.ari_handlers.models import ChannelDestroyed, ChannelHangupRequest, StasisEnd, StasisStart
-from app.ari_handlers.rest import AriError
+from app.ari_handlers.rest import AriError, AriRest
 from app.db.models import AgentLegResult, QueueResult
 from app.db.session import Database
 from app.events import EventFeed, PlatformEvent, QueueLeft
@@ -68,7 +68,11 @@ class Acd:
     """What the IVR's enqueue step needs of the ACD on this node."""
 
     def __init__(self, db: Database, rules: RoutingRules, distributor: Distributor,
-                 events: EventFeed, app: str) -> None:
+                 events: EventFeed, app: str, rest: Callable[[], AriRest] | None = None
+                 ) -> None:
+        self.rest = rest or _no_rest  # the platform's ARI REST client (callbacks ring with it)
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.answered_callbacks: dict[int, asyncio.Event] = {}
         self.db = db
         self.rules = rules
         self.distributor = distributor
@@ -78,10 +82,22 @@ class Acd:
         self._centers: dict[str, int] = {}
         self._wrapups: set[asyncio.Task[None]] = set()
 
+    async def center_ids(self) -> dict[str, int]:
+        if not self._centers:
+            self._centers = await records.center_ids(self.db)
+        return self._centers
+
     async def center_id(self, name: str) -> int | None:
         if name not in self._centers:
             self._centers = await records.center_ids(self.db)
         return self._centers.get(name)
+
+    def serve_callbacks(self) -> None:
+        """Let the distributor hand due callbacks to agents too."""
+        from app.acd import callbacks
+
+        self.distributor.due_callbacks = lambda: callbacks.due_callbacks(self)
+        self.distributor.ring_callback = lambda a: callbacks.ring_agent(self, a)
 
     def wrap_up(self, agent: str, seconds: float) -> None:
         task = asyncio.create_task(self._wrap_up(agent, seconds), name=f"wrap-up-{agent}")
@@ -95,8 +111,12 @@ class Acd:
         self.distributor.kick()
 
     async def stop(self) -> None:
-        for task in list(self._wrapups):
+        for task in [*self._wrapups, *self.tasks]:
             task.cancel()
+
+
+def _no_rest() -> AriRest:
+    raise RuntimeError("no ARI client: callbacks need the running platform")
 
 
 def hints_of(call: Call) -> list[str]:

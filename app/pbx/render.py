@@ -31,6 +31,7 @@ def placeholder_values(settings: Settings, creds: Credentials) -> dict[str, str]
         "AMI_SECRET": creds.ami_secret,
         "HOTLINE_NUMBER": settings.hotline_number,
         "PBX_DIR": str(settings.pbx_dir),
+        "PASSENGER_PORT": str(settings.passenger_port),
     }
 
 

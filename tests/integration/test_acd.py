@@ -6,6 +6,8 @@ import concurrent.futures
 import contextlib
 import json
 import math
+import os
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -77,6 +79,8 @@ def clean(platform: Platform) -> Iterator[None]:
     yield
     while AGENTS:  # no agent of one test takes the next test's callers
         set_state(platform, AGENTS.pop(), "logged_out")
+    with sqlite3.connect(platform.db_url.removeprefix("sqlite:///")) as db:  # nor its callbacks
+        db.execute("update callbacks set status = 'failed' where status = 'pending'")
     while PHONES:
         proc = PHONES.pop()
         if proc.poll() is None:
@@ -120,16 +124,15 @@ def test_no_answer_goes_to_the_next_agent_and_two_in_a_row_pause_the_agent(
     high = agent(platform, "7511", "ticket:9")
     low = agent(platform, "7512", "ticket:2")
     rejecting = phone(platform, high, "--reject", "--calls", "2", "--timeout", "120")
-    answering = phone(platform, low, "--answer-after", "1", "--hold", "2", "--calls", "2",
-                      "--timeout", "120")
     set_state(platform, high, "ready")
     set_state(platform, low, "ready")
-    with concurrent.futures.ThreadPoolExecutor(2) as pool:
-        first = pool.submit(platform.call, "--dtmf", "0", "--hold", "30")
-        time.sleep(12)  # the first caller is with the low-level agent by now
-        second = pool.submit(platform.call, "--dtmf", "0", "--hold", "60")
-        calls = [first.result(timeout=150), second.result(timeout=150)]
-    legs = [platform.record(c["sip_call_id"])["agent_legs"] for c in calls]
+    legs = []
+    for _ in range(2):  # one answering phone per call: each takes one call, then unregisters
+        answering = phone(platform, low, "--answer-after", "1", "--hold", "2")
+        summary = platform.call("--dtmf", "0", "--hold", "30")
+        assert phone_result(answering)["ok"]
+        legs.append(platform.record(summary["sip_call_id"])["agent_legs"])
+        wait_for(lambda: agent_view(platform, low)["state"] == "ready", 20, "low agent ready")
     # Higher level first; rejected -> the next agent, not the same one again.
     assert [(leg["agent"], leg["result"]) for leg in legs[0]] == [
         (high, "rejected"), (low, "answered")]
@@ -138,10 +141,7 @@ def test_no_answer_goes_to_the_next_agent_and_two_in_a_row_pause_the_agent(
         (high, "rejected"), (low, "answered")]
     view = agent_view(platform, high)
     assert view["state"] == "paused" and view["reason"] == "未接"
-    assert phone_result(answering)["ok"]
     assert phone_result(rejecting)["ok"]
-    for number in (high, low):
-        set_state(platform, number, "logged_out")
 
 
 def test_a_caller_who_hangs_up_while_waiting_is_an_abandon_with_its_wait(
@@ -259,8 +259,7 @@ def test_after_overflow_after_an_agent_of_another_center_takes_the_call(
 
 def test_a_priority_caller_goes_ahead_of_an_earlier_caller(platform: Platform) -> None:
     number = agent(platform, "7551", "ticket:5,assistance:5")
-    proc = phone(platform, number, "--answer-after", "1", "--hold", "3", "--calls", "2",
-                 "--timeout", "120")
+    proc = phone(platform, number, "--answer-after", "1", "--hold", "3")
     set_state(platform, number, "ready")
     set_state(platform, number, "paused")  # both callers wait until the agent is ready
     with concurrent.futures.ThreadPoolExecutor(2) as pool:
@@ -269,6 +268,9 @@ def test_a_priority_caller_goes_ahead_of_an_earlier_caller(platform: Platform) -
         second = pool.submit(platform.call, "--dtmf", "6", "--hold", "70")  # 重点旅客
         time.sleep(14)  # both are queued by now
         set_state(platform, number, "ready")
+        assert phone_result(proc)["ok"]
+        # The next phone registers during the agent's wrap-up, for the other caller.
+        proc = phone(platform, number, "--answer-after", "1", "--hold", "3")
         calls = [first.result(timeout=150), second.result(timeout=150)]
     assert phone_result(proc)["ok"]
     general, assistance = (platform.record(c["sip_call_id"]) for c in calls)
@@ -276,3 +278,38 @@ def test_a_priority_caller_goes_ahead_of_an_earlier_caller(platform: Platform) -
     assert assistance["queue_entries"][0]["queue"] == "assistance"
     assert assistance["agent_legs"][0]["answer_at"] < general["agent_legs"][0]["answer_at"]
     assert general["queue_entries"][0]["entered_at"] < assistance["queue_entries"][0]["entered_at"]
+
+
+def test_a_callback_rings_the_agent_first_then_the_passenger_and_bridges(
+        platform: Platform) -> None:
+    # No agent of the skill is logged in: the caller books a callback (key 1).
+    pause = math.ceil(seconds_of(platform, "transfer_agent")) + 3
+    summary = platform.call("--dtmf", "0" + "," * pause + "1",
+                            "--hold", hold_for(platform, "acd_callback_booked"))
+    record = platform.record(summary["sip_call_id"])
+    assert record["queue_entries"][0]["result"] == "callback"
+    db = sqlite3.connect(platform.db_url.removeprefix("sqlite:///"))
+    row = db.execute("select id, number, status, attempts from callbacks where call_id = ?",
+                     (summary["call_id"],)).fetchone()
+    assert row[1:] == ("13800138000", "pending", 0)
+
+    # The passenger's phone (SIPp's built-in answering scenario) and an agent coming in.
+    passenger = subprocess.Popen(
+        ["sipp", "-sn", "uas", "-i", "127.0.0.1", "-p", os.environ["HOTLINE_PASSENGER_PORT"],
+         "-m", "1", "-nostdin", "-timeout", "90s"], stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE, text=True)
+    PHONES.append(passenger)
+    number = agent(platform, "7561", "ticket:5")
+    proc = phone(platform, number, "--answer-after", "1", "--hold", "4")
+    set_state(platform, number, "ready")
+    result = phone_result(proc)
+    assert result["ok"] and result["calls"][0]["call_id"] == summary["call_id"], result
+    assert passenger.wait(timeout=30) == 0, passenger.stderr.read() if passenger.stderr else ""
+    wait_for(lambda: db.execute("select status from callbacks where id = ?",
+                                (row[0],)).fetchone()[0] == "done", 10, "callback done")
+    status, attempts, last = db.execute(
+        "select status, attempts, last_result from callbacks where id = ?", (row[0],)).fetchone()
+    assert (status, attempts, last) == ("done", 1, "connected")
+    legs = platform.get(f"/api/v1/calls/{summary['call_id']}").json()["agent_legs"]
+    assert [(leg["agent"], leg["result"]) for leg in legs] == [(number, "answered")]
+    assert legs[0]["talk_seconds"] > 2
