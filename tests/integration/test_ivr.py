@@ -193,13 +193,22 @@ def test_complaint_message_opens_a_work_order_and_speaks_its_number(platform: Pl
                                                   ("0", "general", False)])
 def test_agent_and_assistance_wait_in_a_queue(platform: Platform, key: str, queue: str,
                                               priority: bool) -> None:
-    summary = platform.call("--dtmf", key, "--hold",
-                            hold_for(platform, "assistance_transfer", "transfer_agent"))
+    from tests.integration.test_acd import agent, set_state
+
+    # An agent with both skills is logged in but paused: callers wait in the queue.
+    number = agent(platform, "7601", "ticket:5,assistance:5")
+    set_state(platform, number, "ready")
+    set_state(platform, number, "paused")
+    try:
+        summary = platform.call("--dtmf", key, "--hold",
+                                hold_for(platform, "assistance_transfer", "transfer_agent"))
+    finally:
+        set_state(platform, number, "logged_out")
     assert summary["hung_up_by"] == "caller"
     record = platform.record(summary["sip_call_id"])
     assert record["priority"] is priority
     assert record["outcome"] == "abandoned"
-    assert "hold" in kinds(record)
+    assert "queue" in kinds(record)
     entry = record["queue_entries"][0]
     assert entry["queue"] == queue and entry["priority"] is priority
     assert entry["result"] == "abandoned"
