@@ -31,7 +31,7 @@ from app.acd.states import agent_snapshot
 from app.ari_handlers.models import Notice
 from app.db.models import Agent, AgentState, AgentStateName, QueueEntry, QueueResult
 from app.db.session import Database
-from app.events import AgentStateChanged, EventFeed
+from app.events import AgentStateChanged, EventFeed, Subscription
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +74,10 @@ class Distributor:
     async def start(self) -> None:
         await self.recover()
         self._task = asyncio.create_task(self._loop(), name="acd-distributor")
-        self._listener = asyncio.create_task(self._listen(), name="acd-agent-changes")
+        # Subscribed before start() returns: no agent change is missed.
+        sub = self.events.subscribe(lambda e: isinstance(e, AgentStateChanged)
+                                    and e.state == "ready")
+        self._listener = asyncio.create_task(self._listen(sub), name="acd-agent-changes")
 
     async def stop(self) -> None:
         for task in (self._task, self._listener):
@@ -83,10 +86,8 @@ class Distributor:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
 
-    async def _listen(self) -> None:
+    async def _listen(self, sub: Subscription) -> None:
         """An agent made ready elsewhere (API, feature code) gets a caller at once."""
-        sub = self.events.subscribe(lambda e: isinstance(e, AgentStateChanged)
-                                    and e.state == "ready")
         try:
             while True:
                 if await sub.get() is not None:

@@ -1,0 +1,128 @@
+"""The distributor over a real SQLite database: offers, retries, recovery (no PBX)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from app.acd.agents import create_agent, get_agent
+from app.acd.distributor import AgentOffered, Distributor
+from app.acd.routing import load_routing
+from app.acd.selection import WaitingCall
+from app.acd.states import agent_snapshot, set_state
+from app.admin.demo_data import seed_centers
+from app.core.calltrace import CallTrace
+from app.db import migrate
+from app.db.models import AgentStateName, QueueEntry, QueueResult
+from app.db.session import Database
+from app.events import AgentStateChanged, EventFeed
+from app.services import call_records
+
+
+@pytest.fixture
+async def db(tmp_path: Path) -> AsyncIterator[Database]:
+    url = f"sqlite:///{tmp_path / 'acd.db'}"
+    await asyncio.to_thread(migrate.upgrade, url)
+    database = Database(url)
+    async with database.session() as session:
+        await seed_centers(session)
+        for number, level in (("1001", 3), ("1002", 9)):
+            await create_agent(session, number, name=f"a{number}", center="北京",
+                               skills={"ticket": level}, password="password-1")
+            await set_state(session, await get_agent(session, number), "ready", by="system")
+        await session.commit()
+    yield database
+    await database.dispose()
+
+
+class Inbox:
+    def __init__(self) -> None:
+        self.offers: list[Any] = []
+
+    def __call__(self, event: AgentOffered) -> None:
+        self.offers.append(event.assignment)
+
+
+def waiting(call_id: str) -> WaitingCall:
+    return WaitingCall(call_id, "general", "ticket", "北京", entered_at=time.time())
+
+
+async def test_the_higher_level_agent_is_offered_and_reserved(db: Database) -> None:
+    dist = Distributor(db, load_routing(), EventFeed())
+    inbox = Inbox()
+    dist.join("c1", inbox, waiting("c1"), entry_id=1)
+    await dist.round()
+    assert [a.agent.number for a in inbox.offers] == ["1002"]
+    assert dist.reserved == {"1002": "c1"}
+    # A second caller gets the other agent, never the reserved one.
+    second = Inbox()
+    dist.join("c2", second, waiting("c2"), entry_id=2)
+    await dist.round()
+    assert [a.agent.number for a in second.offers] == ["1001"]
+    assert dist.position("c2") == 0 or dist.waiters["c2"].offered_to == "1001"
+
+
+async def test_an_agent_who_did_not_answer_is_not_offered_the_same_caller_at_once(
+        db: Database) -> None:
+    dist = Distributor(db, load_routing(), EventFeed())
+    inbox = Inbox()
+    dist.join("c1", inbox, waiting("c1"), entry_id=1)
+    await dist.round()
+    dist.release("c1", "1002", answered=False)
+    await dist.round()
+    assert [a.agent.number for a in inbox.offers] == ["1002", "1001"]
+    assert dist.reserved == {"1001": "c1"}
+
+
+async def test_nobody_is_offered_when_no_agent_is_ready_and_leaving_frees_the_offer(
+        db: Database) -> None:
+    dist = Distributor(db, load_routing(), EventFeed())
+    async with db.session() as session:
+        for number in ("1001", "1002"):
+            await set_state(session, await get_agent(session, number), "paused", by="system")
+        await session.commit()
+    inbox = Inbox()
+    dist.join("c1", inbox, waiting("c1"), entry_id=1)
+    await dist.round()
+    assert inbox.offers == [] and dist.anyone_for("ticket") and not dist.anyone_for("english")
+    dist.leave("c1")
+    assert dist.waiters == {} and dist.reserved == {}
+
+
+async def test_an_agent_made_ready_elsewhere_wakes_the_distributor(db: Database) -> None:
+    feed = EventFeed()
+    dist = Distributor(db, load_routing(), feed)
+    await dist.start()
+    try:
+        rounds = dist.rounds
+        feed.publish(AgentStateChanged(agent="1001", state="ready"))
+        for _ in range(50):
+            if dist.rounds > rounds:
+                break
+            await asyncio.sleep(0.01)
+        assert dist.rounds > rounds  # well before the once-a-second round
+    finally:
+        await dist.stop()
+
+
+async def test_recovery_at_start_frees_stuck_agents_and_closes_open_entries(
+        db: Database) -> None:
+    async with db.session() as session:
+        agent = await get_agent(session, "1002")
+        await set_state(session, agent, "ringing", by="system")
+        await set_state(session, agent, "on_call", by="system")
+        await call_records.open_call(session, CallTrace(call_id="old", caller="13800138000"))
+        await call_records.enter_queue(session, "old", "general", False, "asked")
+        await session.commit()
+    await Distributor(db, load_routing(), EventFeed()).recover()
+    async with db.session() as session:
+        states = {s.number: s.state for s in await agent_snapshot(session)}
+        entry = (await session.scalars(select(QueueEntry))).one()
+    assert states == {"1001": AgentStateName.READY, "1002": AgentStateName.READY}
+    assert entry.left_at is not None and entry.result == QueueResult.ENDED_BY_PLATFORM
