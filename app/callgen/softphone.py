@@ -171,8 +171,8 @@ def sipp_command(plan: PhonePlan, pbx: str, work: Path, sip_port: int, media_por
         "-trace_logs", "-log_file", str(work / "phone.log"),
         "-trace_err", "-error_file", str(work / "errors.log"),
         "-timeout", f"{int(plan.timeout_s) + 30}s", "-nostdin",
-        # Three retransmissions (0.5 + 1 + 2 + 4 s): an unreachable PBX is reported in
-        # seconds, not after SIP's 32 s transaction timeout.
+        # Three retransmissions (REGISTER 2 + 4 + 8 + 16 s, others from 0.5 s): an unreachable
+        # PBX is reported after half a minute at most, not SIP's 32 s per transaction.
         "-max_retrans", "3",
     ]
 

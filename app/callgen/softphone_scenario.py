@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from xml.sax.saxutils import quoteattr
 
+REGISTER_RETRANS_MS = 2000
 POLL_MS = 200  # how often the registered phone checks whether it is done
 SIP = "[call_id]"  # each incoming call's own SIP Call-ID, to tell calls apart in the log
 REGISTER_FAILURES = (400, 401, 403, 404, 407, 480, 488, 500, 503)
@@ -57,7 +58,10 @@ def _register(plan: PhonePlan, cseq: int, expires: int, auth: bool) -> str:
         f"[authentication username={plan.agent} password={plan.password}]\n"
         if auth else ""
     )
-    return f"""  <send retrans="500"><![CDATA[
+    # A REGISTER is resent after 2 s, not SIP's 0.5 s: a PBX busy for a moment would otherwise
+    # answer both copies, and the second 401 (for the first REGISTER) would arrive after the
+    # authenticated one was sent and be taken for a refusal.
+    return f"""  <send retrans="{REGISTER_RETRANS_MS}"><![CDATA[
 REGISTER sip:[remote_ip]:[remote_port] SIP/2.0
 Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
 From: <sip:{user}@[remote_ip]:[remote_port]>;tag=[pid]R[call_number]
