@@ -25,7 +25,7 @@ Printed figures (one JSON line):
                        caller process has ended (after a short settle)
   cpu_ms_per_call      CPU (user+system, /proc) of `hotline serve` (with its child processes)
                        and of Asterisk from the first call to the end of the last, / callers;
-                       idle CPU per second (measured before the load) for comparison
+                       idle CPU ms per second (5 s before and after the load) for comparison
   left_after           PBX channels and bridges still up after the settle
 
 Run: .venv/bin/python bench/acd_load.py [--agents 40 --callers 120 --duration 120]
@@ -501,11 +501,15 @@ def run(bench: Bench) -> dict[str, Any]:
     assert bench.serve is not None
     serve_pid = bench.serve.pid
     pbx_pid = int(sandbox.pid_file(bench.settings).read_text().strip())
-    idle_s = 5.0
-    a0, p0 = tree_cpu(serve_pid), cpu_seconds(pbx_pid)
-    time.sleep(idle_s)
-    idle = {"app_ms_per_s": round((tree_cpu(serve_pid) - a0) * 1000 / idle_s, 1),
-            "asterisk_ms_per_s": round((cpu_seconds(pbx_pid) - p0) * 1000 / idle_s, 1)}
+
+    def idle_cpu(seconds: float = 5.0) -> dict[str, float]:
+        """CPU ms per second with no call: what a call's share is compared against."""
+        a, p = tree_cpu(serve_pid), cpu_seconds(pbx_pid)
+        time.sleep(seconds)
+        return {"app": round((tree_cpu(serve_pid) - a) * 1000 / seconds, 1),
+                "asterisk": round((cpu_seconds(pbx_pid) - p) * 1000 / seconds, 1)}
+
+    idle_before = idle_cpu()
     bench.say(f"placing {args.callers} callers over {args.duration:g} s")
     a0, p0, t0 = tree_cpu(serve_pid), cpu_seconds(pbx_pid), time.monotonic()
     summaries = bench.place_callers()
@@ -513,6 +517,7 @@ def run(bench: Bench) -> dict[str, Any]:
     app_cpu, pbx_cpu = tree_cpu(serve_pid) - a0, cpu_seconds(pbx_pid) - p0
     wall = time.monotonic() - t0
     bench.say(f"callers done after {wall:.0f} s; reading the records")
+    idle_after = idle_cpu()
     sip_ids = [i for s in summaries for i in s.get("sip_call_ids", [])]
     db_url = bench.env["HOTLINE_DATABASE_URL"]
     figures = asyncio.run(read_figures(db_url, sip_ids, bench.ami,
@@ -536,7 +541,9 @@ def run(bench: Bench) -> dict[str, Any]:
                      "records_not_ended": figures.pop("records_not_ended")},
         "cpu_ms_per_call": {"app": round(app_cpu * 1000 / args.callers, 1),
                             "asterisk": round(pbx_cpu * 1000 / args.callers, 1),
-                            "wall_s": round(wall, 1), "idle": idle},
+                            "wall_s": round(wall, 1),
+                            "idle_ms_per_s_before": idle_before,
+                            "idle_ms_per_s_after": idle_after},
         "left_after": bench.pbx_left(),
         "agent_states_after": dict(agent_states),
         "ami": bench.ami.error or "ok",
