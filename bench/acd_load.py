@@ -25,7 +25,7 @@ Printed figures (one JSON line):
                        caller process has ended (after a short settle)
   cpu_ms_per_call      CPU (user+system, /proc) of `hotline serve` (with its child processes)
                        and of Asterisk from the first call to the end of the last, / callers;
-                       idle CPU ms per second (5 s before and after the load) for comparison
+                       idle CPU ms per second (2 s before, 5 s after the load) for comparison
   left_after           PBX channels and bridges still up after the settle
 
 Run: .venv/bin/python bench/acd_load.py [--agents 40 --callers 120 --duration 120]
@@ -242,6 +242,7 @@ class Bench:
         else:
             sandbox.start(self.settings, say=self.say)
             self.started_pbx = True
+        self.forget_contacts()
         log = open(self.tmp / "serve.log", "wb")  # the child writes it until it ends
         self.serve = subprocess.Popen(
             [sys.executable, "-m", "app.cli", "serve", "--demo-data"], env=self.env, cwd=ROOT,
@@ -260,18 +261,38 @@ class Bench:
         self.say(f"serve healthy (pid {self.serve.pid}), log {self.tmp / 'serve.log'}")
 
     def create_agents(self) -> None:
+        """Through the same service as `hotline agents create`, in one transaction, and one
+        provisioning of the SIP accounts (N concurrent CLI runs would each rewrite and
+        reload them)."""
         centers = self.args.centers
         self.agents = [(str(FIRST_AGENT + i), centers[i % len(centers)])
                        for i in range(self.args.agents)]
 
-        def make(agent: tuple[str, str]) -> None:
-            number, center = agent
-            hotline(self.env, "agents", "create", number, "--name", f"坐席{number}",
-                    "--center", center, "--skills", "ticket:5", "--password", PASSWORD)
+        async def make() -> bool:
+            from app.acd.agents import create_agent
+            from app.acd.provisioning import apply_agents
+            from app.db.session import Database
 
-        with concurrent.futures.ThreadPoolExecutor(4) as pool:
-            list(pool.map(make, self.agents))
+            db = Database(self.settings.db_url)
+            try:
+                async with db.session() as session:
+                    for number, center in self.agents:
+                        await create_agent(session, number, name=f"坐席{number}", center=center,
+                                           skills={"ticket": 5}, password=PASSWORD)
+                    await session.commit()
+                return await apply_agents(self.settings, db)
+            finally:
+                await db.dispose()
+
+        if not asyncio.run(make()):
+            raise RuntimeError("the PBX did not reload the agents' SIP accounts")
         self.say(f"{len(self.agents)} agents created over {', '.join(centers)}")
+
+    def forget_contacts(self) -> None:
+        """Registrations of an earlier run (its phones were stopped without unregistering)
+        persist in the instance's astdb; drop them so only this run's phones count."""
+        with contextlib.suppress(sandbox.SandboxError):
+            sandbox.cli(self.settings, "database deltree registrar")
 
     def start_phones(self, phone_timeout: float) -> None:
         for number, _ in self.agents:
@@ -287,6 +308,13 @@ class Bench:
         while True:
             contacts = sandbox.cli(self.settings, "pjsip show contacts")
             missing = [n for n, _ in self.agents if f"agent-{n}/" not in contacts]
+            ended = [(n, p) for (n, _), p in zip(self.agents, self.phones, strict=True)
+                     if p.poll() is not None]
+            if ended:  # a registered phone runs until its calls or its timeout
+                number, _ = ended[0]
+                text = (self.tmp / f"phone-{number}.json").read_text(errors="replace")
+                raise RuntimeError(f"{len(ended)} softphones ended at start; agent {number}: "
+                                   f"{text.strip()[-400:]}")
             if not missing:
                 break
             if time.monotonic() > deadline:
@@ -375,6 +403,8 @@ class Bench:
             self.ami.stop()
         if self.serve is not None:  # Ctrl-C: serve ends its calls cleanly
             stop_group(self.serve, sig=signal.SIGINT, wait=30)
+        if sandbox.is_running(self.settings):
+            self.forget_contacts()
         if self.started_pbx:
             with contextlib.suppress(Exception):
                 sandbox.stop(self.settings, say=self.say)
@@ -509,7 +539,11 @@ def run(bench: Bench) -> dict[str, Any]:
         return {"app": round((tree_cpu(serve_pid) - a) * 1000 / seconds, 1),
                 "asterisk": round((cpu_seconds(pbx_pid) - p) * 1000 / seconds, 1)}
 
-    idle_before = idle_cpu()
+    # Speech warm-up goes on after /healthz answers: start the load once serve is quiet.
+    for _ in range(30):
+        idle_before = idle_cpu(2.0)
+        if idle_before["app"] < 50:
+            break
     bench.say(f"placing {args.callers} callers over {args.duration:g} s")
     a0, p0, t0 = tree_cpu(serve_pid), cpu_seconds(pbx_pid), time.monotonic()
     summaries = bench.place_callers()
