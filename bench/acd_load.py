@@ -19,7 +19,9 @@ Printed figures (one JSON line):
       agent_channel    `enqueue` step -> Asterisk creates PJSIP/agent-NO (AMI Newchannel)
       phone_ringing    `enqueue` step -> the phone's 180 Ringing reaches Asterisk (AMI
                        Newstate Ringing); app and PBX stamp the same host clock
-    These include any queueing: a caller who waits for a free agent waits in them too.
+      app_steps_agent_free  app_steps, only for entries that found an agent of their
+                       center free (not between ring and end of wrap-up): no queueing in it
+    The others include any queueing: a caller who waits for a free agent waits in them too.
   failed_calls         callers whose SIP call did not complete, and agent legs not answered
   stranded             calls still live in the app, queue entries still open, once every
                        caller process has ended (after a short settle)
@@ -419,7 +421,7 @@ async def read_figures(db_url: str, sip_ids: list[str], ami: AmiWatch | None,
                        centers: dict[int, str]) -> dict[str, Any]:
     from sqlalchemy import select
 
-    from app.db.models import AgentLeg, CallRecord, CallStep, QueueEntry
+    from app.db.models import Agent, AgentLeg, CallRecord, CallStep, QueueEntry
     from app.db.session import Database
 
     db = Database(db_url)
@@ -438,6 +440,7 @@ async def read_figures(db_url: str, sip_ids: list[str], ami: AmiWatch | None,
                 select(CallStep).where(CallStep.call_id.in_(call_ids),
                                        CallStep.kind.in_(("enqueue", "agent_ring")))
                 .order_by(CallStep.call_id, CallStep.seq)))
+            agent_center = {a.id: a.center_id for a in await session.scalars(select(Agent))}
     finally:
         await db.dispose()
     enqueued: dict[str, float] = {}
@@ -449,6 +452,20 @@ async def read_figures(db_url: str, sip_ids: list[str], ami: AmiWatch | None,
     for one in legs:
         first_leg.setdefault(one.call_id, one)
     app_ms = [(rung[c] - t) * 1000 for c, t in enqueued.items() if c in rung]
+    # Busy from ring to the end of wrap-up; an entry found a free agent when some agent of
+    # its own center was not busy at that moment: its ring latency is the distributor's own.
+    busy: dict[int, list[tuple[float, float]]] = {}
+    for leg in legs:
+        end = _epoch(leg.end_at) + (leg.wrap_up_seconds or 0) if leg.end_at else float("inf")
+        busy.setdefault(leg.agent_id, []).append((_epoch(leg.ring_at), end))
+    free_ms: list[float] = []
+    for e in entries:
+        t = enqueued.get(e.call_id)
+        if t is None or e.call_id not in rung:
+            continue
+        if any(all(not (a <= t <= b) for a, b in busy.get(agent, []))
+               for agent, center in agent_center.items() if center == e.center_id):
+            free_ms.append((rung[e.call_id] - t) * 1000)
     chan_ms: list[float] = []
     ring_ms: list[float] = []
     if ami is not None:
@@ -468,7 +485,8 @@ async def read_figures(db_url: str, sip_ids: list[str], ami: AmiWatch | None,
         "overflowed": dict(overflowed),
         "wait_s": spread([e.wait_seconds for e in entries if e.wait_seconds is not None]),
         "enqueue_to_ring_ms": {"app_steps": spread(app_ms), "agent_channel": spread(chan_ms),
-                               "phone_ringing": spread(ring_ms)},
+                               "phone_ringing": spread(ring_ms),
+                               "app_steps_agent_free": spread(free_ms)},
         "agent_legs": dict(Counter(str(leg.result.value if leg.result else "open")
                                    for leg in legs)),
         "open_entries": len(open_entries),
