@@ -25,6 +25,7 @@ bench: setup
 	.venv/bin/python bench/api_lookup.py
 	.venv/bin/python bench/ivr_latency.py
 	.venv/bin/python bench/asr_live.py
+	.venv/bin/python bench/acd_load.py
 
 clean-pbx:
 	-.venv/bin/hotline pbx stop

@@ -249,6 +249,9 @@ def _talk(plan: PhonePlan) -> list[str]:
 
 
 def _endings(user: str, done: str) -> str:
+    # SIPp numbers every incoming call 0, so its [branch] repeats from call to call; the PBX
+    # would take the next call's BYE for a retransmission of the first one's and answer it
+    # from that finished transaction. The call's own Call-ID makes each branch unique.
     return f"""  <label id="remote_bye"/>
   <nop><action>{_log("remote_bye", sip=SIP)}</action></nop>
   <send>{_reply("200 OK", to_tag=False)}</send>
@@ -257,7 +260,7 @@ def _endings(user: str, done: str) -> str:
   <nop><action>{_log("local_bye", sip=SIP)}</action></nop>
   <send retrans="500"><![CDATA[
 BYE [next_url] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]-[call_id]
 From: <sip:{user}@[local_ip]:[local_port]>;tag=[pid]T[call_number]
 To: [$remote]
 [routes]

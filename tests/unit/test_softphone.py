@@ -117,6 +117,13 @@ def test_answer_scenario_rings_answers_with_sdp_and_hangs_up_after_hold() -> Non
     assert "X-Hotline-Call-Id:" in xml and "486" not in xml
 
 
+def test_each_calls_bye_is_a_new_transaction() -> None:
+    # Every incoming call is SIPp's call 0: without the Call-ID all BYEs share one branch.
+    xml = build_answer_scenario(PhonePlan(agent="1001", password="x", hold_ms=4000))
+    [bye] = [m for m in sends(xml) if m.strip().startswith("BYE")]
+    assert ";branch=[branch]-[call_id]" in bye
+
+
 def test_answer_scenario_answers_options_probes() -> None:
     xml = build_answer_scenario(PhonePlan(agent="1001", password="x"))
     assert '<recv request="OPTIONS" optional="true" next="options"/>' in xml
