@@ -152,6 +152,9 @@ def serve(settings: Settings, start_pbx: bool = False, demo_data: bool = False) 
                             start_speech=lambda: start_speech(settings, db), events=events,
                             acd=acd)
         holder.append(platform)
+        # A restarted PBX rendered its agents from whatever database it was given: this
+        # platform's database is the source of truth, applied on every ARI (re)connect.
+        platform.ari.connect_hooks.append(lambda: provision_agents(settings, db))
         config = uvicorn.Config(
             create_app(settings, db, platform),
             host=settings.api_host,
@@ -164,7 +167,6 @@ def serve(settings: Settings, start_pbx: bool = False, demo_data: bool = False) 
 
         async def run() -> None:
             await prepare_database(settings, db, demo_data)
-            await provision_agents(settings, db)
             task = asyncio.create_task(server.serve())
             while not server.started and not task.done():
                 await asyncio.sleep(0.1)

@@ -83,17 +83,21 @@ async def start_ringing(db: Database, number: str, call_id: str, entry_id: int |
 
 
 async def ring_failed(db: Database, number: str, leg_id: int, result: AgentLegResult,
-                      channel_id: str | None) -> str:
+                      channel_id: str | None, counts: bool = True) -> str:
     """The agent did not take the call: the leg's result; a no-answer or rejection counts
-    towards the automatic pause (two in a row). Returns the agent's new state."""
+    towards the automatic pause (two in a row), a ring the caller gave up (counts=False) does
+    not. Returns the agent's new state."""
     async with db.session() as session:
         leg = await session.get(AgentLeg, leg_id)
         if leg is not None:
             leg.result, leg.end_at, leg.channel_id = result, now(), channel_id
         agent = await get_agent(session, number)
         try:
-            row = await record_no_answer(session, agent)
-            state = row.state.value
+            if counts:
+                state = (await record_no_answer(session, agent)).state.value
+            else:
+                state = (await set_state(session, agent, AgentStateName.READY,
+                                         by="system")).state.value
         except StateError:
             state = "unknown"
         await session.commit()

@@ -326,7 +326,11 @@ class QueueVisit:
                 return False
             channel_id = channel.id
             call.dispatcher.claim(channel_id, call)
-            answered = await self._await_answer(channel_id, rule.ring_timeout + 2)
+            try:
+                answered = await self._await_answer(channel_id, rule.ring_timeout + 2)
+            except CallHungUp:
+                result = AgentLegResult.FAILED  # the caller left: not the agent's miss
+                raise
             if answered is not True:
                 result = answered or AgentLegResult.NO_ANSWER
                 return False
@@ -338,8 +342,9 @@ class QueueVisit:
                 if channel_id is not None:
                     with contextlib.suppress(AriError):
                         await call.rest.hangup(channel_id)
-                state = await asyncio.shield(
-                    records.ring_failed(acd.db, agent, leg_id, result, channel_id))
+                state = await asyncio.shield(records.ring_failed(
+                    acd.db, agent, leg_id, result, channel_id,
+                    counts=result != AgentLegResult.FAILED))
                 acd.distributor.publish_state(agent, state,
                                               "未接" if state == "paused" else None)
                 acd.events.publish(AgentLegEnded(call_id=call.id, agent=agent,

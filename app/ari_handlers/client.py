@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from app.ari_handlers.dispatch import CallDispatcher, CallHandler
 from app.ari_handlers.events import AriEventStream
 from app.ari_handlers.rest import AriRest
@@ -17,11 +19,18 @@ class AriClient:
         self.rest = AriRest(base_url, user, password)
         self.recent = RecentCalls()
         self.dispatcher = CallDispatcher(self.rest, handler, self.recent)
+        # Run after every (re)connect, once calls are re-synced: Asterisk may have restarted.
+        self.connect_hooks: list[Callable[[], Awaitable[None]]] = []
         self.events = AriEventStream(
             base_url, app, user, password,
-            on_event=self.dispatcher.dispatch, on_connect=self.dispatcher.resync,
+            on_event=self.dispatcher.dispatch, on_connect=self._connected,
             backoff_initial=backoff_initial, backoff_max=backoff_max,
         )
+
+    async def _connected(self) -> None:
+        await self.dispatcher.resync()
+        for hook in self.connect_hooks:
+            await hook()
 
     @property
     def connected(self) -> bool:

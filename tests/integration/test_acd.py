@@ -13,6 +13,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -21,6 +22,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from app.pbx import sandbox
+from tests.data import SPEECH
 from tests.integration.conftest import Platform, wait_for
 from tests.integration.test_ivr import hold_for, seconds_of
 
@@ -313,3 +315,88 @@ def test_a_callback_rings_the_agent_first_then_the_passenger_and_bridges(
     legs = platform.get(f"/api/v1/calls/{summary['call_id']}").json()["agent_legs"]
     assert [(leg["agent"], leg["result"]) for leg in legs] == [(number, "answered")]
     assert legs[0]["talk_seconds"] > 2
+
+
+def test_audio_flows_both_ways_between_caller_and_agent(platform: Platform) -> None:
+    from tests.integration.test_softphone import rtp_counts
+
+    number = agent(platform, "7571", "ticket:5")
+    proc = phone(platform, number, "--answer-after", "1", "--hold", "12")
+    set_state(platform, number, "ready")
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        # The caller speaks once the agent is on (keys, then six seconds, then speech).
+        call = pool.submit(platform.call, "--dtmf", "0,,,,,,", "--speech",
+                           str(SPEECH / "ulaw8k" / "002.wav"), "--hold", "30")
+        seen: dict[str, tuple[int, int]] = {}
+
+        def both_ways() -> bool:
+            for leg, prefix in (("agent", f"agent-{number}"), ("caller", "caller-")):
+                if (counts := rtp_counts(platform.settings, prefix)) is not None:
+                    seen[leg] = counts
+            return all(leg in seen and min(seen[leg]) > 0 for leg in ("agent", "caller"))
+
+        # Agent's leg: received = the phone's audio, sent = the caller's speech; and the
+        # caller's leg the other way round: the mixing bridge carries both directions.
+        wait_for(both_ways, 30, f"RTP both ways on both legs ({seen})")
+        call.result(timeout=60)
+    assert phone_result(proc)["ok"]
+
+
+def test_an_agent_phone_that_dies_while_ringing_does_not_strand_the_caller(
+        platform: Platform) -> None:
+    slow = agent(platform, "7581", "ticket:9")
+    backup = agent(platform, "7582", "ticket:2")
+    dying = phone(platform, slow, "--answer-after", "60", "--timeout", "90")
+    set_state(platform, slow, "ready")
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        call = pool.submit(platform.call, "--dtmf", "0", "--hold", "60")
+        wait_for(lambda: agent_view(platform, slow)["state"] == "ringing", 20, "slow agent rings")
+        dying.kill()  # the phone is gone mid-ring, without a word to the PBX
+        answering = phone(platform, backup, "--answer-after", "1", "--hold", "2")
+        set_state(platform, backup, "ready")
+        summary = call.result(timeout=120)
+    assert phone_result(answering)["ok"]
+    record = platform.record(summary["sip_call_id"])
+    assert [(leg["agent"], leg["result"]) for leg in record["agent_legs"]] == [
+        (slow, "no_answer"), (backup, "answered")]
+    assert record["queue_entries"][0]["result"] == "connected"
+
+
+def test_after_a_pbx_restart_agents_are_back_and_nothing_is_left_ringing(
+        platform: Platform) -> None:
+    number = agent(platform, "7591", "ticket:5")
+    ringing = phone(platform, number, "--answer-after", "60", "--timeout", "90")
+    set_state(platform, number, "ready")
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        call = pool.submit(platform.call, "--dtmf", "0", "--hold", "60")
+        wait_for(lambda: agent_view(platform, number)["state"] == "ringing", 20, "agent rings")
+        sandbox.stop(platform.settings)  # the caller's and the agent's calls end with it
+        ringing.kill()
+        sandbox.start(platform.settings)
+        summary = call.result(timeout=120)
+    wait_for(lambda: platform.health() == 200, 30, "platform reconnected")
+    record = platform.record(summary["sip_call_id"])
+    assert record["queue_entries"][0]["left_at"] is not None  # the entry is closed
+    wait_for(lambda: agent_view(platform, number)["state"] not in ("ringing", "on_call"), 20,
+             "agent not left ringing")
+    # The agent's SIP account is back in the restarted PBX: the phone registers again.
+    again = phone(platform, number, "--timeout", "5", "--keep")
+    result = phone_result(again)
+    files = Path(result.get("files", "/nonexistent"))
+    logs = {f.name: f.read_text(errors="replace")[-1500:] for f in files.glob("*.log")} \
+        if files.is_dir() else {}
+    assert result["registered"], (result, logs)
+
+
+def test_a_caller_who_gives_up_while_the_agent_rings_is_not_the_agents_miss(
+        platform: Platform) -> None:
+    number = agent(platform, "7522", "ticket:5")
+    phone(platform, number, "--answer-after", "60", "--timeout", "90")
+    set_state(platform, number, "ready")
+    summary = platform.call("--dtmf", "0", "--hold", "9")
+    record = platform.record(summary["sip_call_id"])
+    assert record["queue_entries"][0]["result"] == "abandoned"
+    assert [(leg["agent"], leg["result"]) for leg in record["agent_legs"]] == [
+        (number, "failed")]
+    view = agent_view(platform, number)
+    assert view["state"] == "ready" and view["missed_in_row"] == 0
