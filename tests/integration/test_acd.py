@@ -59,14 +59,20 @@ def agent_view(platform: Platform, number: str) -> dict[str, Any]:
     return dict(platform.get(f"/api/v1/agents/{number}").json())
 
 
+def contacts(platform: Platform, number: str) -> set[str]:
+    return {line.split()[1] for line in sandbox.cli(platform.settings, "pjsip show contacts")
+            .splitlines() if f"agent-{number}/" in line and line.split()[0] == "Contact:"}
+
+
 def phone(platform: Platform, number: str, *args: str) -> subprocess.Popen[str]:
+    before = contacts(platform, number)  # a stale contact (an earlier phone) is not this one
     proc = subprocess.Popen(
         [sys.executable, "-m", "app.cli", "softphone", "--agent", number, "--password",
          PASSWORD, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env=platform.env())
     PHONES.append(proc)
-    wait_for(lambda: f"agent-{number}/" in sandbox.cli(platform.settings, "pjsip show contacts"),
-             20, f"agent {number} registered")
+    wait_for(lambda: bool(contacts(platform, number) - before), 20,
+             f"agent {number} registered")
     return proc
 
 
