@@ -70,6 +70,7 @@ class Distributor:
         self._task: asyncio.Task[None] | None = None
         self._listener: asyncio.Task[None] | None = None
         self.rounds = 0
+        self.last_round = float("-inf")
 
     async def start(self) -> None:
         await self.recover()
@@ -185,8 +186,13 @@ class Distributor:
                 log.exception("distribution round failed")
                 await asyncio.sleep(0.5)
 
+    def fresh(self, within: float = ROUND_EVERY) -> bool:
+        """Whether the agents were read from the database within the last `within` s."""
+        return time.monotonic() - self.last_round < within
+
     async def round(self) -> list[Assignment]:
         self.rounds += 1
+        self.last_round = time.monotonic()
         async with self.db.session() as session:
             snapshot = await agent_snapshot(session)
         self.agents = [

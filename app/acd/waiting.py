@@ -166,6 +166,7 @@ class QueueVisit:
         self.holding: Bridge | None = None
         self.music = False
         self.wait: float | None = None
+        self.recent = 0
 
     async def run(self) -> QueueResult:
         """How the stay ended (connected, callback, message, no_agents); CallHungUp when the
@@ -177,7 +178,10 @@ class QueueVisit:
                              priority=self.priority)
         result: QueueResult | None = None
         try:
-            await acd.distributor.round()  # fresh agents before deciding anything
+            if not acd.distributor.fresh():
+                await acd.distributor.round()  # agents as of the last second at most
+            # For the screen pop, counted now: ringing the agent later waits for nothing.
+            self.recent = await records.recent_calls(acd.db, self.call.trace.caller)
             if not acd.distributor.anyone_for(self.skill):
                 result = await self._offer(no_agents=True) or QueueResult.NO_AGENTS
                 return result
@@ -302,7 +306,7 @@ class QueueVisit:
         acd.distributor.publish_state(agent, "ringing", call_id=call.id)
         waited = time.time() - self.entered
         overflow_from = assignment.pick.origin if assignment.pick.overflow else None
-        recent = await records.recent_calls(acd.db, call.trace.caller)
+        recent = self.recent
         masked = mask_phone(call.trace.caller) or ""
         acd.events.publish(AgentRinging(
             call_id=call.id, agent=agent, queue=self.queue, skill=self.skill, caller=masked,
