@@ -134,12 +134,13 @@ def screen_context(call: Call, ctx_vars: dict[str, str], lang: str, priority: bo
                    waited: float, overflow_from: str | None, recent: int) -> dict[str, Any]:
     speech = [s for s in call.trace.steps if s["kind"] == "speech"]
     last = speech[-1] if speech else {}
-    order = ctx_vars.get("order_number", "")
+    # The menu collects the order number's 9 digits (var order_no); the pop shows it masked.
+    order = ctx_vars.get("order_no", "")
     return {
         "ivr_path": [s.get("node") for s in call.trace.steps if s["kind"] == "node"],
         "intent": last.get("intent"), "transcript": last.get("transcript"),
         "confidence": last.get("confidence"),
-        "order_number": (order[:3] + "****" + order[-2:]) if len(order) > 5 else None,
+        "order_number": f"E{order[:2]}*****{order[-2:]}" if len(order) >= 6 else None,
         "language": lang, "priority": priority, "wait_seconds": round(waited, 1),
         "overflow_from": overflow_from, "calls_last_7_days": recent,
     }
