@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from app.ivr.loader import Problem
+from app.ivr.loader import FlowError, Problem, compose_yaml
 
 ROUTING_FILE = Path(__file__).resolve().parent / "routing.yaml"
 
@@ -212,13 +212,9 @@ def parse_routing(
         problems.append(Problem(name, line, message))
 
     try:
-        root = yaml.compose(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise RoutingError(
-            [Problem(name, (mark.line + 1) if mark else 1,
-                     f"not valid YAML: {getattr(exc, 'problem', exc)}")]
-        ) from exc
+        root = compose_yaml(text, name)
+    except FlowError as exc:
+        raise RoutingError(exc.problems) from exc
     if not isinstance(root, yaml.MappingNode):
         raise RoutingError(
             [Problem(name, 1, "a routing file is a mapping with queues and centers")]

@@ -42,6 +42,17 @@ def _pydantic_message(exc: ValidationError) -> str:
     return "; ".join(parts)
 
 
+def compose_yaml(text: str, name: str) -> yaml.Node | None:
+    """The YAML node tree of an engineers' file (flows, routing), line numbers kept; a syntax
+    error is a FlowError naming FILE:LINE."""
+    try:
+        return yaml.compose(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise FlowError([Problem(name, (mark.line + 1) if mark else 1,
+                                 f"not valid YAML: {getattr(exc, 'problem', exc)}")]) from exc
+
+
 def parse_flow(
     text: str,
     name: str = "<flow>",
@@ -53,19 +64,7 @@ def parse_flow(
     def problem(line: int, message: str) -> None:
         problems.append(Problem(name, line, message))
 
-    try:
-        root = yaml.compose(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise FlowError(
-            [
-                Problem(
-                    name,
-                    (mark.line + 1) if mark else 1,
-                    f"not valid YAML: {getattr(exc, 'problem', exc)}",
-                )
-            ]
-        ) from exc
+    root = compose_yaml(text, name)
     if not isinstance(root, yaml.MappingNode):
         raise FlowError([Problem(name, 1, "a flow file is a mapping with flow, start and nodes")])
     top = {k.value: v for k, v in root.value}

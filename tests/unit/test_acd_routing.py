@@ -196,3 +196,8 @@ def test_check_command_prints_routing_problems(tmp_path: Path,
 
 def test_shipped_file_loads() -> None:
     assert load_routing(ROUTING_FILE).centers.default == "北京"
+
+
+def test_a_yaml_syntax_error_names_file_and_line() -> None:
+    with pytest.raises(RoutingError, match=r"r.yaml:3: not valid YAML"):
+        parse_routing("queues:\n  general: [\n", "r.yaml")
