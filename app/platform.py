@@ -85,6 +85,11 @@ class Platform:
         }
 
     async def stop(self) -> None:
+        """Drain (no new calls; those in progress may finish for `drain_seconds`), then end
+        the rest with a message and stop every part in reverse order."""
+        left = await self.ari.drain(self.settings.drain_seconds)
+        if left:
+            log.info("drain time over: ending %d calls", left)
         if self.watchdog is not None:
             self.watchdog.cancel()
             with contextlib.suppress(asyncio.CancelledError):

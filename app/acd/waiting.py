@@ -25,9 +25,11 @@ from app.ari_handlers.bridge import Bridge
 from app.ari_handlers.call import Call, CallHungUp
 from app.ari_handlers.models import ChannelDestroyed, ChannelHangupRequest, StasisEnd, StasisStart
 from app.ari_handlers.rest import AriError, AriRest
+from app.core.calltrace import EndedBy
 from app.db.models import AgentLegResult, QueueResult
 from app.db.session import Database
 from app.events import EventFeed, PlatformEvent, QueueLeft
+from app.services import outcomes
 from app.services.masking import mask_phone
 
 log = logging.getLogger(__name__)
@@ -193,7 +195,7 @@ class QueueVisit:
             result = await self._wait()
             return result
         except CallHungUp:
-            result = QueueResult.ABANDONED
+            result = outcomes.queue_result(self.call.trace.ended_by)
             raise
         finally:
             acd.distributor.leave(self.call.id)
@@ -400,6 +402,7 @@ class QueueVisit:
                 event = await call.next_event()
                 if isinstance(event, (StasisEnd, ChannelDestroyed, ChannelHangupRequest)) \
                         and channel_id in event.channel_ids():
+                    call.trace.ended(EndedBy.AGENT, "agent hung up")
                     call.trace.step("agent_hung_up", agent=agent)
                     return
         finally:

@@ -31,7 +31,7 @@ from app.ari_handlers.models import (
     StasisEnd,
 )
 from app.ari_handlers.rest import AriError, AriRest
-from app.core.calltrace import CallTrace
+from app.core.calltrace import CallTrace, EndedBy
 
 if TYPE_CHECKING:
     from app.ari_handlers.dispatch import CallDispatcher
@@ -96,7 +96,7 @@ class Call:
                 if exc.status != 404:
                     return False
             self.hungup = True
-            self.trace.end_reason = self.trace.end_reason or "caller hung up"
+            self.trace.ended(EndedBy.CALLER, "caller hung up")
             self.trace.step("hangup", event="channel gone")
         return True
 
@@ -110,7 +110,10 @@ class Call:
             return None
         if isinstance(event, HANGUP_EVENTS) and self.id in event.channel_ids():
             self.hungup = True
-            self.trace.end_reason = self.trace.end_reason or "caller hung up"
+            if isinstance(event, ChannelGone):
+                self.trace.ended(EndedBy(event.by), "channel gone while the PBX link was down")
+            else:
+                self.trace.ended(EndedBy.CALLER, "caller hung up")
             self.trace.step("hangup", event=event.type)
             raise CallHungUp(self.id)
         if isinstance(event, ChannelDtmfReceived) and event.channel.id == self.id:
@@ -286,7 +289,7 @@ class Call:
         if self.hungup:
             return
         self.hungup = True
-        self.trace.end_reason = self.trace.end_reason or f"hung up by hotline ({reason})"
+        self.trace.ended(EndedBy.PLATFORM, f"hung up by hotline ({reason})")
         try:
             await self.rest.hangup(self.id, reason)
         except AriError as exc:

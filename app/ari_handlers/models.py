@@ -183,6 +183,7 @@ class ChannelGone(Event):
     """Synthetic: after a reconnect the channel was found gone (its hang-up events were missed)."""
 
     channel_id: str
+    by: str = "pbx_restart"  # a value of EndedBy: the channel went while the link was down
 
     def channel_ids(self) -> list[str]:
         return [self.channel_id]

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from app.core.calltrace import CallTrace
+from app.core.calltrace import CallTrace, EndedBy
 from app.db.models import (
     Agent,
     AgentLeg,
@@ -49,6 +49,7 @@ async def close_call(
     priority: bool,
     outcome: CallOutcome,
     reason: str | None,
+    ended_by: EndedBy | None = None,
 ) -> None:
     """Complete the record in one transaction: steps, times and outcome together."""
     record = await session.get(CallRecord, trace.call_id)
@@ -67,6 +68,7 @@ async def close_call(
     record.priority = priority
     record.outcome = outcome
     record.outcome_reason = reason
+    record.ended_by = ended_by
     for seq, step in enumerate(trace.steps):
         detail = {k: v for k, v in step.items() if k not in ("t", "kind")}
         session.add(
