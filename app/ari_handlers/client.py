@@ -29,6 +29,7 @@ class AriClient:
 
     async def _connected(self) -> None:
         await self.dispatcher.resync()
+        await self.dispatcher.reconcile(self.app)
         for hook in self.connect_hooks:
             await hook()
 

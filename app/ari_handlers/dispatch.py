@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
 
 from app.ari_handlers.call import Call, CallHungUp
-from app.ari_handlers.models import ChannelGone, Event, StasisStart
+from app.ari_handlers.models import Channel, ChannelGone, Event, StasisStart
+from app.ari_handlers.reconcile import Leftovers, TalkLeft, find_leftovers
 from app.ari_handlers.rest import AriError, AriRest
 from app.core.calltrace import CallTrace, EndedBy, RecentCalls
 from app.logs import call_id_var
@@ -86,7 +88,7 @@ class CallDispatcher:
         self.unrouted += 1
         log.debug("no call owns %s for %s", event.type, ids)
 
-    def _start_call(self, event: StasisStart) -> None:
+    def _start_call(self, event: StasisStart) -> Call:
         channel = event.channel
         trace = CallTrace(
             call_id=channel.id, caller=channel.caller.number,
@@ -97,6 +99,40 @@ class CallDispatcher:
         self.calls[call.id] = call
         self._owners[call.id] = call
         self._tasks[call.id] = asyncio.create_task(self._run(call), name=f"call-{call.id}")
+        return call
+
+    def owns(self, resource_id: str) -> bool:
+        return resource_id in self._owners
+
+    def adopt(self, channel: Channel, talk: TalkLeft | None = None) -> Call:
+        """Run the call handler for a caller already in our app (its task is gone): the
+        handler sees `call.adopted` and picks the call up where it can."""
+        call = self._start_call(StasisStart(type="StasisStart", channel=channel, args=[]))
+        call.adopted = True
+        call.talk = talk
+        if talk is not None:
+            self._owners[talk.agent_channel] = call
+            self._owners[talk.bridge_id] = call
+        call.trace.step("adopted", talking=talk is not None)
+        return call
+
+    async def reconcile(self, app: str) -> Leftovers:
+        """Own everything of our app on the PBX: adopt callers no task owns, hang up helper
+        channels and destroy bridges nobody owns."""
+        found = await find_leftovers(self.rest, app, self.owns)
+        for bridge in found.destroy:
+            with contextlib.suppress(AriError):
+                await self.rest.destroy_bridge(bridge.id)
+        for channel in found.hang_up:
+            with contextlib.suppress(AriError):
+                await self.rest.hangup(channel.id)
+        for channel in found.callers:
+            self.adopt(channel, found.talks.get(channel.id))
+        if found:
+            log.info("reconciled: %d callers adopted (%d talking to an agent), %d channels "
+                     "hung up, %d bridges destroyed", len(found.callers), len(found.talks),
+                     len(found.hang_up), len(found.destroy))
+        return found
 
     async def _run(self, call: Call) -> None:
         call_id_var.set(call.id)
@@ -119,11 +155,13 @@ class CallDispatcher:
             log.exception("call handler crashed")
             call.trace.ended(EndedBy.ERROR, f"error: {type(exc).__name__}")
         finally:
-            if not call.hungup:
-                await call.hangup("normal")
-            call.trace.ended_at = time.time()
-            self._forget(call)
-            log.info("call ended: %s", call.trace.end_reason or "done")
+            try:
+                if not call.hungup:
+                    await asyncio.shield(call.hangup("normal"))
+            finally:  # a stop cancelling the hang-up must not leave the call listed
+                call.trace.ended_at = time.time()
+                self._forget(call)
+                log.info("call ended: %s", call.trace.end_reason or "done")
 
     def _forget(self, call: Call) -> None:
         self.calls.pop(call.id, None)

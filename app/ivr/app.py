@@ -38,13 +38,16 @@ def ivr_handler(flow: Flow, db: Database, voice: Voice,
     async def handle(call: Call) -> None:
         await note_sip_call_id(call)
         async with db.session() as session:
-            await call_records.open_call(session, call.trace)
+            await call_records.open_call(session, call.trace, reopen=call.adopted)
             await session.commit()
         feed.publish(CallStarted(call_id=call.id, caller=mask_phone(call.trace.caller) or "",
                                  called=call.trace.called))
         ctx = CallContext(db=db, voice=voice, call_id=call.id, caller=call.trace.caller,
                           speech=speech(), events=feed, acd=acd())
         try:
+            if call.adopted:  # answered long ago, by the process that died
+                await FlowRunner(flow, call, ctx).resume()
+                return
             await call.answer()
             if call.dispatcher.closing:
                 call.trace.ended(EndedBy.SHUTDOWN, "service stopping")
@@ -80,6 +83,7 @@ async def _farewell(call: Call, ctx: CallContext) -> None:
     try:
         with contextlib.suppress(AriError):
             await call.rest.stop_moh(call.id)
+        call.trace.step("prompt", prompt="service_restarting", lang=ctx.lang)
         media = ctx.voice.prompt_media("service_restarting", ctx.lang)
         await asyncio.wait_for(call.play(media), FAREWELL_LIMIT)
     except (CallHungUp, AriError, TimeoutError):

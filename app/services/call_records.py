@@ -27,8 +27,11 @@ def _ts(epoch: float | None) -> datetime | None:
     return datetime.fromtimestamp(epoch, UTC) if epoch is not None else None
 
 
-async def open_call(session: AsyncSession, trace: CallTrace) -> None:
-    """The record of a call as it starts, so live calls are listed too."""
+async def open_call(session: AsyncSession, trace: CallTrace, reopen: bool = False) -> None:
+    """The record of a call as it starts, so live calls are listed too. `reopen`: a call
+    picked up after a restart keeps the record it has (made with the start it had)."""
+    if reopen and await session.get(CallRecord, trace.call_id) is not None:
+        return
     session.add(
         CallRecord(
             id=trace.call_id,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from app.ari_handlers.call import ended_by
+from app.ari_handlers.models import ChannelGone, ChannelHangupRequest
 from app.core.calltrace import CallTrace, EndedBy
 from app.db.models import CallOutcome, QueueResult
 from app.ivr.app import still_waiting
@@ -61,3 +63,17 @@ def test_the_first_to_end_a_call_is_kept() -> None:
     assert trace.ended_by == EndedBy.AGENT
     assert trace.end_reason == "agent hung up"
     assert trace.as_dict()["ended_by"] == "agent"
+
+
+def _hangup(**fields: object) -> ChannelHangupRequest:
+    return ChannelHangupRequest.model_validate(
+        {"type": "ChannelHangupRequest", "channel": {"id": "c1"}, **fields})
+
+
+def test_the_hang_up_event_tells_who_ended_the_call() -> None:
+    assert ended_by(_hangup())[0] == EndedBy.CALLER  # the caller's BYE
+    # A stopping PBX hangs every channel up softly with its shutdown flag (1 << 2).
+    assert ended_by(_hangup(soft=True, cause=4))[0] == EndedBy.PBX_RESTART
+    assert ended_by(_hangup(soft=True, cause=32))[0] == EndedBy.CALLER
+    gone = ChannelGone(type="ChannelGone", channel_id="c1")
+    assert ended_by(gone)[0] == EndedBy.PBX_RESTART
