@@ -102,6 +102,8 @@ class Platform:
         if self.acd is not None:
             await self.acd.stop()
             await self.acd.distributor.stop()
+            if self.acd.recorder is not None:
+                await self.acd.recorder.drain()  # recordings of the calls just ended
         if self.speech is not None:
             await self.speech.stop()
         log.info("platform stopped")

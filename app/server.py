@@ -85,12 +85,15 @@ def recovery_hook(platform: Platform, db: Database) -> Callable[[], Awaitable[No
     """After each (re)connect, once leftover calls are adopted: close the records of calls
     that ended while this process was not there; right after start also free stuck agents."""
     from app.acd.recovery import close_left_behind
+    from app.recordings.recovery import finalise_left_behind
 
     first = True
 
     async def recover() -> None:
         nonlocal first
-        await close_left_behind(db, set(platform.ari.dispatcher.calls), agents=first)
+        live = set(platform.ari.dispatcher.calls)
+        await close_left_behind(db, live, agents=first)
+        await finalise_left_behind(platform.settings, db, live)
         first = False
         if platform.acd is not None:
             platform.acd.distributor.kick()
@@ -177,6 +180,11 @@ def serve(settings: Settings, start_pbx: bool = False, demo_data: bool = False) 
                             start_speech=lambda: start_speech(settings, db), events=events,
                             acd=acd)
         holder.append(platform)
+        if settings.recording:
+            from app.recordings.recorder import Recorder
+
+            acd.recorder = Recorder(settings, db, platform.ami)
+            acd.recording_notice = settings.recording_notice
         # A restarted PBX rendered its agents from whatever database it was given: this
         # platform's database is the source of truth, applied on every ARI (re)connect.
         platform.ari.connect_hooks.append(recovery_hook(platform, db))
