@@ -15,7 +15,15 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from app.api.errors import install_error_handlers
-from app.api.routes import agent_events, agents, call_history, calls, lookups, work_orders
+from app.api.routes import (
+    agent_events,
+    agents,
+    call_history,
+    calls,
+    lookups,
+    recordings,
+    work_orders,
+)
 from app.config import Settings
 from app.db.session import Database
 from app.services.throttle import FailureThrottle
@@ -46,6 +54,7 @@ def create_app(settings: Settings, db: Database, platform: Platform | None = Non
         lifespan=lifespan,
     )
     api.state.db = db
+    api.state.settings = settings
     api.state.platform = platform
     api.state.lookup_throttle = FailureThrottle(
         settings.lookup_max_failures, settings.lookup_failure_window
@@ -57,6 +66,7 @@ def create_app(settings: Settings, db: Database, platform: Platform | None = Non
     api.include_router(call_history.router)
     api.include_router(agents.router)
     api.include_router(agent_events.router)
+    api.include_router(recordings.router)
 
     @api.get(
         "/healthz",
