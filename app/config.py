@@ -57,6 +57,8 @@ class Settings(BaseSettings):
     passenger_port: int = 5080
     # Queues, skills, centers and overflow rules (`hotline routing check` validates it).
     routing_file: Path = REPO_ROOT / "app" / "acd" / "routing.yaml"
+    # QA scorecards 质检评分表: NAME.yaml per scorecard (`hotline qa check` validates them).
+    scorecards_dir: Path = REPO_ROOT / "app" / "qa" / "scorecards"
     # A stop (SIGTERM, Ctrl-C) lets calls in progress finish for this long, then ends them.
     drain_seconds: float = Field(30.0, ge=0)
     # Backoff for ARI/AMI reconnects, in seconds.

@@ -1,4 +1,4 @@
-"""FastAPI app: health, look-ups, lost-and-found, work orders, calls.
+"""FastAPI app: health, look-ups, lost-and-found, work orders, calls, agents, QA scoring.
 
 `hotline serve` runs it beside the Stasis app; without a platform it serves the data API alone
 (tests, benchmarks).
@@ -15,9 +15,10 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from app.api.errors import install_error_handlers
-from app.api.routes import agent_events, agents, call_history, calls, lookups, work_orders
+from app.api.routes import agent_events, agents, call_history, calls, lookups, qa, work_orders
 from app.config import Settings
 from app.db.session import Database
+from app.qa.scorecard import ScorecardLibrary
 from app.services.throttle import FailureThrottle
 
 if TYPE_CHECKING:
@@ -50,6 +51,7 @@ def create_app(settings: Settings, db: Database, platform: Platform | None = Non
     api.state.lookup_throttle = FailureThrottle(
         settings.lookup_max_failures, settings.lookup_failure_window
     )
+    api.state.scorecards = ScorecardLibrary(settings.scorecards_dir)
     install_error_handlers(api)
     api.include_router(lookups.router)
     api.include_router(work_orders.router)
@@ -57,6 +59,7 @@ def create_app(settings: Settings, db: Database, platform: Platform | None = Non
     api.include_router(call_history.router)
     api.include_router(agents.router)
     api.include_router(agent_events.router)
+    api.include_router(qa.router)
 
     @api.get(
         "/healthz",
