@@ -14,7 +14,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from app.core.clock import now
+from app.core.clock import as_utc, now
 from app.db.models import (
     Agent,
     AgentLeg,
@@ -252,6 +252,6 @@ async def calibration(session: AsyncSession, call_id: str) -> list[CalibrationGr
 async def acknowledge(session: AsyncSession, evaluation: QaEvaluation) -> None:
     if evaluation.acknowledged_at is not None:
         raise AlreadyAcknowledged(f"evaluation {evaluation.id} was acknowledged already "
-                                  f"({evaluation.acknowledged_at.isoformat()})")
+                                  f"({as_utc(evaluation.acknowledged_at).isoformat()})")
     evaluation.acknowledged_at = now()
     await session.flush()

@@ -7,7 +7,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, Field
 
 from app.api.deps import Session, require, roles_doc
 from app.api.errors import ApiError
@@ -23,13 +23,24 @@ READ = (Role.QA, Role.SUPERVISOR, Role.AGENT)
 Evaluator = Annotated[User, Depends(require(*EVALUATE))]
 Reader = Annotated[User, Depends(require(*READ))]
 AgentUser = Annotated[User, Depends(require(Role.AGENT))]
-# A day means that day in the railway's time zone; a datetime must say its offset.
-Moment = AwareDatetime | date
+
+
+def _day_only(value: object) -> object:
+    # pydantic would take a naive midnight as a day; a date-time must say its UTC offset.
+    if isinstance(value, str) and len(value) != 10:
+        raise ValueError("a day is YYYY-MM-DD; a date-time needs its UTC offset, e.g. "
+                         "2026-11-30T08:00:00+08:00")
+    return value
+
+
+# A day means that day in the railway's time zone (CST); a date-time must say its offset.
+Moment = AwareDatetime | Annotated[date, BeforeValidator(_day_only)]
 
 
 class AnswerIn(BaseModel):
     question: str = Field(max_length=40, description="question or critical item id")
-    points: float | None = Field(None, ge=0, description="questions: 0 to the question's points")
+    points: float | None = Field(None, ge=0, allow_inf_nan=False,
+                                 description="questions: 0 to the question's points")
     na: bool = Field(False, description="questions that allow it: not applicable to this call")
     failed: bool | None = Field(None, description="critical items 否决项: whether the call "
                                 "failed it (a failed one makes the total 0)")
