@@ -40,10 +40,10 @@ def create_app(settings: Settings, db: Database, platform: Platform | None = Non
     api = FastAPI(
         title="Railway hotline API",
         version="0.1.0",
-        description="Ticket and train look-ups, lost-and-found, work orders and calls of the "
-        "railway hotline. Authenticate with `Authorization: Bearer TOKEN` (`hotline users "
-        "token NAME`); each route lists the roles it admits. Errors always have the body "
-        '`{"error": {"code", "message", "details"}}`.',
+        description="Ticket and train look-ups, lost-and-found, work orders, calls, agents and QA "
+        "evaluations of the railway hotline. Authenticate with `Authorization: Bearer TOKEN` "
+        "(`hotline users token NAME`); each route lists the roles it admits. Errors always "
+        'have the body `{"error": {"code", "message", "details"}}`.',
         lifespan=lifespan,
     )
     api.state.db = db

@@ -222,8 +222,10 @@ async def test_averages_per_agent_and_center_over_a_period(api: Api) -> None:
     by_evaluator = (await api.get("/api/v1/evaluations", role="qa", params={
         "evaluator": "test-qa", "center": "太原", **march})).json()
     assert [e["call_id"] for e in by_evaluator["items"]] == [calls[2]]
-    assert_error(await api.get("/api/v1/evaluations/averages", role="qa",
-                               params={"from": "2031-03-10T00:00:00"}), 422, "invalid_request")
+    naive = assert_error(await api.get("/api/v1/evaluations/averages", role="qa",
+                                       params={"from": "2031-03-10T00:00:00"}), 422,
+                         "invalid_request")  # not guessed to be a day or UTC
+    assert "has no UTC offset" in naive["details"][0]["problem"]
     assert_error(await api.get("/api/v1/evaluations/averages", role="qa",
                                params={"by": "queue"}), 422, "invalid_request")
     assert_error(await api.get("/api/v1/evaluations/averages", role="agent"), 403, "forbidden")

@@ -7,7 +7,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, Field
+from pydantic import BaseModel, Field, PlainValidator, WithJsonSchema
 
 from app.api.deps import Session, require, roles_doc
 from app.api.errors import ApiError
@@ -25,22 +25,31 @@ Reader = Annotated[User, Depends(require(*READ))]
 AgentUser = Annotated[User, Depends(require(Role.AGENT))]
 
 
-def _day_only(value: object) -> object:
-    # pydantic would take a naive midnight as a day; a date-time must say its UTC offset.
-    if isinstance(value, str) and len(value) != 10:
-        raise ValueError("a day is YYYY-MM-DD; a date-time needs its UTC offset, e.g. "
-                         "2026-11-30T08:00:00+08:00")
-    return value
+def _moment(value: object) -> datetime | date:
+    """A day (YYYY-MM-DD, in China Standard Time) or a date-time with its UTC offset; a naive
+    date-time is refused rather than guessed."""
+    if isinstance(value, datetime | date):
+        return value
+    text = str(value)
+    offset = "a date-time with its UTC offset (2026-11-30T08:00:00+08:00; in a URL + is %2B)"
+    try:
+        if len(text) == 10:
+            return date.fromisoformat(text)
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"'{text}' is neither a day (YYYY-MM-DD) nor {offset}") from None
+    if moment.tzinfo is None:
+        raise ValueError(f"'{text}' has no UTC offset: give a day (YYYY-MM-DD) or {offset}")
+    return moment
 
 
-# A day means that day in the railway's time zone (CST); a date-time must say its offset.
-Moment = AwareDatetime | Annotated[date, BeforeValidator(_day_only)]
+Moment = Annotated[datetime | date, PlainValidator(_moment), WithJsonSchema(
+    {"anyOf": [{"type": "string", "format": "date"}, {"type": "string", "format": "date-time"}]})]
 
 
 class AnswerIn(BaseModel):
     question: str = Field(max_length=40, description="question or critical item id")
-    points: float | None = Field(None, ge=0, allow_inf_nan=False,
-                                 description="questions: 0 to the question's points")
+    points: float | None = Field(None, ge=0, description="questions: 0 to the question's points")
     na: bool = Field(False, description="questions that allow it: not applicable to this call")
     failed: bool | None = Field(None, description="critical items 否决项: whether the call "
                                 "failed it (a failed one makes the total 0)")
