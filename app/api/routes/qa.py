@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field, PlainValidator, WithJsonSchema
 from app.api.deps import Session, require, roles_doc
 from app.api.errors import ApiError
 from app.core.clock import CST, as_utc
-from app.db.models import QaEvaluation, Role, User
+from app.db.models import CallRecord, QaEvaluation, Role, User
 from app.qa import evaluations as svc
 from app.qa.scorecard import Scorecard, ScorecardError, ScorecardLibrary, UnknownScorecard
 from app.qa.scoring import Answer, AnswerError, averages, score
@@ -388,9 +388,7 @@ async def evaluation_averages(
 async def evaluation_calibration(
     session: Session, user: Evaluator, call_id: Annotated[str, Query(max_length=64)]
 ) -> CalibrationReport:
-    from app.services.call_records import get_call
-
-    if await get_call(session, call_id) is None:
+    if await session.get(CallRecord, call_id) is None:
         raise ApiError(404, "call_not_found", f"no call {call_id}")
     groups = await svc.calibration(session, call_id)
     if not groups:
