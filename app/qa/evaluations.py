@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from sqlalchemy import Select, func, select
@@ -165,8 +165,8 @@ class EvaluationFilter:
     evaluator: str | None = None  # user name
     call_id: str | None = None
     scorecard: str | None = None
-    call_from: datetime | None = None  # calls started at or after
-    call_to: datetime | None = None  # calls started before
+    call_from: datetime | None = None  # calls started at or after (aware)
+    call_to: datetime | None = None  # calls started before (aware)
 
 
 def _conditions(flt: EvaluationFilter) -> list[Any]:
@@ -186,11 +186,12 @@ def _conditions(flt: EvaluationFilter) -> list[Any]:
         conditions.append(QaEvaluation.scorecard_id.in_(
             select(QaScorecard.id).where(QaScorecard.name == flt.scorecard)))
     if flt.call_from is not None or flt.call_to is not None:
+        # In UTC: SQLite compares the stored UTC text, and a bound in +08:00 would shift by 8 h.
         calls = select(CallRecord.id)
         if flt.call_from is not None:
-            calls = calls.where(CallRecord.started_at >= flt.call_from)
+            calls = calls.where(CallRecord.started_at >= flt.call_from.astimezone(UTC))
         if flt.call_to is not None:
-            calls = calls.where(CallRecord.started_at < flt.call_to)
+            calls = calls.where(CallRecord.started_at < flt.call_to.astimezone(UTC))
         conditions.append(QaEvaluation.call_id.in_(calls))
     return conditions
 

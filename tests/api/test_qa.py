@@ -216,6 +216,14 @@ async def test_averages_per_agent_and_center_over_a_period(api: Api) -> None:
     one_day = (await api.get("/api/v1/evaluations/averages", role="qa",
                              params={"by": "agent", **first_day})).json()
     assert [(a["agent"], a["evaluations"]) for a in one_day] == sorted([(a1, 1), (a2, 1)])
+    # 17:30 UTC on 12 March is 01:30 on 13 March in CST: the day it counts in.
+    a3, _ = await make_agent(api.seeded.url, "上海")
+    late = await make_call(api.seeded.url, a3, started=datetime(2031, 3, 12, 17, 30, tzinfo=UTC))
+    assert (await evaluate(api, late)).status_code == 201
+    for day, expected in (("2031-03-12", []), ("2031-03-13", [a3])):
+        got = (await api.get("/api/v1/evaluations/averages", role="qa",
+                             params={"by": "agent", "from": day, "to": day})).json()
+        assert [a["agent"] for a in got] == expected, day
     listed = (await api.get("/api/v1/evaluations", role="qa",
                             params={"agent": a1, "from": "2031-03-01", "to": "2031-03-31"})).json()
     assert listed["total"] == 2 and {e["call_id"] for e in listed["items"]} == set(calls[:2])
