@@ -142,6 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
     from app.admin.cli import register as register_db
     from app.asr.cli import register as register_asr
     from app.ivr.cli import register as register_flows
+    from app.qa.cli import register as register_qa
     from app.recordings.cli import register as register_recordings
     from app.tts.cli import register as register_prompts
 
@@ -152,6 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
     register_prompts(sub)
     register_routing(sub)
     register_recordings(sub)
+    register_qa(sub)
     return parser
 
 

@@ -61,6 +61,8 @@ class Settings(BaseSettings):
     # waiting for an agent first hear that the call may be recorded.
     recording: bool = True
     recording_notice: bool = True
+    # QA scorecards 质检评分表: NAME.yaml per scorecard (`hotline qa check` validates them).
+    scorecards_dir: Path = REPO_ROOT / "app" / "qa" / "scorecards"
     # A stop (SIGTERM, Ctrl-C) lets calls in progress finish for this long, then ends them.
     drain_seconds: float = Field(30.0, ge=0)
     # Backoff for ARI/AMI reconnects, in seconds.

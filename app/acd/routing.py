@@ -14,6 +14,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from app.ivr.loader import FlowError, Problem, compose_yaml
+from app.ivr.loader import duplicate_keys as _duplicate_keys
+from app.ivr.loader import line_of as _line_of
 
 ROUTING_FILE = Path(__file__).resolve().parent / "routing.yaml"
 
@@ -155,50 +157,6 @@ def normalize_number(number: str | None) -> str:
 
 def _plain(node: yaml.Node) -> Any:
     return yaml.safe_load(yaml.serialize(node))
-
-
-def _line(node: yaml.Node) -> int:
-    return int(node.start_mark.line) + 1
-
-
-def _child(node: yaml.Node, key: str | int) -> tuple[yaml.Node | None, yaml.Node | None]:
-    """(key node, value node) of a mapping entry or a sequence item."""
-    if isinstance(node, yaml.MappingNode):
-        for k, v in node.value:
-            if str(k.value) == str(key):
-                return k, v
-    elif isinstance(node, yaml.SequenceNode) and isinstance(key, int):
-        if 0 <= key < len(node.value):
-            return None, node.value[key]
-    return None, None
-
-
-def _line_of(root: yaml.Node, path: Sequence[str | int]) -> int:
-    """The line of the deepest node on `path` that exists (a missing key: its parent)."""
-    node, line = root, _line(root)
-    for part in path:
-        key_node, value = _child(node, part)
-        if value is None:
-            break
-        node = value
-        line = _line(key_node if key_node is not None else value)
-    return line
-
-
-def _duplicate_keys(node: yaml.Node, problem: Any) -> None:
-    # YAML silently keeps the last of two equal keys; a routing table must not.
-    if isinstance(node, yaml.MappingNode):
-        seen: dict[str, int] = {}
-        for k, v in node.value:
-            key = str(k.value)
-            if key in seen:
-                problem(_line(k), f"'{key}' is defined twice (first on line {seen[key]})")
-            else:
-                seen[key] = _line(k)
-            _duplicate_keys(v, problem)
-    elif isinstance(node, yaml.SequenceNode):
-        for item in node.value:
-            _duplicate_keys(item, problem)
 
 
 def parse_routing(

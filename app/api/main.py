@@ -1,4 +1,4 @@
-"""FastAPI app: health, look-ups, lost-and-found, work orders, calls.
+"""FastAPI app: health, look-ups, lost-and-found, work orders, calls, agents, QA scoring.
 
 `hotline serve` runs it beside the Stasis app; without a platform it serves the data API alone
 (tests, benchmarks).
@@ -21,11 +21,13 @@ from app.api.routes import (
     call_history,
     calls,
     lookups,
+    qa,
     recordings,
     work_orders,
 )
 from app.config import Settings
 from app.db.session import Database
+from app.qa.scorecard import ScorecardLibrary
 from app.services.throttle import FailureThrottle
 
 if TYPE_CHECKING:
@@ -47,10 +49,10 @@ def create_app(settings: Settings, db: Database, platform: Platform | None = Non
     api = FastAPI(
         title="Railway hotline API",
         version="0.1.0",
-        description="Ticket and train look-ups, lost-and-found, work orders and calls of the "
-        "railway hotline. Authenticate with `Authorization: Bearer TOKEN` (`hotline users "
-        "token NAME`); each route lists the roles it admits. Errors always have the body "
-        '`{"error": {"code", "message", "details"}}`.',
+        description="Ticket and train look-ups, lost-and-found, work orders, calls, agents and QA "
+        "evaluations of the railway hotline. Authenticate with `Authorization: Bearer TOKEN` "
+        "(`hotline users token NAME`); each route lists the roles it admits. Errors always "
+        'have the body `{"error": {"code", "message", "details"}}`.',
         lifespan=lifespan,
     )
     api.state.db = db
@@ -59,6 +61,7 @@ def create_app(settings: Settings, db: Database, platform: Platform | None = Non
     api.state.lookup_throttle = FailureThrottle(
         settings.lookup_max_failures, settings.lookup_failure_window
     )
+    api.state.scorecards = ScorecardLibrary(settings.scorecards_dir)
     install_error_handlers(api)
     api.include_router(lookups.router)
     api.include_router(work_orders.router)
@@ -67,6 +70,7 @@ def create_app(settings: Settings, db: Database, platform: Platform | None = Non
     api.include_router(agents.router)
     api.include_router(agent_events.router)
     api.include_router(recordings.router)
+    api.include_router(qa.router)
 
     @api.get(
         "/healthz",

@@ -25,3 +25,8 @@ def hhmm(minutes: int | None) -> str | None:
     if minutes is None:
         return None
     return f"{(minutes // 60) % 24:02d}:{minutes % 60:02d}"
+
+
+def as_utc(moment: datetime) -> datetime:
+    """An aware datetime: SQLite hands stored ones back naive, and everything is stored in UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

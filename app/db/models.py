@@ -522,3 +522,60 @@ class RecordingAccess(Base):
     action: Mapped[str] = mapped_column(String(20))  # listen, download, export, pause, purge...
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     detail: Mapped[str | None] = mapped_column(String(200))
+# --- quality assurance 质检: scorecards and evaluations (app/qa) ---------------------------
+
+
+class QaScorecard(Base):
+    """A scorecard as evaluations were made with it: its file's definition is kept, so an
+    evaluation reads the same after the file changes (a change gets a new version)."""
+
+    __tablename__ = "qa_scorecards"
+    __table_args__ = (UniqueConstraint("name", "version"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(40))
+    version: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))  # of the file's text
+    title: Mapped[str] = mapped_column(String(200))
+    definition: Mapped[dict[str, object]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class QaEvaluation(Base):
+    """One evaluator's scoring of a call (and of its agent, when an agent took it)."""
+
+    __tablename__ = "qa_evaluations"
+    __table_args__ = (Index("ix_qa_evaluations_agent_created", "agent_id", "created_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_id: Mapped[str] = mapped_column(ForeignKey("calls.id"), index=True)
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id"))
+    # The agent's center when evaluated: team averages keep their history if the agent moves.
+    center_id: Mapped[int | None] = mapped_column(ForeignKey("centers.id"), index=True)
+    scorecard_id: Mapped[int] = mapped_column(ForeignKey("qa_scorecards.id"))
+    evaluator_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    total_score: Mapped[float] = mapped_column(Float)  # 0-100, computed by app.qa.scoring
+    critical_failed: Mapped[bool] = mapped_column(Boolean, default=False)
+    comment: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    acknowledged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    answers: Mapped[list[QaAnswer]] = relationship(
+        order_by="QaAnswer.id", cascade="all, delete-orphan"
+    )
+    scorecard: Mapped[QaScorecard] = relationship()
+    evaluator: Mapped[User] = relationship()
+    agent: Mapped[Agent | None] = relationship()
+    center: Mapped[Center | None] = relationship()
+    call: Mapped[CallRecord] = relationship()
+
+
+class QaAnswer(Base):
+    __tablename__ = "qa_answers"
+    __table_args__ = (UniqueConstraint("evaluation_id", "question"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    evaluation_id: Mapped[int] = mapped_column(
+        ForeignKey("qa_evaluations.id", ondelete="CASCADE"), index=True
+    )
+    question: Mapped[str] = mapped_column(String(40))  # question or critical item id
+    points: Mapped[float | None] = mapped_column(Float)  # null: N/A, or a critical item
+    na: Mapped[bool] = mapped_column(Boolean, default=False)
+    failed: Mapped[bool | None] = mapped_column(Boolean)  # critical items only
+    comment: Mapped[str | None] = mapped_column(Text)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -51,6 +52,51 @@ def compose_yaml(text: str, name: str) -> yaml.Node | None:
         mark = getattr(exc, "problem_mark", None)
         raise FlowError([Problem(name, (mark.line + 1) if mark else 1,
                                  f"not valid YAML: {getattr(exc, 'problem', exc)}")]) from exc
+
+
+def node_line(node: yaml.Node) -> int:
+    return int(node.start_mark.line) + 1
+
+
+def _child(node: yaml.Node, key: str | int) -> tuple[yaml.Node | None, yaml.Node | None]:
+    """(key node, value node) of a mapping entry or a sequence item."""
+    if isinstance(node, yaml.MappingNode):
+        for k, v in node.value:
+            if str(k.value) == str(key):
+                return k, v
+    elif isinstance(node, yaml.SequenceNode) and isinstance(key, int):
+        if 0 <= key < len(node.value):
+            return None, node.value[key]
+    return None, None
+
+
+def line_of(root: yaml.Node, path: Sequence[str | int]) -> int:
+    """The line of the deepest node on `path` that exists (a missing key: its parent)."""
+    node, line = root, node_line(root)
+    for part in path:
+        key_node, value = _child(node, part)
+        if value is None:
+            break
+        node = value
+        line = node_line(key_node if key_node is not None else value)
+    return line
+
+
+def duplicate_keys(node: yaml.Node, problem: Callable[[int, str], None]) -> None:
+    """Report every key defined twice: YAML silently keeps the last of two equal keys, and an
+    engineers' file (routing table, scorecard) must not."""
+    if isinstance(node, yaml.MappingNode):
+        seen: dict[str, int] = {}
+        for k, v in node.value:
+            key = str(k.value)
+            if key in seen:
+                problem(node_line(k), f"'{key}' is defined twice (first on line {seen[key]})")
+            else:
+                seen[key] = node_line(k)
+            duplicate_keys(v, problem)
+    elif isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            duplicate_keys(item, problem)
 
 
 def parse_flow(
