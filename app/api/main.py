@@ -19,6 +19,7 @@ from app.api.routes import agent_events, agents, call_history, calls, lookups, w
 from app.config import Settings
 from app.db.session import Database
 from app.services.throttle import FailureThrottle
+from app.services.token_cache import TokenCache
 
 if TYPE_CHECKING:
     from app.platform import Platform
@@ -47,6 +48,7 @@ def create_app(settings: Settings, db: Database, platform: Platform | None = Non
     )
     api.state.db = db
     api.state.platform = platform
+    api.state.token_cache = TokenCache(settings.token_cache_seconds)
     api.state.lookup_throttle = FailureThrottle(
         settings.lookup_max_failures, settings.lookup_failure_window
     )

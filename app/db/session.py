@@ -32,13 +32,23 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
+# Connections kept open. A connection beyond the pool is closed again when returned, and opening
+# one is costly (a thread and four pragmas for SQLite, a server process for PostgreSQL), so the
+# pool covers the API's usual concurrency and overflow is only for bursts.
+POOL_SIZE = 20
+MAX_OVERFLOW = 10
+
+
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     url = normalise_url(url)
+    pool = {"pool_size": POOL_SIZE, "max_overflow": MAX_OVERFLOW}
     if url.startswith("sqlite"):
-        engine = create_async_engine(url, **kwargs)
+        from app.db.sqlite_driver import dbapi
+
+        engine = create_async_engine(url, module=dbapi(), **pool, **kwargs)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
-    return create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True, **kwargs)
+    return create_async_engine(url, **pool, pool_pre_ping=True, **kwargs)
 
 
 class Database:

@@ -13,16 +13,17 @@ from app.acd.agents import AgentNotFound, get_agent
 from app.acd.states import AgentSnapshot, StateError
 from app.api.deps import Session, require, roles_doc
 from app.api.errors import ApiError
-from app.db.models import Role, User
+from app.db.models import Role
 from app.events import AgentStateChanged
+from app.services.auth import Principal
 
 router = APIRouter(prefix="/api/v1/agents", tags=["agents"])
 WATCH = (Role.SUPERVISOR, Role.ENGINEER)
 ONE = (Role.AGENT, Role.SUPERVISOR, Role.ENGINEER)
 CHANGE = (Role.AGENT, Role.SUPERVISOR)
-Watcher = Annotated[User, Depends(require(*WATCH))]
-Reader = Annotated[User, Depends(require(*ONE))]
-Changer = Annotated[User, Depends(require(*CHANGE))]
+Watcher = Annotated[Principal, Depends(require(*WATCH))]
+Reader = Annotated[Principal, Depends(require(*ONE))]
+Changer = Annotated[Principal, Depends(require(*CHANGE))]
 
 
 class AgentOut(BaseModel):
@@ -54,7 +55,7 @@ def _out(s: AgentSnapshot) -> AgentOut:
                     missed_in_row=s.missed_in_row, skills=s.skills)
 
 
-def _only_self(user: User, number: str) -> None:
+def _only_self(user: Principal, number: str) -> None:
     """An agent sees and changes only itself."""
     if user.role == Role.AGENT and user.name != number:
         raise ApiError(403, "forbidden", f"agent {user.name} may not act for agent {number}")

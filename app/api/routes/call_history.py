@@ -10,8 +10,9 @@ from pydantic import BaseModel
 
 from app.api.deps import Session, require, roles_doc
 from app.api.errors import ApiError
-from app.db.models import CallOutcome, CallRecord, Role, User
+from app.db.models import CallOutcome, CallRecord, Role
 from app.services import call_records
+from app.services.auth import Principal
 from app.services.masking import mask_phone
 
 router = APIRouter(prefix="/api/v1/calls", tags=["calls"])
@@ -96,7 +97,7 @@ def call_out(c: CallRecord) -> CallOut:
 )
 async def list_calls(
     session: Session,
-    user: Annotated[User, Depends(require(*READ))],
+    user: Annotated[Principal, Depends(require(*READ))],
     started_from: datetime | None = None,
     started_to: datetime | None = None,
     caller: Annotated[str | None, Query(max_length=40)] = None,
@@ -123,7 +124,7 @@ async def list_calls(
     description=roles_doc(*READ),
 )
 async def get_call(
-    call_id: str, session: Session, user: Annotated[User, Depends(require(*READ))]
+    call_id: str, session: Session, user: Annotated[Principal, Depends(require(*READ))]
 ) -> CallOut:
     record = await call_records.get_call(session, call_id)
     if record is None:

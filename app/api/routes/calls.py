@@ -9,12 +9,13 @@ from fastapi import APIRouter, Depends, Query, Request
 from app.api.deps import require, roles_doc
 from app.api.errors import ApiError
 from app.core.calltrace import CallTrace
-from app.db.models import Role, User
+from app.db.models import Role
+from app.services.auth import Principal
 from app.services.masking import mask_phone
 
 router = APIRouter(prefix="/api/v1/calls", tags=["calls"])
 WATCH = (Role.SUPERVISOR, Role.QA, Role.ENGINEER, Role.AGENT)
-Watcher = Annotated[User, Depends(require(*WATCH))]
+Watcher = Annotated[Principal, Depends(require(*WATCH))]
 
 
 def _recent(request: Request) -> list[CallTrace]:

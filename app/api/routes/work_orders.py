@@ -23,8 +23,9 @@ from app.api.schemas import (
     WorkOrderOut,
 )
 from app.core.clock import now
-from app.db.models import Channel, Role, User, WorkOrder, WorkOrderStatus, WorkOrderType
+from app.db.models import Channel, Role, WorkOrder, WorkOrderStatus, WorkOrderType
 from app.services import work_orders as svc
+from app.services.auth import Principal
 from app.services.lost_found import file_lost_report, search_found_items
 from app.services.masking import mask_phone
 
@@ -83,7 +84,7 @@ async def _get(session: Session, ident: str) -> WorkOrder:
 )
 async def found_items(
     session: Session,
-    user: Annotated[User, Depends(require(*LOST_SEARCH))],
+    user: Annotated[Principal, Depends(require(*LOST_SEARCH))],
     train: Annotated[str | None, Query(max_length=10)] = None,
     run_date: Annotated[date | None, Query(alias="date")] = None,
     q: Annotated[str | None, Query(max_length=100, description="keywords, space separated")] = None,
@@ -105,7 +106,7 @@ async def found_items(
     "found items that match best. " + roles_doc(*LOST_REPORT),
 )
 async def report_lost_item(
-    body: LostReportIn, session: Session, user: Annotated[User, Depends(require(*LOST_REPORT))]
+    body: LostReportIn, session: Session, user: Annotated[Principal, Depends(require(*LOST_REPORT))]
 ) -> LostReportOut:
     report, wo, candidates = await file_lost_report(
         session,
@@ -139,7 +140,7 @@ async def report_lost_item(
     description="The due time follows the type's SLA. " + roles_doc(*CREATE),
 )
 async def create(
-    body: WorkOrderIn, session: Session, user: Annotated[User, Depends(require(*CREATE))]
+    body: WorkOrderIn, session: Session, user: Annotated[Principal, Depends(require(*CREATE))]
 ) -> WorkOrderOut:
     wo = await svc.create_work_order(
         session,
@@ -165,7 +166,7 @@ async def create(
 )
 async def list_orders(
     session: Session,
-    user: Annotated[User, Depends(require(*READ))],
+    user: Annotated[Principal, Depends(require(*READ))],
     status: WorkOrderStatus | None = None,
     type: WorkOrderType | None = None,
     channel: Channel | None = None,
@@ -206,7 +207,7 @@ async def list_orders(
     description=roles_doc(*READ),
 )
 async def get_order(
-    ident: str, session: Session, user: Annotated[User, Depends(require(*READ))]
+    ident: str, session: Session, user: Annotated[Principal, Depends(require(*READ))]
 ) -> WorkOrderOut:
     return work_order_out(await _get(session, ident))
 
@@ -223,7 +224,7 @@ async def move(
     ident: str,
     body: TransitionIn,
     session: Session,
-    user: Annotated[User, Depends(require(*HANDLE))],
+    user: Annotated[Principal, Depends(require(*HANDLE))],
 ) -> WorkOrderOut:
     wo = await _get(session, ident)
     try:
@@ -254,7 +255,10 @@ async def move(
     description=roles_doc(*COMMENT),
 )
 async def add_comment(
-    ident: str, body: CommentIn, session: Session, user: Annotated[User, Depends(require(*COMMENT))]
+    ident: str,
+    body: CommentIn,
+    session: Session,
+    user: Annotated[Principal, Depends(require(*COMMENT))],
 ) -> WorkOrderOut:
     wo = await _get(session, ident)
     await svc.comment(session, wo, user.name, body.note)
