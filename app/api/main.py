@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
-from app.api.errors import install_error_handlers
+from app.api.errors import MAX_BODY_BYTES, documented, install_error_handlers
 from app.api.routes import agent_events, agents, call_history, calls, lookups, work_orders
 from app.config import Settings
 from app.db.session import Database
@@ -45,6 +45,8 @@ def create_app(settings: Settings, db: Database, platform: Platform | None = Non
         "token NAME`); each route lists the roles it admits. Errors always have the body "
         '`{"error": {"code", "message", "details"}}`.',
         lifespan=lifespan,
+        max_body_size=MAX_BODY_BYTES,
+        responses=documented(400, 413, 422),
     )
     api.state.db = db
     api.state.platform = platform
@@ -64,6 +66,7 @@ def create_app(settings: Settings, db: Database, platform: Platform | None = Non
         "/healthz",
         tags=["health"],
         summary="Database, ARI and AMI connectivity; 503 while one is down",
+        responses={503: {"description": "the database, ARI or AMI is down (same body)"}},
     )
     async def healthz() -> JSONResponse:
         try:

@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import date, datetime
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
 from app.api.deps import Session, require, roles_doc
-from app.api.errors import ApiError
+from app.api.errors import ApiError, documented
 from app.api.schemas import (
     CandidateOut,
     CommentIn,
     FoundItemOut,
+    IsoDate,
     LostReportIn,
     LostReportOut,
     Page,
+    QueryDatetime,
     TransitionIn,
     WorkOrderEventOut,
     WorkOrderIn,
@@ -29,7 +31,7 @@ from app.services.auth import Principal
 from app.services.lost_found import file_lost_report, search_found_items
 from app.services.masking import mask_phone
 
-router = APIRouter(prefix="/api/v1")
+router = APIRouter(prefix="/api/v1", responses=documented(401, 403))
 
 CREATE = (Role.IVR, Role.AGENT, Role.SUPERVISOR)
 READ = (Role.AGENT, Role.SUPERVISOR, Role.QA)
@@ -86,7 +88,7 @@ async def found_items(
     session: Session,
     user: Annotated[Principal, Depends(require(*LOST_SEARCH))],
     train: Annotated[str | None, Query(max_length=10)] = None,
-    run_date: Annotated[date | None, Query(alias="date")] = None,
+    run_date: Annotated[IsoDate | None, Query(alias="date")] = None,
     q: Annotated[str | None, Query(max_length=100, description="keywords, space separated")] = None,
     include_closed: bool = False,
 ) -> list[FoundItemOut]:
@@ -173,8 +175,8 @@ async def list_orders(
     caller_number: Annotated[str | None, Query(max_length=20)] = None,
     unit: Annotated[str | None, Query(max_length=60)] = None,
     priority: bool | None = None,
-    created_from: datetime | None = None,
-    created_to: datetime | None = None,
+    created_from: QueryDatetime | None = None,
+    created_to: QueryDatetime | None = None,
     call_id: Annotated[str | None, Query(max_length=64)] = None,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
@@ -204,6 +206,7 @@ async def list_orders(
     response_model=WorkOrderOut,
     tags=["work orders"],
     summary="One work order with its history (by id or number)",
+    responses=documented(404),
     description=roles_doc(*READ),
 )
 async def get_order(
@@ -217,6 +220,7 @@ async def get_order(
     response_model=WorkOrderOut,
     tags=["work orders"],
     summary="Move a work order to another status",
+    responses=documented(404, 409),
     description="new → assigned (with unit) → in_progress → resolved → closed; "
     "resolved or closed → reopened. Other moves are refused with 409. " + roles_doc(*HANDLE),
 )
@@ -252,6 +256,7 @@ async def move(
     response_model=WorkOrderOut,
     tags=["work orders"],
     summary="Comment on a work order",
+    responses=documented(404),
     description=roles_doc(*COMMENT),
 )
 async def add_comment(
