@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
+from app.api.body_limit import BodyLimit
 from app.api.errors import MAX_BODY_BYTES, documented, install_error_handlers
 from app.api.routes import agent_events, agents, call_history, calls, lookups, work_orders
 from app.config import Settings
@@ -45,7 +46,6 @@ def create_app(settings: Settings, db: Database, platform: Platform | None = Non
         "token NAME`); each route lists the roles it admits. Errors always have the body "
         '`{"error": {"code", "message", "details"}}`.',
         lifespan=lifespan,
-        max_body_size=MAX_BODY_BYTES,
         responses=documented(400, 413, 422),
     )
     api.state.db = db
@@ -55,6 +55,7 @@ def create_app(settings: Settings, db: Database, platform: Platform | None = Non
         settings.lookup_max_failures, settings.lookup_failure_window
     )
     install_error_handlers(api)
+    api.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
     api.include_router(lookups.router)
     api.include_router(work_orders.router)
     api.include_router(calls.router)
