@@ -8,7 +8,7 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy import Select, and_, bindparam, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import aliased
 
 from app.core.clock import hhmm
@@ -58,13 +58,19 @@ def verification_matches(id_number: str, phone: str, verification: str) -> bool:
     return id_number.upper().endswith(code) or phone.endswith(code)
 
 
-async def lookup_order(session: AsyncSession, order_no: str, verification: str) -> OrderView | None:
-    """The order's masked details, or None for an unknown order or a wrong verification alike."""
+async def lookup_order(
+    db: AsyncSession | AsyncConnection, order_no: str, verification: str
+) -> OrderView | None:
+    """The order's masked details, or None for an unknown order or a wrong verification alike.
+
+    Takes a session (the IVR's) or a bare connection (the API's busiest route, which needs no
+    ORM session at all).
+    """
     number = normalise_order_no(order_no)
     if number is None:
         return None
-    # Plain rows on the session's connection: no ORM objects to build for a read-only view.
-    conn = await session.connection()
+    # Plain rows: no ORM objects to build for a read-only view.
+    conn = await db.connection() if isinstance(db, AsyncSession) else db
     rows = (await conn.execute(ORDER_QUERY, {"number": number})).all()
     if not rows:
         return None
