@@ -57,7 +57,7 @@ async def ticket_lookup(body: LookupIn, request: Request, user: Passenger) -> Or
         )
     # A bare connection rather than the Session dependency: the busiest route skips the ORM
     # session and the dependency's exit-stack bookkeeping.
-    async with get_database(request).engine.connect() as conn:
+    async with get_database(request).reader() as conn:
         view = await lookup_order(conn, body.order_no, body.verification)
     if view is None:
         throttle.failed(key)
