@@ -142,6 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
     from app.admin.cli import register as register_db
     from app.asr.cli import register as register_asr
     from app.ivr.cli import register as register_flows
+    from app.recordings.cli import register as register_recordings
     from app.tts.cli import register as register_prompts
 
     register_db(sub)
@@ -150,6 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
     register_asr(sub)
     register_prompts(sub)
     register_routing(sub)
+    register_recordings(sub)
     return parser
 
 

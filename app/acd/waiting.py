@@ -24,10 +24,14 @@ from app.acd.selection import Assignment, WaitingCall
 from app.ari_handlers.bridge import Bridge
 from app.ari_handlers.call import Call, CallHungUp
 from app.ari_handlers.models import ChannelDestroyed, ChannelHangupRequest, StasisEnd, StasisStart
+from app.ari_handlers.reconcile import TalkLeft
 from app.ari_handlers.rest import AriError, AriRest
+from app.core.calltrace import EndedBy
 from app.db.models import AgentLegResult, QueueResult
 from app.db.session import Database
 from app.events import EventFeed, PlatformEvent, QueueLeft
+from app.recordings.recorder import Recorder, RecordingError
+from app.services import outcomes
 from app.services.masking import mask_phone
 
 log = logging.getLogger(__name__)
@@ -81,6 +85,8 @@ class Acd:
         self.history = WaitHistory()
         self._centers: dict[str, int] = {}
         self._wrapups: set[asyncio.Task[None]] = set()
+        self.recorder: Recorder | None = None  # conversations are recorded when set
+        self.recording_notice = True  # callers hear that the call may be recorded
 
     async def center_ids(self) -> dict[str, int]:
         if not self._centers:
@@ -150,7 +156,8 @@ class QueueVisit:
     """One caller's stay in one queue."""
 
     def __init__(self, acd: Acd, call: Call, queue: str, entry_id: int, say: Say,
-                 ctx_vars: dict[str, str], lang: str, priority: bool) -> None:
+                 ctx_vars: dict[str, str], lang: str, priority: bool,
+                 entered: float | None = None) -> None:
         self.acd = acd
         self.call = call
         self.queue = queue
@@ -162,7 +169,7 @@ class QueueVisit:
         self.priority = priority or self.rule.priority
         self.skill = acd.rules.skill_for(queue, hints_of(call))
         self.center = acd.rules.center_for(call.trace.called, call.trace.caller)
-        self.entered = time.time()
+        self.entered = entered or time.time()  # a resumed wait keeps its place
         self.waiter: Waiter | None = None
         self.holding: Bridge | None = None
         self.music = False
@@ -186,6 +193,8 @@ class QueueVisit:
             if not acd.distributor.anyone_for(self.skill):
                 result = await self._offer(no_agents=True) or QueueResult.NO_AGENTS
                 return result
+            if acd.recorder is not None and acd.recording_notice:
+                await self.say("recording_notice", False)  # before any agent can answer
             waiting = WaitingCall(self.call.id, self.queue, self.skill, self.center,
                                   self.priority, self.entered)
             self.waiter = acd.distributor.join(self.call.id, self.call.deliver, waiting,
@@ -193,7 +202,7 @@ class QueueVisit:
             result = await self._wait()
             return result
         except CallHungUp:
-            result = QueueResult.ABANDONED
+            result = outcomes.queue_result(self.call.trace.ended_by)
             raise
         finally:
             acd.distributor.leave(self.call.id)
@@ -393,19 +402,53 @@ class QueueVisit:
                                           overflow_from=pick.origin if pick.overflow else None))
         call.trace.step("agent_connected", agent=agent, wait=wait,
                         overflow_from=pick.origin if pick.overflow else None)
+        await self._record(leg_id)
+        await self._converse(agent, leg_id, channel_id, talk, join=True)
+
+    async def _record(self, leg_id: int) -> None:
+        """Record from this agent's answer (the call's recording, if already started, goes
+        on with a new segment). A failure is logged; the conversation goes ahead."""
+        recorder = self.acd.recorder
+        if recorder is None:
+            return
         try:
-            await talk.add(call.id)
-            await talk.add(channel_id)
+            await recorder.start(self.call.id, self.call.channel.name, self.queue,
+                                 await self.acd.center_id(self.center))
+            await recorder.leg_started(self.call.id, leg_id)
+        except RecordingError as exc:
+            log.error("%s", exc)
+
+    async def resume_talk(self, agent: str, leg_id: int, talk: TalkLeft) -> None:
+        """The platform restarted while caller and agent talked: they still do; see the
+        conversation to its end as if nothing had happened."""
+        self.acd.distributor.publish_state(agent, "on_call", call_id=self.call.id)
+        self.call.trace.step("agent_connected", agent=agent, resumed=True)
+        if self.acd.recorder is not None:
+            await self.acd.recorder.adopt(self.call.id, self.call.channel.name)
+        await self._converse(agent, leg_id, talk.agent_channel,
+                             Bridge(self.call, talk.bridge_id, "mixing"), join=False)
+
+    async def _converse(self, agent: str, leg_id: int, channel_id: str, talk: Bridge,
+                        join: bool) -> None:
+        acd, call = self.acd, self.call
+        try:
+            if join:
+                await talk.add(call.id)
+                await talk.add(channel_id)
             while True:
                 event = await call.next_event()
                 if isinstance(event, (StasisEnd, ChannelDestroyed, ChannelHangupRequest)) \
                         and channel_id in event.channel_ids():
+                    call.trace.ended(EndedBy.AGENT, "agent hung up")
                     call.trace.step("agent_hung_up", agent=agent)
                     return
         finally:
             with contextlib.suppress(AriError):
                 await call.rest.hangup(channel_id)
             await asyncio.shield(talk.destroy())
+            if acd.recorder is not None:
+                await asyncio.shield(acd.recorder.leg_ended(call.id, leg_id))
+                acd.recorder.stop(call.id, partial=call.trace.ended_by == EndedBy.PBX_RESTART)
             await asyncio.shield(records.talk_ended(acd.db, agent, leg_id, self.rule.wrap_up))
             acd.distributor.publish_state(agent, "wrap_up", call_id=call.id)
             acd.events.publish(AgentLegEnded(call_id=call.id, agent=agent, result="answered"))

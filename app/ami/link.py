@@ -52,3 +52,19 @@ class AmiLink:
         )
         output = resp.get("Output", "") if hasattr(resp, "get") else ""
         return "\n".join(output) if isinstance(output, list) else str(output)
+
+    async def action(self, fields: dict[str, str], timeout: float = 5) -> dict[str, Any]:
+        """Send one AMI action; its response's fields. AmiError when it is refused."""
+        if not self.connected:
+            raise AmiError(f"{fields.get('Action')}: AMI is not connected")
+        resp = await asyncio.wait_for(self.manager.send_action(fields), timeout)
+        if isinstance(resp, list):  # an action answered with events: the first is the response
+            resp = resp[0] if resp else {}
+        answer = dict(resp.items()) if hasattr(resp, "items") else {}
+        if str(answer.get("Response", "")).lower() != "success":
+            raise AmiError(f"{fields.get('Action')}: {answer.get('Message') or answer}")
+        return answer
+
+
+class AmiError(RuntimeError):
+    """An AMI action was refused or could not be sent."""

@@ -16,7 +16,15 @@ from sqlalchemy import text
 
 from app.api.body_limit import BodyLimit
 from app.api.errors import MAX_BODY_BYTES, documented, install_error_handlers
-from app.api.routes import agent_events, agents, call_history, calls, lookups, work_orders
+from app.api.routes import (
+    agent_events,
+    agents,
+    call_history,
+    calls,
+    lookups,
+    recordings,
+    work_orders,
+)
 from app.config import Settings
 from app.db.session import Database
 from app.services.throttle import FailureThrottle
@@ -49,6 +57,7 @@ def create_app(settings: Settings, db: Database, platform: Platform | None = Non
         responses=documented(400, 413, 422),
     )
     api.state.db = db
+    api.state.settings = settings
     api.state.platform = platform
     api.state.token_cache = TokenCache(settings.token_cache_seconds)
     api.state.lookup_throttle = FailureThrottle(
@@ -62,6 +71,7 @@ def create_app(settings: Settings, db: Database, platform: Platform | None = Non
     api.include_router(call_history.router)
     api.include_router(agents.router)
     api.include_router(agent_events.router)
+    api.include_router(recordings.router)
 
     @api.get(
         "/healthz",

@@ -21,6 +21,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from app.core.calltrace import EndedBy
 from app.core.trains import TrainType
 
 
@@ -264,6 +265,11 @@ class CallOutcome(enum.StrEnum):
     ABANDONED = "abandoned"  # hung up while waiting for an agent
     HUNG_UP_IN_MENU = "hung_up_in_menu"  # left before finishing anything
     ERROR = "error"
+    # Ended by the platform or the network before the caller was served (see EndedBy):
+    PLATFORM_SHUTDOWN = "platform_shutdown"
+    PLATFORM_RESTART = "platform_restart"
+    PBX_RESTART = "pbx_restart"
+    MEDIA_TIMEOUT = "media_timeout"
 
 
 class CallRecord(Base):
@@ -280,6 +286,7 @@ class CallRecord(Base):
     ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     outcome: Mapped[CallOutcome | None] = mapped_column(_enum(CallOutcome))
     outcome_reason: Mapped[str | None] = mapped_column(String(200))
+    ended_by: Mapped[EndedBy | None] = mapped_column(_enum(EndedBy))
     steps: Mapped[list[CallStep]] = relationship(
         back_populates="call", order_by="CallStep.seq", cascade="all, delete-orphan"
     )
@@ -304,6 +311,9 @@ class QueueResult(enum.StrEnum):
     MESSAGE = "message"  # the caller left a message instead of waiting
     NO_AGENTS = "no_agents"  # nobody could take it (no agent logged in, or wait exceeded)
     ENDED_BY_PLATFORM = "ended_by_platform"  # the platform ended the wait (shutdown, error)
+    PLATFORM_RESTART = "platform_restart"  # the call ended while the platform was down
+    PBX_RESTART = "pbx_restart"  # the PBX went away under the waiting caller
+    MEDIA_TIMEOUT = "media_timeout"  # the caller's audio stopped
 
 
 class QueueEntry(Base):
@@ -452,3 +462,65 @@ class Callback(Base):
     next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_result: Mapped[str | None] = mapped_column(String(40))
     done_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class RecordingStatus(enum.StrEnum):
+    RECORDING = "recording"  # the PBX is writing it
+    READY = "ready"  # finalised: a verified WAV with its checksum
+    PARTIAL = "partial"  # finalised from what was written before a crash
+    MISSING = "missing"  # the PBX wrote nothing (or the file is gone)
+    PURGED = "purged"  # deleted under the retention rules (the row is the audit trail)
+
+
+class Recording(Base):
+    """One call's conversation with agents: stereo WAV, caller left, agent right."""
+
+    __tablename__ = "recordings"
+    __table_args__ = (Index("ix_recordings_started", "started_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_id: Mapped[str] = mapped_column(ForeignKey("calls.id"), unique=True)
+    queue: Mapped[str | None] = mapped_column(String(40))
+    center_id: Mapped[int | None] = mapped_column(ForeignKey("centers.id"))
+    status: Mapped[RecordingStatus] = mapped_column(_enum(RecordingStatus))
+    raw_path: Mapped[str] = mapped_column(String(300))  # what the PBX writes (host path)
+    path: Mapped[str | None] = mapped_column(String(300))  # the WAV, under the recordings dir
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    duration_seconds: Mapped[float | None] = mapped_column(Float)
+    size_bytes: Mapped[int | None] = mapped_column(Integer)
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    channels: Mapped[int | None] = mapped_column(Integer)
+    sample_rate: Mapped[int | None] = mapped_column(Integer)
+    # Paused spans, seconds from the start: [[from, to], ...] (silence in the file).
+    pauses: Mapped[list[list[float]]] = mapped_column(JSON, default=list)
+    purged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    segments: Mapped[list[RecordingSegment]] = relationship(
+        back_populates="recording", order_by="RecordingSegment.start_offset",
+        cascade="all, delete-orphan")
+
+
+class RecordingSegment(Base):
+    """The part of a recording one agent leg talked in (seconds from the recording's start)."""
+
+    __tablename__ = "recording_segments"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    recording_id: Mapped[int] = mapped_column(
+        ForeignKey("recordings.id", ondelete="CASCADE"), index=True)
+    leg_id: Mapped[int] = mapped_column(ForeignKey("agent_legs.id"))
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id"), index=True)
+    start_offset: Mapped[float] = mapped_column(Float)
+    end_offset: Mapped[float | None] = mapped_column(Float)
+    recording: Mapped[Recording] = relationship(back_populates="segments")
+
+
+class RecordingAccess(Base):
+    """Who listened to, downloaded, exported, paused or deleted which recording, and when."""
+
+    __tablename__ = "recording_access"
+    __table_args__ = (Index("ix_recording_access_at", "at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    recording_id: Mapped[int] = mapped_column(ForeignKey("recordings.id"), index=True)
+    actor: Mapped[str] = mapped_column(String(60))  # a user name, or "system"/"cli"
+    action: Mapped[str] = mapped_column(String(20))  # listen, download, export, pause, purge...
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    detail: Mapped[str | None] = mapped_column(String(200))
