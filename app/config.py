@@ -50,6 +50,11 @@ class Settings(BaseSettings):
     lookup_max_failures: int = 5
     lookup_failure_window: float = 600.0
 
+    # API tokens: lifetime of a new token, and how long a token's owner is remembered between
+    # database checks (a revocation takes effect within this time; at most 5 s).
+    token_days: float = Field(90.0, gt=0)
+    token_cache_seconds: float = Field(2.0, ge=0, le=5)
+
     hotline_number: str = "12306"
     # How callbacks reach passengers: a dialplan context engineers point at the trunk.
     callback_dial: str = "Local/{number}@callback-out/n"

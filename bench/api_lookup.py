@@ -2,9 +2,12 @@
 
 For each engine: migrate and seed N orders (timed), then drive POST /api/v1/tickets/lookup with
 wrk from a separate process on loopback (valid order numbers and verifications, so nothing is
-throttled), then the bare route (bench/bare_lookup.py) with the same query and driver.
-Prints one JSON line per engine. Run: .venv/bin/python bench/api_lookup.py [--orders N]
-(1,000,000 by default; --engine sqlite|postgresql|both).
+throttled), then the bare route (bench/bare_lookup.py) with the same query and driver; bare and ours
+alternate for --rounds pairs. Each run also reports the server's CPU time per request, which
+other processes' load on a shared machine skews much less than throughput.
+Prints one JSON line per engine (every round; the median ratio).
+Run: .venv/bin/python bench/api_lookup.py [--orders N] (1,000,000 by default;
+--engine sqlite|postgresql|both; --rounds N).
 """
 
 from __future__ import annotations
@@ -93,8 +96,10 @@ def run_wrk(url: str, script: Path, seconds: int, connections: int) -> dict[str,
         return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
 
     rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    total = re.search(r"(\d+) requests in", out)
     return {
         "rps": float(rps.group(1)) if rps else 0.0,
+        "requests": int(total.group(1)) if total else 0,
         "p50_ms": ms("50"),
         "p99_ms": ms("99"),
         "non_2xx": int(non2xx.group(1)) if non2xx else 0,
@@ -125,9 +130,8 @@ def bench_engine(url: str, args: argparse.Namespace, work: Path) -> dict[str, ob
     ours_script, bare_script = work / "ours.lua", work / "bare.lua"
     wrk_script(ours_script, sample, token)
     wrk_script(bare_script, sample, None)
-    for name, cmd, env, target, script in (
-        (
-            "ours",
+    routes = {
+        "ours": (
             [sys.executable, "-m", "app.cli", "api"],
             {
                 "HOTLINE_DATABASE_URL": url,
@@ -137,29 +141,55 @@ def bench_engine(url: str, args: argparse.Namespace, work: Path) -> dict[str, ob
             f"http://127.0.0.1:{port}/api/v1/tickets/lookup",
             ours_script,
         ),
-        (
-            "bare",
+        "bare": (
             [sys.executable, str(HERE / "bare_lookup.py"), str(port2 := free_port())],
             {"BARE_DATABASE_URL": url},
             f"http://127.0.0.1:{port2}/lookup",
             bare_script,
         ),
-    ):
-        with ExitStack() as stack:
-            proc = subprocess.Popen(
-                cmd, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-            )
-            stack.callback(proc.wait, 20)
-            stack.callback(proc.terminate)
-            wait_up(target.rsplit("/", 1)[0], proc)
-            run_wrk(target, script, 2, args.connections)  # warm-up
-            result[name] = run_wrk(target, script, args.seconds, args.connections)
-    ours, bare = result["ours"], result["bare"]
-    assert isinstance(ours, dict) and isinstance(bare, dict)
-    result["ratio_rps_ours_over_bare"] = (
-        round(ours["rps"] / bare["rps"], 3) if bare["rps"] else None
-    )
+    }
+    rounds: list[dict[str, object]] = []
+    # Bare and ours back to back, several times: the machine is shared, so one pair can be
+    # skewed by someone else's load; every round is printed.
+    for _ in range(args.rounds):
+        one: dict[str, object] = {}
+        for name in ("bare", "ours"):
+            cmd, env, target, script = routes[name]
+            one[name] = measure(cmd, env, target, script, args)
+        bare_rps = one["bare"]["rps"]  # type: ignore[index]
+        ours_rps = one["ours"]["rps"]  # type: ignore[index]
+        one["ratio"] = round(ours_rps / bare_rps, 3) if bare_rps else None
+        rounds.append(one)
+    result["rounds"] = rounds
+    ratios = sorted(r["ratio"] for r in rounds if r["ratio"] is not None)  # type: ignore[type-var]
+    result["ratio_rps_ours_over_bare"] = ratios[len(ratios) // 2] if ratios else None
     return result
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measure(cmd: list[str], env: dict[str, str], target: str, script: Path,
+            args: argparse.Namespace) -> dict[str, float]:
+    """Start a server, warm it up, load it; its CPU per request is robust to others' load."""
+    with ExitStack() as stack:
+        proc = subprocess.Popen(
+            cmd, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        stack.callback(proc.wait, 20)
+        stack.callback(proc.terminate)
+        wait_up(target.rsplit("/", 1)[0], proc)
+        run_wrk(target, script, 2, args.connections)  # warm-up
+        before = cpu_seconds(proc.pid)
+        figures = run_wrk(target, script, args.seconds, args.connections)
+        used = cpu_seconds(proc.pid) - before
+        if figures["requests"]:
+            figures["server_cpu_ms_per_request"] = round(used * 1000 / figures["requests"], 3)
+        figures["load_average"] = os.getloadavg()[0]
+        return figures
 
 
 def main() -> int:
@@ -173,6 +203,8 @@ def main() -> int:
     parser.add_argument("--seconds", type=int, default=10, help="load duration per route")
     parser.add_argument("--connections", type=int, default=32,
                         help="concurrent connections of the load process")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="bare/ours pairs measured back to back (default 3; median ratio)")
     args = parser.parse_args()
     sys.path.insert(0, str(HERE.parent))
     from tests.postgres import create_database, postgres_server

@@ -16,7 +16,14 @@ from app.config import get_settings
 from app.db import migrate
 from app.db.models import Role, Station
 from app.db.session import Database
-from app.services.auth import UserError, create_user, issue_token, list_users
+from app.services.auth import (
+    UserError,
+    create_user,
+    issue_token,
+    list_tokens,
+    list_users,
+    revoke_tokens,
+)
 
 
 def _ensure_sqlite_dir(url: str) -> None:
@@ -70,7 +77,9 @@ def _users(args: argparse.Namespace) -> int:
 
 
 async def _users_async(args: argparse.Namespace) -> int:
-    db = Database(get_settings().db_url)
+    settings = get_settings()
+    db = Database(settings.db_url)
+    days = settings.token_days if getattr(args, "days", None) is None else args.days
     try:
         async with db.session() as session:
             try:
@@ -78,9 +87,19 @@ async def _users_async(args: argparse.Namespace) -> int:
                     user = await create_user(session, args.name, Role(args.role))
                     print(f"user {user.name} ({user.role.value}) created")
                     if args.token:
-                        print(await issue_token(session, args.name))
+                        print(await issue_token(session, args.name, days))
                 elif args.users_action == "token":
-                    print(await issue_token(session, args.name))
+                    print(await issue_token(session, args.name, days))
+                elif args.users_action == "revoke":
+                    count = await revoke_tokens(session, args.name, args.token)
+                    print(f"{count} token(s) of {args.name} revoked; running servers refuse "
+                          f"them within {settings.token_cache_seconds:g} s")
+                elif args.users_action == "tokens":
+                    for tok in await list_tokens(session, args.name):
+                        state = "revoked" if tok.revoked else "active"
+                        expires = tok.expires_at.date() if tok.expires_at else "never"
+                        print(f"{tok.prefix}…\t{state}\tcreated {tok.created_at.date()}\t"
+                              f"expires {expires}")
                 else:
                     for user in await list_users(session):
                         print(f"{user.name}\t{user.role.value}\t"
@@ -120,7 +139,20 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     create.add_argument("name")
     create.add_argument("--role", required=True, choices=[r.value for r in Role])
     create.add_argument("--token", action="store_true", help="also issue and print a token")
+    days_help = "days until the token expires (default HOTLINE_TOKEN_DAYS, 90)"
+    create.add_argument("--days", type=float, default=None, help=days_help)
     token = users_sub.add_parser("token", help="issue a new API token (printed once)")
     token.add_argument("name")
+    token.add_argument("--days", type=float, default=None, help=days_help)
+    revoke = users_sub.add_parser(
+        "revoke", help="revoke a user's API tokens (all, or one with --token)",
+        description="Revoke API tokens. Running servers refuse a revoked token within "
+        "HOTLINE_TOKEN_CACHE_SECONDS (2 s by default, never more than 5 s).")
+    revoke.add_argument("name")
+    revoke.add_argument("--token", metavar="PREFIX", default=None,
+                        help="only the token starting with PREFIX (its first 8-12 characters, "
+                        "as `hotline users tokens NAME` shows them)")
+    tokens = users_sub.add_parser("tokens", help="list a user's tokens (prefix, state, expiry)")
+    tokens.add_argument("name")
     users_sub.add_parser("list", help="list users")
     users.set_defaults(func=_users)

@@ -9,9 +9,10 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api.errors import ApiError
-from app.db.models import Role, User
+from app.db.models import Role
 from app.db.session import Database
-from app.services.auth import authenticate
+from app.services.auth import Principal
+from app.services.token_cache import TokenCache
 
 
 def get_database(request: Request) -> Database:
@@ -27,11 +28,11 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 Session = Annotated[AsyncSession, Depends(get_session)]
 
 
-def require(*roles: Role) -> Callable[..., Awaitable[User]]:
+def require(*roles: Role) -> Callable[..., Awaitable[Principal]]:
     """A dependency admitting these roles (and admin); the route's docs list them."""
     admitted = {*roles, Role.ADMIN}
 
-    async def check(request: Request, session: Session) -> User:
+    async def check(request: Request) -> Principal:
         header = request.headers.get("authorization", "")
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token:
@@ -41,12 +42,13 @@ def require(*roles: Role) -> Callable[..., Awaitable[User]]:
                 "send an API token: Authorization: Bearer TOKEN",
                 headers={"WWW-Authenticate": "Bearer"},
             )
-        user = await authenticate(session, token.strip())
+        tokens: TokenCache = request.app.state.token_cache
+        user = await tokens.principal(get_database(request), token.strip())
         if user is None:
             raise ApiError(
                 401,
                 "unauthenticated",
-                "unknown or revoked API token",
+                "unknown, revoked or expired API token",
                 headers={"WWW-Authenticate": "Bearer"},
             )
         if user.role not in admitted:

@@ -14,7 +14,8 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
-from app.api.errors import install_error_handlers
+from app.api.body_limit import BodyLimit
+from app.api.errors import MAX_BODY_BYTES, documented, install_error_handlers
 from app.api.routes import (
     agent_events,
     agents,
@@ -29,6 +30,7 @@ from app.config import Settings
 from app.db.session import Database
 from app.qa.scorecard import ScorecardLibrary
 from app.services.throttle import FailureThrottle
+from app.services.token_cache import TokenCache
 
 if TYPE_CHECKING:
     from app.platform import Platform
@@ -54,15 +56,18 @@ def create_app(settings: Settings, db: Database, platform: Platform | None = Non
         "(`hotline users token NAME`); each route lists the roles it admits. Errors always "
         'have the body `{"error": {"code", "message", "details"}}`.',
         lifespan=lifespan,
+        responses=documented(400, 413, 422),
     )
     api.state.db = db
     api.state.settings = settings
     api.state.platform = platform
+    api.state.token_cache = TokenCache(settings.token_cache_seconds)
     api.state.lookup_throttle = FailureThrottle(
         settings.lookup_max_failures, settings.lookup_failure_window
     )
     api.state.scorecards = ScorecardLibrary(settings.scorecards_dir)
     install_error_handlers(api)
+    api.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
     api.include_router(lookups.router)
     api.include_router(work_orders.router)
     api.include_router(calls.router)
@@ -76,6 +81,7 @@ def create_app(settings: Settings, db: Database, platform: Platform | None = Non
         "/healthz",
         tags=["health"],
         summary="Database, ARI and AMI connectivity; 503 while one is down",
+        responses={503: {"description": "the database, ARI or AMI is down (same body)"}},
     )
     async def healthz() -> JSONResponse:
         try:

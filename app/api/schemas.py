@@ -2,14 +2,50 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+import re
+from datetime import UTC, date, datetime
 from typing import Annotated, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StringConstraints,
+)
 
 from app.db.models import Channel, WorkOrderStatus, WorkOrderType
 
 T = TypeVar("T")
+
+
+
+def _with_zone(moment: datetime) -> datetime:
+    # Times are stored in UTC; SQLite hands them back without their zone.
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+# Every datetime the API answers with carries its zone (RFC 3339 date-time).
+UtcDatetime = Annotated[datetime, AfterValidator(_with_zone)]
+
+_NUMBER = re.compile(r"^\s*[-+]?\d+(\.\d*)?\s*$")
+
+
+def _iso_only(value: object) -> object:
+    # pydantic would read a bare number as a Unix time; the API documents ISO 8601 only.
+    if isinstance(value, (int, float)) or (isinstance(value, str) and _NUMBER.match(value)):
+        raise ValueError("ISO 8601 text is needed, e.g. 2026-12-01 or 2026-12-01T08:00:00+08:00")
+    return value
+
+
+# Dates and datetimes given to the API: ISO 8601 text only, as documented.
+QueryDatetime = Annotated[datetime, BeforeValidator(_iso_only)]
+IsoDate = Annotated[date, BeforeValidator(_iso_only)]
+
+# Path form of a train number; the route normalises it (spaces, case).
+TRAIN_NUMBER_PATH = r"^\s*[GDCZTKgdcztk](\s*\d){1,4}\s*$"
 
 PhoneNumber = Annotated[str, StringConstraints(pattern=r"^\+?\d{3,20}$")]
 
@@ -86,14 +122,14 @@ class FoundItemOut(BaseModel):
     category: str
     kept_at: str
     status: str
-    found_at: datetime
+    found_at: UtcDatetime
 
 
 class LostReportIn(BaseModel):
     description: str = Field(min_length=2, max_length=1000)
     contact_phone: PhoneNumber
     train_number: str | None = Field(None, pattern=r"^[GDCZTKgdcztk]\d{1,4}$")
-    travel_date: date | None = None
+    travel_date: IsoDate | None = None
     channel: Channel = Channel.VOICE
     call_id: str | None = Field(None, max_length=64)
     recording: str | None = Field(None, max_length=255)
@@ -106,7 +142,7 @@ class CandidateOut(BaseModel):
 
 class WorkOrderEventOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
-    at: datetime
+    at: UtcDatetime
     actor: str
     action: str
     from_status: str | None
@@ -126,9 +162,9 @@ class WorkOrderOut(BaseModel):
     priority: bool
     status: WorkOrderStatus
     assigned_unit: str | None
-    created_at: datetime
-    updated_at: datetime
-    due_at: datetime
+    created_at: UtcDatetime
+    updated_at: UtcDatetime
+    due_at: UtcDatetime
     overdue: bool
     events: list[WorkOrderEventOut] | None = None
 
@@ -146,7 +182,7 @@ class WorkOrderIn(BaseModel):
     caller_number: PhoneNumber | None = None
     call_id: str | None = Field(None, max_length=64)
     recording: str | None = Field(None, max_length=255)
-    priority: bool = False
+    priority: StrictBool = False
 
 
 class TransitionIn(BaseModel):

@@ -27,6 +27,7 @@ from app.db.models import (
 )
 from app.qa.scorecard import Scorecard
 from app.qa.scoring import Answer, Calibration, Evaluated, Scored, calibrate, score
+from app.services.auth import Principal
 
 
 class EvaluationError(ValueError):
@@ -109,7 +110,7 @@ async def create_evaluation(
     *,
     card: Scorecard,
     call_id: str,
-    evaluator: User,
+    evaluator: Principal,
     answers: Sequence[Answer],
     agent_number: str | None = None,
     comment: str | None = None,
@@ -121,7 +122,7 @@ async def create_evaluation(
     agent = await _evaluated_agent(session, call_id, agent_number)
     result = score(card, answers)
     earlier = await session.scalar(select(QaEvaluation.id).where(
-        QaEvaluation.call_id == call_id, QaEvaluation.evaluator_id == evaluator.id,
+        QaEvaluation.call_id == call_id, QaEvaluation.evaluator_id == evaluator.user_id,
         QaEvaluation.agent_id.is_(None) if agent is None
         else QaEvaluation.agent_id == agent.id))
     if earlier is not None:
@@ -132,7 +133,7 @@ async def create_evaluation(
     evaluation = QaEvaluation(
         call_id=call_id, agent_id=agent.id if agent else None,
         center_id=agent.center_id if agent else None, scorecard_id=row.id,
-        evaluator_id=evaluator.id, total_score=result.total,
+        evaluator_id=evaluator.user_id, total_score=result.total,
         critical_failed=bool(result.critical_failed), comment=comment, created_at=now(),
         answers=[QaAnswer(question=a.question, points=a.points, na=a.na, failed=a.failed,
                           comment=a.comment) for a in answers],

@@ -6,15 +6,32 @@ import hashlib
 import hmac
 import os
 import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.clock import now
 from app.db.models import ApiToken, Role, User
 
 TOKEN_PREFIX = "htl_"
+# Tokens issued without an explicit lifetime expire after this many days.
+DEFAULT_TOKEN_DAYS = 90.0
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who a valid token belongs to: what routes need, detached from any database session."""
+
+    user_id: int
+    name: str
+    role: Role
+    expires_at: datetime | None  # the token's expiry (aware, UTC)
+
+    def expired(self, at: datetime) -> bool:
+        return self.expires_at is not None and at >= self.expires_at
 
 
 class UserError(ValueError):
@@ -61,8 +78,12 @@ async def create_user(session: AsyncSession, name: str, role: Role) -> User:
     return user
 
 
-async def issue_token(session: AsyncSession, name: str) -> str:
-    """A new token for the user; shown once, stored as a hash."""
+async def issue_token(
+    session: AsyncSession, name: str, days: float = DEFAULT_TOKEN_DAYS
+) -> str:
+    """A new token for the user, valid for `days`; shown once, stored as a hash."""
+    if not days > 0:
+        raise UserError(f"a token's lifetime must be more than 0 days, not {days}")
     user = await session.scalar(select(User).where(User.name == name))
     if user is None:
         raise UserError(
@@ -74,7 +95,8 @@ async def issue_token(session: AsyncSession, name: str) -> str:
             user_id=user.id,
             token_hash=hash_token(token),
             prefix=token[:12],
-            created_at=now(),
+            created_at=(issued := now()),
+            expires_at=issued + timedelta(days=days),
             revoked=False,
         )
     )
@@ -82,14 +104,63 @@ async def issue_token(session: AsyncSession, name: str) -> str:
     return token
 
 
-async def authenticate(session: AsyncSession, token: str) -> User | None:
-    return await session.scalar(
-        select(User)
-        .join(ApiToken, ApiToken.user_id == User.id)
-        .where(
-            ApiToken.token_hash == hash_token(token),
-            ApiToken.revoked.is_(False),
-            User.active.is_(True),
+def _aware(value: datetime | None) -> datetime | None:
+    # SQLite hands back the stored UTC time without its zone.
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=UTC)
+
+
+async def find_principal(session: AsyncSession, token_hash: str) -> Principal | None:
+    """The owner of an unrevoked token of an active user, expired or not."""
+    row = (
+        await session.execute(
+            select(User.id, User.name, User.role, ApiToken.expires_at)
+            .join(ApiToken, ApiToken.user_id == User.id)
+            .where(
+                ApiToken.token_hash == token_hash,
+                ApiToken.revoked.is_(False),
+                User.active.is_(True),
+            )
+        )
+    ).first()
+    if row is None:
+        return None
+    return Principal(row[0], row[1], row[2], _aware(row[3]))
+
+
+async def authenticate(session: AsyncSession, token: str) -> Principal | None:
+    """The token's owner, or None for an unknown, revoked or expired token."""
+    principal = await find_principal(session, hash_token(token))
+    if principal is None or principal.expired(now()):
+        return None
+    return principal
+
+
+async def revoke_tokens(session: AsyncSession, name: str, prefix: str | None = None) -> int:
+    """Revoke the user's tokens (only the one starting with prefix, if given); how many."""
+    user = await session.scalar(select(User).where(User.name == name))
+    if user is None:
+        raise UserError(f"no user {name!r}: `hotline users list` shows who exists")
+    query = update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked.is_(False))
+    if prefix is not None:
+        if len(prefix) < 8:
+            raise UserError("give at least the first 8 characters of the token (htl_ and 4 more)")
+        query = query.where(ApiToken.prefix.startswith(prefix[:12], autoescape=True))
+    result = await session.execute(query.values(revoked=True))
+    count = int(getattr(result, "rowcount", 0) or 0)
+    if prefix is not None and count == 0:
+        raise UserError(f"user {name!r} has no unrevoked token starting with {prefix[:12]!r}")
+    return count
+
+
+async def list_tokens(session: AsyncSession, name: str) -> list[ApiToken]:
+    user = await session.scalar(select(User).where(User.name == name))
+    if user is None:
+        raise UserError(f"no user {name!r}: `hotline users list` shows who exists")
+    return list(
+        await session.scalars(
+            select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.id)
         )
     )
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Request
@@ -12,17 +11,19 @@ from app.acd import states
 from app.acd.agents import AgentNotFound, get_agent
 from app.acd.states import AgentSnapshot, StateError
 from app.api.deps import Session, require, roles_doc
-from app.api.errors import ApiError
-from app.db.models import Role, User
+from app.api.errors import ApiError, documented
+from app.api.schemas import UtcDatetime
+from app.db.models import Role
 from app.events import AgentStateChanged
+from app.services.auth import Principal
 
-router = APIRouter(prefix="/api/v1/agents", tags=["agents"])
+router = APIRouter(prefix="/api/v1/agents", tags=["agents"], responses=documented(401, 403))
 WATCH = (Role.SUPERVISOR, Role.ENGINEER)
 ONE = (Role.AGENT, Role.SUPERVISOR, Role.ENGINEER)
 CHANGE = (Role.AGENT, Role.SUPERVISOR)
-Watcher = Annotated[User, Depends(require(*WATCH))]
-Reader = Annotated[User, Depends(require(*ONE))]
-Changer = Annotated[User, Depends(require(*CHANGE))]
+Watcher = Annotated[Principal, Depends(require(*WATCH))]
+Reader = Annotated[Principal, Depends(require(*ONE))]
+Changer = Annotated[Principal, Depends(require(*CHANGE))]
 
 
 class AgentOut(BaseModel):
@@ -34,8 +35,8 @@ class AgentOut(BaseModel):
     enabled: bool
     state: str
     reason: str | None
-    since: datetime | None
-    last_call_end_at: datetime | None
+    since: UtcDatetime | None
+    last_call_end_at: UtcDatetime | None
     missed_in_row: int
     skills: dict[str, int]
 
@@ -54,7 +55,7 @@ def _out(s: AgentSnapshot) -> AgentOut:
                     missed_in_row=s.missed_in_row, skills=s.skills)
 
 
-def _only_self(user: User, number: str) -> None:
+def _only_self(user: Principal, number: str) -> None:
     """An agent sees and changes only itself."""
     if user.role == Role.AGENT and user.name != number:
         raise ApiError(403, "forbidden", f"agent {user.name} may not act for agent {number}")
@@ -74,6 +75,7 @@ async def list_agents(session: Session, user: Watcher) -> list[AgentOut]:
 
 
 @router.get("/{number}", summary="One agent", response_model=AgentOut,
+            responses=documented(404, e404="no such agent"),
             description=roles_doc(*ONE) + " An agent reads only itself.")
 async def one_agent(number: str, session: Session, user: Reader) -> AgentOut:
     _only_self(user, number)
@@ -82,6 +84,7 @@ async def one_agent(number: str, session: Session, user: Reader) -> AgentOut:
 
 @router.post(
     "/{number}/state", summary="Log in (ready), pause with a reason, or log out",
+    responses=documented(404, 409, e404="no such agent"),
     response_model=AgentOut,
     description=roles_doc(*CHANGE) + " An agent changes only its own state. 409 when the change "
     "is not allowed now (e.g. pause while logged out, or any change during a call except "

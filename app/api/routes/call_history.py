@@ -2,26 +2,27 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 
 from app.api.deps import Session, require, roles_doc
-from app.api.errors import ApiError
+from app.api.errors import ApiError, documented
+from app.api.schemas import QueryDatetime, UtcDatetime
 from app.core.calltrace import EndedBy
-from app.db.models import CallOutcome, CallRecord, Role, User
+from app.db.models import CallOutcome, CallRecord, Role
 from app.services import call_records
+from app.services.auth import Principal
 from app.services.masking import mask_phone
 
-router = APIRouter(prefix="/api/v1/calls", tags=["calls"])
+router = APIRouter(prefix="/api/v1/calls", tags=["calls"], responses=documented(401, 403))
 READ = (Role.SUPERVISOR, Role.QA)
 
 
 class CallStepOut(BaseModel):
     seq: int
-    at: datetime
+    at: UtcDatetime
     kind: str
     detail: dict[str, Any]
 
@@ -30,22 +31,22 @@ class QueueEntryOut(BaseModel):
     queue: str
     priority: bool
     reason: str
-    entered_at: datetime
-    left_at: datetime | None
+    entered_at: UtcDatetime
+    left_at: UtcDatetime | None
     result: str | None
     wait_seconds: float | None = None
     skill: str | None = None
     center: str | None = None
     overflow_from: str | None = None
     overflow_to: str | None = None
-    answered_at: datetime | None = None
+    answered_at: UtcDatetime | None = None
 
 
 class AgentLegOut(BaseModel):
     agent: str
-    ring_at: datetime
-    answer_at: datetime | None
-    end_at: datetime | None
+    ring_at: UtcDatetime
+    answer_at: UtcDatetime | None
+    end_at: UtcDatetime | None
     result: str | None
     talk_seconds: float | None
     hold_seconds: float | None
@@ -59,9 +60,9 @@ class CallOut(BaseModel):
     sip_call_id: str | None
     language: str
     priority: bool
-    started_at: datetime
-    answered_at: datetime | None
-    ended_at: datetime | None
+    started_at: UtcDatetime
+    answered_at: UtcDatetime | None
+    ended_at: UtcDatetime | None
     outcome: CallOutcome | None
     outcome_reason: str | None
     ended_by: EndedBy | None = None  # who ended it: the caller, an agent, or a platform fault
@@ -99,9 +100,9 @@ def call_out(c: CallRecord) -> CallOut:
 )
 async def list_calls(
     session: Session,
-    user: Annotated[User, Depends(require(*READ))],
-    started_from: datetime | None = None,
-    started_to: datetime | None = None,
+    user: Annotated[Principal, Depends(require(*READ))],
+    started_from: QueryDatetime | None = None,
+    started_to: QueryDatetime | None = None,
     caller: Annotated[str | None, Query(max_length=40)] = None,
     outcome: CallOutcome | None = None,
     sip_call_id: Annotated[str | None, Query(max_length=255)] = None,
@@ -123,10 +124,11 @@ async def list_calls(
     "/{call_id}",
     response_model=CallOut,
     summary="One call with every step",
+    responses=documented(404),
     description=roles_doc(*READ),
 )
 async def get_call(
-    call_id: str, session: Session, user: Annotated[User, Depends(require(*READ))]
+    call_id: str, session: Session, user: Annotated[Principal, Depends(require(*READ))]
 ) -> CallOut:
     record = await call_records.get_call(session, call_id)
     if record is None:

@@ -7,14 +7,15 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 
 from app.api.deps import require, roles_doc
-from app.api.errors import ApiError
+from app.api.errors import ApiError, documented
 from app.core.calltrace import CallTrace
-from app.db.models import Role, User
+from app.db.models import Role
+from app.services.auth import Principal
 from app.services.masking import mask_phone
 
-router = APIRouter(prefix="/api/v1/calls", tags=["calls"])
+router = APIRouter(prefix="/api/v1/calls", tags=["calls"], responses=documented(401, 403))
 WATCH = (Role.SUPERVISOR, Role.QA, Role.ENGINEER, Role.AGENT)
-Watcher = Annotated[User, Depends(require(*WATCH))]
+Watcher = Annotated[Principal, Depends(require(*WATCH))]
 
 
 def _recent(request: Request) -> list[CallTrace]:
@@ -32,7 +33,10 @@ def _out(trace: CallTrace) -> dict[str, Any]:
 
 
 @router.get(
-    "/recent", summary="Live calls and the most recent finished ones", description=roles_doc(*WATCH)
+    "/recent",
+    summary="Live calls and the most recent finished ones",
+    description=roles_doc(*WATCH),
+    responses=documented(503, e503="an API-only node has no live calls"),
 )
 async def recent_calls(
     request: Request,
@@ -48,7 +52,10 @@ async def recent_calls(
     return [_out(c) for c in calls]
 
 
-@router.get("/recent/{call_id}", summary="One recent call", description=roles_doc(*WATCH))
+@router.get(
+    "/recent/{call_id}", summary="One recent call", description=roles_doc(*WATCH),
+    responses=documented(404, 503, e503="an API-only node has no live calls"),
+)
 async def recent_call(call_id: str, request: Request, user: Watcher) -> dict[str, Any]:
     for trace in _recent(request):
         if trace.call_id == call_id:

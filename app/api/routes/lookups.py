@@ -3,23 +3,30 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 
-from app.api.deps import Session, require, roles_doc
-from app.api.errors import ApiError
-from app.api.schemas import LookupIn, OrderOut, TimetableEntryOut, TrainStatusOut
+from app.api.deps import Session, get_database, require, roles_doc
+from app.api.errors import ApiError, documented
+from app.api.schemas import (
+    TRAIN_NUMBER_PATH,
+    IsoDate,
+    LookupIn,
+    OrderOut,
+    TimetableEntryOut,
+    TrainStatusOut,
+)
 from app.core.clock import today
-from app.db.models import Role, User
+from app.db.models import Role
+from app.services.auth import Principal
 from app.services.throttle import FailureThrottle
 from app.services.tickets import lookup_order
 from app.services.trains import normalise_train_number, timetable, train_status
 
-router = APIRouter(prefix="/api/v1", tags=["lookups"])
+router = APIRouter(prefix="/api/v1", tags=["lookups"], responses=documented(401, 403))
 PASSENGER = (Role.IVR, Role.AGENT)
-Passenger = Annotated[User, Depends(require(*PASSENGER))]
+Passenger = Annotated[Principal, Depends(require(*PASSENGER))]
 
 NOT_FOUND = "no order matches this order number and verification"
 
@@ -31,14 +38,12 @@ NOT_FOUND = "no order matches this order number and verification"
     description="An unknown order and a wrong verification get the same 404, and "
     "repeated failures from one client or caller are refused with 429 for a while. "
     + roles_doc(*PASSENGER),
-    responses={
-        404: {"description": "no such order, or verification failed"},
-        429: {"description": "too many failed verifications"},
-    },
+    responses=documented(
+        404, 429, e404="no such order, or verification failed",
+        e429="too many failed verifications; Retry-After says when to try again",
+    ),
 )
-async def ticket_lookup(
-    body: LookupIn, request: Request, session: Session, user: Passenger
-) -> OrderOut:
+async def ticket_lookup(body: LookupIn, request: Request, user: Passenger) -> OrderOut:
     throttle: FailureThrottle = request.app.state.lookup_throttle
     client = request.client.host if request.client else "unknown"
     key = f"{user.name}|{body.caller_number or client}"
@@ -50,25 +55,31 @@ async def ticket_lookup(
             f"too many failed verifications; try again in {int(wait) + 1} s",
             headers={"Retry-After": str(int(wait) + 1)},
         )
-    view = await lookup_order(session, body.order_no, body.verification)
+    # A bare connection rather than the Session dependency: the busiest route skips the ORM
+    # session and the dependency's exit-stack bookkeeping.
+    async with get_database(request).reader() as conn:
+        view = await lookup_order(conn, body.order_no, body.verification)
     if view is None:
         throttle.failed(key)
         raise ApiError(404, "order_not_found", NOT_FOUND)
-    return OrderOut.model_validate(asdict(view))
+    return OrderOut.model_validate(view, from_attributes=True)
 
 
 @router.get(
     "/trains/{number}/status",
     response_model=TrainStatusOut,
     summary="Live status of a train on a date",
+    responses=documented(404, e404="the train does not run on that date"),
     description="On time, delayed by N minutes or cancelled, and the last station "
     "passed. " + roles_doc(*PASSENGER),
 )
 async def status_of_train(
-    number: str,
+    number: Annotated[
+        str, Path(pattern=TRAIN_NUMBER_PATH, description="e.g. G101 (any case, spaces ignored)")
+    ],
     session: Session,
     user: Passenger,
-    run_date: Annotated[date | None, Query(alias="date")] = None,
+    run_date: Annotated[IsoDate | None, Query(alias="date")] = None,
 ) -> TrainStatusOut:
     if normalise_train_number(number) is None:
         raise ApiError(
@@ -88,6 +99,7 @@ async def status_of_train(
     "/timetable",
     response_model=list[TimetableEntryOut],
     summary="Trains between two stations on a date",
+    responses=documented(404, e404="unknown station"),
     description="Stations by name (北京南), telegraph code (VNP) or city (北京). "
     + roles_doc(*PASSENGER),
 )
@@ -96,7 +108,7 @@ async def search_timetable(
     user: Passenger,
     from_station: Annotated[str, Query(alias="from", min_length=1, max_length=40)],
     to_station: Annotated[str, Query(alias="to", min_length=1, max_length=40)],
-    run_date: Annotated[date | None, Query(alias="date")] = None,
+    run_date: Annotated[IsoDate | None, Query(alias="date")] = None,
 ) -> list[TimetableEntryOut]:
     entries = await timetable(session, from_station, to_station, run_date or today())
     if entries is None:

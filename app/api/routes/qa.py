@@ -12,17 +12,18 @@ from pydantic import BaseModel, Field, PlainValidator, WithJsonSchema
 from app.api.deps import Session, require, roles_doc
 from app.api.errors import ApiError
 from app.core.clock import CST, as_utc
-from app.db.models import CallRecord, QaEvaluation, Role, User
+from app.db.models import CallRecord, QaEvaluation, Role
 from app.qa import evaluations as svc
 from app.qa.scorecard import Scorecard, ScorecardError, ScorecardLibrary, UnknownScorecard
 from app.qa.scoring import Answer, AnswerError, averages, score
+from app.services.auth import Principal
 
 router = APIRouter(prefix="/api/v1", tags=["quality assurance"])
 EVALUATE = (Role.QA, Role.SUPERVISOR)
 READ = (Role.QA, Role.SUPERVISOR, Role.AGENT)
-Evaluator = Annotated[User, Depends(require(*EVALUATE))]
-Reader = Annotated[User, Depends(require(*READ))]
-AgentUser = Annotated[User, Depends(require(Role.AGENT))]
+Evaluator = Annotated[Principal, Depends(require(*EVALUATE))]
+Reader = Annotated[Principal, Depends(require(*READ))]
+AgentUser = Annotated[Principal, Depends(require(Role.AGENT))]
 
 
 def _moment(value: object) -> datetime | date:
@@ -231,7 +232,7 @@ def evaluation_out(e: QaEvaluation, full: bool = True) -> EvaluationOut:
     return out
 
 
-def _only_own(user: User, evaluation: QaEvaluation) -> None:
+def _only_own(user: Principal, evaluation: QaEvaluation) -> None:
     """An agent reads only evaluations of itself."""
     if user.role == Role.AGENT and (evaluation.agent is None
                                     or evaluation.agent.number != user.name):

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api.deps import Session, require, roles_doc
 from app.api.errors import ApiError
+from app.api.schemas import QueryDatetime, UtcDatetime
 from app.db.models import (
     Agent,
     AgentLeg,
@@ -25,10 +26,10 @@ from app.db.models import (
     RecordingSegment,
     RecordingStatus,
     Role,
-    User,
 )
 from app.recordings.library import audit, file_of
 from app.recordings.recorder import RecordingError
+from app.services.auth import Principal
 
 router = APIRouter(tags=["recordings"])
 READ = (Role.QA, Role.SUPERVISOR, Role.AGENT)  # agents: only the calls they were on
@@ -52,8 +53,8 @@ class RecordingOut(BaseModel):
     queue: str | None
     center: str | None
     outcome: CallOutcome | None
-    started_at: datetime
-    ended_at: datetime | None
+    started_at: UtcDatetime
+    ended_at: UtcDatetime | None
     duration_seconds: float | None
     size_bytes: int | None
     sha256: str | None
@@ -81,11 +82,11 @@ class AccessOut(BaseModel):
     recording_id: int
     actor: str
     action: str
-    at: datetime
+    at: UtcDatetime
     detail: str | None
 
 
-def _mine(user: User) -> Select[Any]:
+def _mine(user: Principal) -> Select[Any]:
     """Recordings with a segment of this agent (an agent user's name is the 工号)."""
     return (select(RecordingSegment.recording_id).join(Agent, Agent.id ==
                                                        RecordingSegment.agent_id)
@@ -113,7 +114,7 @@ async def _out(session: AsyncSession, rec: Recording, detail: bool = False) -> R
                   for s, n in rows] if detail else None)
 
 
-async def _readable(session: AsyncSession, user: User, recording_id: int) -> Recording:
+async def _readable(session: AsyncSession, user: Principal, recording_id: int) -> Recording:
     rec = await session.get(Recording, recording_id)
     if rec is None:
         raise ApiError(404, "not_found", f"no recording {recording_id}")
@@ -129,9 +130,9 @@ async def _readable(session: AsyncSession, user: User, recording_id: int) -> Rec
             responses={401: {}, 403: {}})
 async def list_recordings(
     session: Session,
-    user: Annotated[User, Depends(require(*READ))],
-    started_from: datetime | None = None,
-    started_to: datetime | None = None,
+    user: Annotated[Principal, Depends(require(*READ))],
+    started_from: QueryDatetime | None = None,
+    started_to: QueryDatetime | None = None,
     agent: Annotated[str | None, Query(pattern=r"^\d{4,6}$", description="工号")] = None,
     queue: str | None = None,
     center: str | None = None,
@@ -181,7 +182,7 @@ async def list_recordings(
             summary="Who listened to, downloaded or changed recordings",
             description=roles_doc(), responses={401: {}, 403: {}})
 async def access_log(
-    session: Session, user: Annotated[User, Depends(require())],
+    session: Session, user: Annotated[Principal, Depends(require())],
     recording_id: int | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> list[AccessOut]:
@@ -197,7 +198,7 @@ async def access_log(
             summary="One recording: metadata, pauses, agent segments",
             description=roles_doc(*READ), responses={401: {}, 403: {}, 404: {}})
 async def get_recording(
-    recording_id: int, session: Session, user: Annotated[User, Depends(require(*READ))],
+    recording_id: int, session: Session, user: Annotated[Principal, Depends(require(*READ))],
 ) -> RecordingOut:
     return await _out(session, await _readable(session, user, recording_id), detail=True)
 
@@ -210,7 +211,7 @@ async def get_recording(
                        401: {}, 403: {}, 404: {}, 409: {}, 416: {}})
 async def recording_audio(
     recording_id: int, request: Request, session: Session,
-    user: Annotated[User, Depends(require(*READ))], download: bool = False,
+    user: Annotated[Principal, Depends(require(*READ))], download: bool = False,
 ) -> FileResponse:
     rec = await _readable(session, user, recording_id)
     path = file_of(request.app.state.settings, rec)
@@ -226,7 +227,7 @@ async def recording_audio(
                         content_disposition_type="attachment" if download else "inline")
 
 
-async def _control(request: Request, session: AsyncSession, user: User, call_id: str,
+async def _control(request: Request, session: AsyncSession, user: Principal, call_id: str,
                    pause: bool) -> RecordingControl:
     if user.role == Role.AGENT and not await session.scalar(select(exists(
             select(AgentLeg.id).join(Agent, Agent.id == AgentLeg.agent_id).where(
@@ -253,7 +254,7 @@ async def _control(request: Request, session: AsyncSession, user: User, call_id:
              description=roles_doc(*CONTROL) + " Agents: only on their own call.",
              responses={401: {}, 403: {}, 409: {}, 503: {}})
 async def pause_recording(call_id: str, request: Request, session: Session,
-                          user: Annotated[User, Depends(require(*CONTROL))]
+                          user: Annotated[Principal, Depends(require(*CONTROL))]
                           ) -> RecordingControl:
     return await _control(request, session, user, call_id, pause=True)
 
@@ -263,6 +264,6 @@ async def pause_recording(call_id: str, request: Request, session: Session,
              + " Agents: only on their own call.",
              responses={401: {}, 403: {}, 409: {}, 503: {}})
 async def resume_recording(call_id: str, request: Request, session: Session,
-                           user: Annotated[User, Depends(require(*CONTROL))]
+                           user: Annotated[Principal, Depends(require(*CONTROL))]
                            ) -> RecordingControl:
     return await _control(request, session, user, call_id, pause=False)

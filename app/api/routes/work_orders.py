@@ -3,32 +3,35 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import date, datetime
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
 from app.api.deps import Session, require, roles_doc
-from app.api.errors import ApiError
+from app.api.errors import ApiError, documented
 from app.api.schemas import (
     CandidateOut,
     CommentIn,
     FoundItemOut,
+    IsoDate,
     LostReportIn,
     LostReportOut,
     Page,
+    QueryDatetime,
     TransitionIn,
     WorkOrderEventOut,
     WorkOrderIn,
     WorkOrderOut,
 )
 from app.core.clock import now
-from app.db.models import Channel, Role, User, WorkOrder, WorkOrderStatus, WorkOrderType
+from app.db.models import Channel, Role, WorkOrder, WorkOrderStatus, WorkOrderType
 from app.services import work_orders as svc
+from app.services.auth import Principal
 from app.services.lost_found import file_lost_report, search_found_items
 from app.services.masking import mask_phone
 
-router = APIRouter(prefix="/api/v1")
+router = APIRouter(prefix="/api/v1", responses=documented(401, 403))
 
 CREATE = (Role.IVR, Role.AGENT, Role.SUPERVISOR)
 READ = (Role.AGENT, Role.SUPERVISOR, Role.QA)
@@ -83,9 +86,9 @@ async def _get(session: Session, ident: str) -> WorkOrder:
 )
 async def found_items(
     session: Session,
-    user: Annotated[User, Depends(require(*LOST_SEARCH))],
+    user: Annotated[Principal, Depends(require(*LOST_SEARCH))],
     train: Annotated[str | None, Query(max_length=10)] = None,
-    run_date: Annotated[date | None, Query(alias="date")] = None,
+    run_date: Annotated[IsoDate | None, Query(alias="date")] = None,
     q: Annotated[str | None, Query(max_length=100, description="keywords, space separated")] = None,
     include_closed: bool = False,
 ) -> list[FoundItemOut]:
@@ -105,7 +108,7 @@ async def found_items(
     "found items that match best. " + roles_doc(*LOST_REPORT),
 )
 async def report_lost_item(
-    body: LostReportIn, session: Session, user: Annotated[User, Depends(require(*LOST_REPORT))]
+    body: LostReportIn, session: Session, user: Annotated[Principal, Depends(require(*LOST_REPORT))]
 ) -> LostReportOut:
     report, wo, candidates = await file_lost_report(
         session,
@@ -139,7 +142,7 @@ async def report_lost_item(
     description="The due time follows the type's SLA. " + roles_doc(*CREATE),
 )
 async def create(
-    body: WorkOrderIn, session: Session, user: Annotated[User, Depends(require(*CREATE))]
+    body: WorkOrderIn, session: Session, user: Annotated[Principal, Depends(require(*CREATE))]
 ) -> WorkOrderOut:
     wo = await svc.create_work_order(
         session,
@@ -165,15 +168,15 @@ async def create(
 )
 async def list_orders(
     session: Session,
-    user: Annotated[User, Depends(require(*READ))],
+    user: Annotated[Principal, Depends(require(*READ))],
     status: WorkOrderStatus | None = None,
     type: WorkOrderType | None = None,
     channel: Channel | None = None,
     caller_number: Annotated[str | None, Query(max_length=20)] = None,
     unit: Annotated[str | None, Query(max_length=60)] = None,
     priority: bool | None = None,
-    created_from: datetime | None = None,
-    created_to: datetime | None = None,
+    created_from: QueryDatetime | None = None,
+    created_to: QueryDatetime | None = None,
     call_id: Annotated[str | None, Query(max_length=64)] = None,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
@@ -203,10 +206,11 @@ async def list_orders(
     response_model=WorkOrderOut,
     tags=["work orders"],
     summary="One work order with its history (by id or number)",
+    responses=documented(404),
     description=roles_doc(*READ),
 )
 async def get_order(
-    ident: str, session: Session, user: Annotated[User, Depends(require(*READ))]
+    ident: str, session: Session, user: Annotated[Principal, Depends(require(*READ))]
 ) -> WorkOrderOut:
     return work_order_out(await _get(session, ident))
 
@@ -216,6 +220,7 @@ async def get_order(
     response_model=WorkOrderOut,
     tags=["work orders"],
     summary="Move a work order to another status",
+    responses=documented(404, 409),
     description="new → assigned (with unit) → in_progress → resolved → closed; "
     "resolved or closed → reopened. Other moves are refused with 409. " + roles_doc(*HANDLE),
 )
@@ -223,7 +228,7 @@ async def move(
     ident: str,
     body: TransitionIn,
     session: Session,
-    user: Annotated[User, Depends(require(*HANDLE))],
+    user: Annotated[Principal, Depends(require(*HANDLE))],
 ) -> WorkOrderOut:
     wo = await _get(session, ident)
     try:
@@ -251,10 +256,14 @@ async def move(
     response_model=WorkOrderOut,
     tags=["work orders"],
     summary="Comment on a work order",
+    responses=documented(404),
     description=roles_doc(*COMMENT),
 )
 async def add_comment(
-    ident: str, body: CommentIn, session: Session, user: Annotated[User, Depends(require(*COMMENT))]
+    ident: str,
+    body: CommentIn,
+    session: Session,
+    user: Annotated[Principal, Depends(require(*COMMENT))],
 ) -> WorkOrderOut:
     wo = await _get(session, ident)
     await svc.comment(session, wo, user.name, body.note)

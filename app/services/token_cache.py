@@ -1,0 +1,53 @@
+"""Token owners remembered for a few seconds, so most requests skip the token query.
+
+A revoked token or a deactivated user is refused again once its entry is older than the cache's
+lifetime (at most 5 s, HOTLINE_TOKEN_CACHE_SECONDS), in every process; an expired token is
+refused at once, because expiry is checked on every request. Unknown tokens are never
+remembered, so a token issued a moment ago works immediately.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from app.core.clock import now
+from app.db.session import Database
+from app.services.auth import Principal, find_principal, hash_token
+
+# The promise to operators: a revocation takes effect within this many seconds.
+MAX_CACHE_SECONDS = 5.0
+
+
+class TokenCache:
+    def __init__(
+        self,
+        seconds: float = 2.0,
+        max_entries: int = 10_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if not 0 <= seconds <= MAX_CACHE_SECONDS:
+            raise ValueError(f"token cache lifetime must be 0..{MAX_CACHE_SECONDS} s")
+        self.seconds = seconds
+        self.max_entries = max_entries
+        self.clock = clock
+        self._entries: dict[str, tuple[float, Principal]] = {}
+
+    async def principal(self, db: Database, token: str) -> Principal | None:
+        """The token's owner, or None for an unknown, revoked or expired token."""
+        key = hash_token(token)
+        entry = self._entries.get(key)
+        if entry is not None and self.clock() - entry[0] < self.seconds:
+            found: Principal | None = entry[1]
+        else:
+            self._entries.pop(key, None)
+            async with db.session() as session:
+                found = await find_principal(session, key)
+            if found is not None and self.seconds > 0:
+                if len(self._entries) >= self.max_entries:
+                    # The oldest entry goes first (dicts keep insertion order).
+                    del self._entries[next(iter(self._entries))]
+                self._entries[key] = (self.clock(), found)
+        if found is None or found.expired(now()):
+            return None
+        return found
