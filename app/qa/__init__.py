@@ -1,0 +1,1 @@
+"""Quality assurance: speech analytics of recorded calls, scorecards and evaluations."""
