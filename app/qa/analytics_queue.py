@@ -26,7 +26,9 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Protocol
 
-from app.qa.analytics import QuickAnalysis, Transcription
+from app.config import Settings
+from app.qa.analytics import Analyzer, QuickAnalysis, Transcription
+from app.qa.keywords import load_keywords
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +118,16 @@ class AnalyticsQueue:
         self._executor: ThreadPoolExecutor | None = None
         self.done = 0
         self.failed = 0
+
+    @classmethod
+    def from_settings(cls, settings: Settings, on_result: ResultHandler, *,
+                      hold: Callable[[], bool] | None = None) -> AnalyticsQueue:
+        """The platform's queue: keyword list, workers and sample from the settings. The
+        keyword list and the model are loaded by start(), which raises on a bad list."""
+        keywords_file = settings.qa_keywords_file
+        return cls(lambda: Analyzer(load_keywords(keywords_file)), on_result,
+                   workers=settings.qa_analytics_workers,
+                   sample_full=settings.qa_transcribe_sample, hold=hold)
 
     @property
     def backlog(self) -> int:

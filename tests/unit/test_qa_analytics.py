@@ -11,9 +11,10 @@ import pytest
 
 from app.asr import model
 from app.asr.audio import read_wav
+from app.config import Settings
 from app.qa.analytics import Analyzer, QuickAnalysis
 from app.qa.analytics_queue import AnalyticsQueue, JobOutcome, Tier
-from app.qa.keywords import parse_keywords
+from app.qa.keywords import KeywordError, parse_keywords
 from app.qa.stereo import write_stereo
 from tests.data import SPEECH
 
@@ -156,3 +157,15 @@ async def test_queue_runs_both_tiers_and_reports_bad_files(
     failed = by_job[("42", Tier.QUICK)]
     assert failed.result is None and failed.error is not None and "gone.wav" in failed.error
     assert queue.backlog == 0 and queue.stats()["failed"] == 1
+
+
+async def test_the_platforms_queue_refuses_a_keyword_the_model_cannot_hear(
+        tmp_path: Path) -> None:
+    keywords = tmp_path / "keywords.yaml"
+    keywords.write_text("keywords: [投诉, QA]\n", encoding="utf-8")
+    settings = Settings(qa_keywords_file=keywords, qa_transcribe_sample=0.25)
+    queue = AnalyticsQueue.from_settings(settings, lambda o: None)
+    assert queue.sample_full == 0.25 and queue.workers == 1
+    with pytest.raises(KeywordError, match="does not know: 'QA'"):
+        await queue.start()
+    await queue.stop()
