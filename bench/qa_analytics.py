@@ -22,6 +22,7 @@ import numpy as np
 
 from app.asr.audio import RATE, read_wav
 from app.asr.model import install
+from app.asr.recognizer import FREE
 from app.qa.analytics import KEYWORDS, Analyzer
 from app.qa.decoding import decode_stretches
 from app.qa.stereo import write_stereo
@@ -86,7 +87,7 @@ def main() -> None:
         seconds = len(caller) / RATE
         started = time.perf_counter()
         analyzer = Analyzer(model_dir=install(say=lambda _: None))
-        analyzer.warm(KEYWORDS, "free")
+        analyzer.warm(KEYWORDS, FREE)
         print(f"model load + recogniser warm-up (once per worker): "
               f"{time.perf_counter() - started:.1f} s")
 
@@ -103,7 +104,7 @@ def main() -> None:
         wall = time.perf_counter()
         tier2 = cpu(lambda: analyzer.transcribe(wav), args.repeat)
         wall2 = (time.perf_counter() - wall) / args.repeat
-        rec = analyzer._recognizer(KEYWORDS)
+        rec = analyzer.recognizer(KEYWORDS)
         both = [caller.astype("<i2").tobytes(), agent.astype("<i2").tobytes()]
         whole = cpu(lambda: [decode_stretches(rec, pcm, [(0.0, seconds)]) for pcm in both],
                     args.repeat)

@@ -139,7 +139,8 @@ class Analyzer:
         self.warmup_seconds = warmup_seconds
         self._local = threading.local()
 
-    def _recognizer(self, mode: str) -> TimedRecognizer:
+    def recognizer(self, mode: str) -> TimedRecognizer:
+        """This thread's warm recogniser for mode (FREE or KEYWORDS), made on first use."""
         recs: dict[str, TimedRecognizer] = self._local.__dict__.setdefault("recs", {})
         if mode not in recs:
             grammar = None if mode == FREE else self.grammar
@@ -149,7 +150,7 @@ class Analyzer:
     def warm(self, *modes: str) -> None:
         """Make this thread's recognisers now rather than on its first recording."""
         for mode in modes or (KEYWORDS,):
-            self._recognizer(mode)
+            self.recognizer(mode)
 
     def quick(self, wav: Path, pauses: Sequence[tuple[float, float]] = ()) -> QuickAnalysis:
         """Tier 1. `pauses`: (start, end) seconds where recording was paused; they count
@@ -183,7 +184,7 @@ class Analyzer:
 
     def _spot(self, call: StereoCall, channel: str, mask: Mask) -> list[KeywordHit]:
         pcm = call.channel(channel).astype("<i2").tobytes()
-        utterances = decode_stretches(self._recognizer(KEYWORDS), pcm, stretches(mask))
+        utterances = decode_stretches(self.recognizer(KEYWORDS), pcm, stretches(mask))
         hits = []
         for utterance in utterances:
             for match in find_phrases(utterance.words, self.phrases):
@@ -202,7 +203,7 @@ class Analyzer:
         for name in CHANNELS:
             samples = call.channel(name)
             mask = speech_mask(samples, call.rate)
-            utterances = decode_stretches(self._recognizer(FREE),
+            utterances = decode_stretches(self.recognizer(FREE),
                                           samples.astype("<i2").tobytes(), stretches(mask))
             segments.extend(_segment(name, u) for u in utterances)
         segments.sort(key=lambda s: (s.start, s.channel))

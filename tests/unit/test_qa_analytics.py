@@ -136,6 +136,15 @@ def test_full_transcription_gives_timed_text_per_channel(
                for w in s.words)
 
 
+def test_an_empty_recording_gives_zeros_not_an_error(tmp_path: Path,
+                                                     analyzer: Analyzer) -> None:
+    empty = np.zeros(0, np.int16)
+    write_stereo(tmp_path / "empty.wav", empty, empty)
+    quick = analyzer.quick(tmp_path / "empty.wav")
+    assert (quick.duration_seconds, quick.silence_pct, quick.keywords) == (0.0, 0.0, ())
+    assert analyzer.transcribe(tmp_path / "empty.wav").segments == ()
+
+
 async def test_queue_runs_both_tiers_and_reports_bad_files(
         call: tuple[Path, dict[str, np.ndarray]], analyzer: Analyzer, tmp_path: Path) -> None:
     outcomes: list[JobOutcome] = []

@@ -4,6 +4,7 @@ stand-in analyzer (the real one is exercised in test_qa_analytics.py)."""
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -11,19 +12,27 @@ from pathlib import Path
 import pytest
 
 from app.qa.analytics import QuickAnalysis, Transcription
-from app.qa.analytics_queue import AnalyticsQueue, JobOutcome, Tier, sampled
+from app.qa.analytics_queue import (
+    WORKER_NICENESS,
+    AnalyticsQueue,
+    JobOutcome,
+    Tier,
+    sampled,
+)
 
 
 class FakeAnalyzer:
     def __init__(self) -> None:
         self.seen: list[tuple[str, str]] = []
         self.threads: set[str] = set()
+        self.niceness: set[int] = set()
         self.gate = threading.Event()
         self.gate.set()
 
     def _record(self, tier: str, wav: Path) -> None:
         self.gate.wait(10)
         self.threads.add(threading.current_thread().name)
+        self.niceness.add(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
         if wav.name == "broken.wav":
             raise ValueError("broken.wav: not a readable PCM WAV file")
         self.seen.append((tier, wav.stem))
@@ -52,6 +61,8 @@ async def test_jobs_run_in_worker_threads_and_results_reach_the_callback() -> No
     assert [(o.job.recording_id, o.job.tier) for o in stored] == [("1", Tier.QUICK)]
     assert isinstance(stored[0].result, QuickAnalysis) and stored[0].error is None
     assert fake.threads and all(t.startswith("qa-analytics") for t in fake.threads)
+    # Live calls on the same node get the CPU first.
+    assert min(fake.niceness) >= WORKER_NICENESS
 
 
 async def test_transcripts_qa_waits_for_go_ahead_of_the_backlog() -> None:
