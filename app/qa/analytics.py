@@ -142,6 +142,8 @@ class Analyzer:
     def recognizer(self, mode: str) -> TimedRecognizer:
         """This thread's warm recogniser for mode (FREE or KEYWORDS), made on first use."""
         recs: dict[str, TimedRecognizer] = self._local.__dict__.setdefault("recs", {})
+        if mode not in (FREE, KEYWORDS):
+            raise KeyError(f"unknown analytics recogniser {mode!r}; known: {FREE}, {KEYWORDS}")
         if mode not in recs:
             grammar = None if mode == FREE else self.grammar
             recs[mode] = TimedRecognizer(self.model, mode, grammar, self.warmup_seconds)

@@ -136,6 +136,20 @@ def test_full_transcription_gives_timed_text_per_channel(
                for w in s.words)
 
 
+def test_recognisers_are_kept_per_thread(analyzer: Analyzer) -> None:
+    import threading
+
+    here = analyzer.recognizer("keywords")
+    assert analyzer.recognizer("keywords") is here
+    other: list[object] = []
+    worker = threading.Thread(target=lambda: other.append(analyzer.recognizer("keywords")))
+    worker.start()
+    worker.join()
+    assert other and other[0] is not here
+    with pytest.raises(KeyError, match="unknown analytics recogniser 'intent'"):
+        analyzer.recognizer("intent")
+
+
 def test_an_empty_recording_gives_zeros_not_an_error(tmp_path: Path,
                                                      analyzer: Analyzer) -> None:
     empty = np.zeros(0, np.int16)
