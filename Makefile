@@ -26,6 +26,7 @@ bench: setup
 	.venv/bin/python bench/ivr_latency.py
 	.venv/bin/python bench/asr_live.py
 	.venv/bin/python bench/acd_load.py
+	.venv/bin/python bench/qa_analytics.py
 
 clean-pbx:
 	-.venv/bin/hotline pbx stop

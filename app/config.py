@@ -73,6 +73,11 @@ class Settings(BaseSettings):
     # Backoff for ARI/AMI reconnects, in seconds.
     reconnect_initial: float = 0.5
     reconnect_max: float = 5.0
+    # Speech analytics of recorded calls (app/qa): the keywords spotted in every call, worker
+    # threads, and the share of calls also transcribed in full in the background.
+    qa_keywords_file: Path = REPO_ROOT / "app" / "qa" / "keywords.yaml"
+    qa_analytics_workers: int = Field(1, ge=1)
+    qa_transcribe_sample: float = Field(0.0, ge=0.0, le=1.0)
 
     @property
     def root(self) -> Path:

@@ -1,1 +1,2 @@
-"""Quality assurance 质检: scorecards, scoring rules, evaluations of calls and agents."""
+"""Quality assurance 质检: speech analytics of recorded calls, scorecards, and evaluations
+of calls and agents."""
