@@ -66,6 +66,8 @@ class Settings(BaseSettings):
     # waiting for an agent first hear that the call may be recorded.
     recording: bool = True
     recording_notice: bool = True
+    # Speech analytics of every finalised recording, in low-priority background threads.
+    recording_analytics: bool = True
     # QA scorecards 质检评分表: NAME.yaml per scorecard (`hotline qa check` validates them).
     scorecards_dir: Path = REPO_ROOT / "app" / "qa" / "scorecards"
     # A stop (SIGTERM, Ctrl-C) lets calls in progress finish for this long, then ends them.

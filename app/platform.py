@@ -21,6 +21,7 @@ from app.pbx.secrets import Credentials
 if TYPE_CHECKING:
     from app.acd.waiting import Acd
     from app.asr.live import SpeechService
+    from app.recordings.analysis import RecordingAnalytics
 
 log = logging.getLogger(__name__)
 
@@ -69,10 +70,21 @@ class Platform:
         self.ami.start()
         if self.start_speech is not None:
             self.speech = await self.start_speech()
+        if (analytics := self.analytics) is not None:
+            try:
+                await analytics.start()
+            except Exception as exc:  # no model, a bad keyword list: recordings still work
+                log.warning("speech analytics of recordings off: %s", exc)
+                self.acd.recorder.analytics = None  # type: ignore[union-attr]
         self.watchdog = asyncio.create_task(watch_event_loop(), name="loop-watchdog")
         log.info(
             "Stasis app %r connecting to %s", self.settings.ari_app, self.settings.ari_base_url
         )
+
+    @property
+    def analytics(self) -> RecordingAnalytics | None:
+        recorder = self.acd.recorder if self.acd is not None else None
+        return recorder.analytics if recorder is not None else None
 
     def health(self) -> tuple[bool, dict[str, Any]]:
         """(healthy, details) of the telephony side: ARI and AMI connected, calls, speech."""
@@ -84,6 +96,8 @@ class Platform:
             # Off when the model is missing: callers then use their keypad only.
             "speech": {"enabled": self.speech is not None,
                        "recognisers": self.speech.pool.sizes() if self.speech else {}},
+            # Recordings waiting for speech analytics: supervisors watch it drain.
+            "recording_analytics": self.analytics.queue.stats() if self.analytics else None,
         }
 
     async def stop(self) -> None:
@@ -104,6 +118,8 @@ class Platform:
             await self.acd.distributor.stop()
             if self.acd.recorder is not None:
                 await self.acd.recorder.drain()  # recordings of the calls just ended
+        if (analytics := self.analytics) is not None:
+            await analytics.stop()
         if self.speech is not None:
             await self.speech.stop()
         log.info("platform stopped")

@@ -93,7 +93,8 @@ def recovery_hook(platform: Platform, db: Database) -> Callable[[], Awaitable[No
         nonlocal first
         live = set(platform.ari.dispatcher.calls)
         await close_left_behind(db, live, agents=first)
-        await finalise_left_behind(platform.settings, db, live)
+        recorder = platform.acd.recorder if platform.acd is not None else None
+        await finalise_left_behind(platform.settings, db, live, recorder)
         first = False
         if platform.acd is not None:
             platform.acd.distributor.kick()
@@ -185,6 +186,10 @@ def serve(settings: Settings, start_pbx: bool = False, demo_data: bool = False) 
 
             acd.recorder = Recorder(settings, db, platform.ami)
             acd.recording_notice = settings.recording_notice
+            if settings.recording_analytics:
+                from app.recordings.analysis import RecordingAnalytics
+
+                acd.recorder.analytics = RecordingAnalytics(settings, db)
         # A restarted PBX rendered its agents from whatever database it was given: this
         # platform's database is the source of truth, applied on every ARI (re)connect.
         platform.ari.connect_hooks.append(recovery_hook(platform, db))

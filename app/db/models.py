@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -581,3 +582,21 @@ class QaAnswer(Base):
     na: Mapped[bool] = mapped_column(Boolean, default=False)
     failed: Mapped[bool | None] = mapped_column(Boolean)  # critical items only
     comment: Mapped[str | None] = mapped_column(Text)
+
+
+class RecordingAnalysis(Base):
+    """Speech analytics of one recording: tier `quick` (voice activity, keywords) for every
+    call, `full` (timed transcript) on demand or sampled."""
+
+    __tablename__ = "recording_analyses"
+    __table_args__ = (UniqueConstraint("recording_id", "tier"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    recording_id: Mapped[int] = mapped_column(
+        ForeignKey("recordings.id", ondelete="CASCADE"), index=True)
+    tier: Mapped[str] = mapped_column(String(10))
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # Keywords heard (space-separated) and the transcript's text: searchable with LIKE.
+    keywords: Mapped[str] = mapped_column(String(400), default="")
+    text: Mapped[str] = mapped_column(Text, default="")
+    error: Mapped[str | None] = mapped_column(String(300))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

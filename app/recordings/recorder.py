@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
@@ -22,6 +23,9 @@ from app.core.clock import now
 from app.db.models import AgentLeg, Recording, RecordingSegment, RecordingStatus
 from app.db.session import Database
 from app.recordings import wavfile
+
+if TYPE_CHECKING:
+    from app.recordings.analysis import RecordingAnalytics
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +67,7 @@ class Recorder:
         self.ami = ami
         self.active: dict[str, Active] = {}
         self._finishing: set[asyncio.Task[None]] = set()
+        self.analytics: RecordingAnalytics | None = None  # finalised recordings are analysed
 
     def _raw_paths(self, call_id: str) -> tuple[PurePosixPath, Path]:
         """Where the PBX writes (as it sees the path) and the same file on this host."""
@@ -192,6 +197,18 @@ class Recorder:
             await finalise(self.settings, self.db, active.recording_id, active.pauses, partial)
         except Exception:
             log.exception("recording %s could not be finalised", active.recording_id)
+            return
+        await self.analyse(active.recording_id)
+
+    async def analyse(self, recording_id: int) -> None:
+        """Queue a finalised recording for speech analytics (when they run)."""
+        if self.analytics is None:
+            return
+        async with self.db.session() as session:
+            rec = await session.get(Recording, recording_id)
+            if rec is not None and rec.status in (RecordingStatus.READY,
+                                                  RecordingStatus.PARTIAL):
+                self.analytics.submit(rec)
 
     async def drain(self) -> None:
         """Let finalisations under way complete (a stop of the platform)."""

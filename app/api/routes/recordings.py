@@ -13,7 +13,7 @@ from sqlalchemy import Select, and_, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api.deps import Session, require, roles_doc
-from app.api.errors import ApiError
+from app.api.errors import ApiError, documented
 from app.api.schemas import QueryDatetime, UtcDatetime
 from app.db.models import (
     Agent,
@@ -23,6 +23,7 @@ from app.db.models import (
     Center,
     Recording,
     RecordingAccess,
+    RecordingAnalysis,
     RecordingSegment,
     RecordingStatus,
     Role,
@@ -31,7 +32,7 @@ from app.recordings.library import audit, file_of
 from app.recordings.recorder import RecordingError
 from app.services.auth import Principal
 
-router = APIRouter(tags=["recordings"])
+router = APIRouter(tags=["recordings"], responses=documented(401, 403))
 READ = (Role.QA, Role.SUPERVISOR, Role.AGENT)  # agents: only the calls they were on
 CONTROL = (Role.SUPERVISOR, Role.AGENT)  # pause/resume: the agent on the call, supervisors
 
@@ -63,6 +64,10 @@ class RecordingOut(BaseModel):
     pauses: list[list[float]]
     agents: list[str]
     segments: list[SegmentOut] | None = None
+    # Speech analytics (detail only): voice activity and keywords per side; the transcript
+    # once asked for (POST .../transcript) or sampled.
+    analysis: dict[str, Any] | None = None
+    transcript: dict[str, Any] | None = None
 
 
 class RecordingPage(BaseModel):
@@ -101,6 +106,9 @@ async def _out(session: AsyncSession, rec: Recording, detail: bool = False) -> R
     call = await session.get(CallRecord, rec.call_id)
     center = await session.get(Center, rec.center_id) if rec.center_id else None
     agents = list(dict.fromkeys(number for _, number in rows))
+    analyses = {a.tier: a.result for a in await session.scalars(
+        select(RecordingAnalysis).where(RecordingAnalysis.recording_id == rec.id))} \
+        if detail else {}
     started = _aware(rec.started_at)
     assert started is not None
     return RecordingOut(
@@ -111,7 +119,8 @@ async def _out(session: AsyncSession, rec: Recording, detail: bool = False) -> R
         channels=rec.channels, sample_rate=rec.sample_rate, pauses=rec.pauses or [],
         agents=agents,
         segments=[SegmentOut(agent=n, start_offset=s.start_offset, end_offset=s.end_offset)
-                  for s, n in rows] if detail else None)
+                  for s, n in rows] if detail else None,
+        analysis=analyses.get("quick"), transcript=analyses.get("full"))
 
 
 async def _readable(session: AsyncSession, user: Principal, recording_id: int) -> Recording:
@@ -126,8 +135,7 @@ async def _readable(session: AsyncSession, user: Principal, recording_id: int) -
 
 @router.get("/api/v1/recordings", response_model=RecordingPage,
             summary="Search recordings, newest first", description=roles_doc(*READ)
-            + " Agents see only the calls they were on.",
-            responses={401: {}, 403: {}})
+            + " Agents see only the calls they were on.")
 async def list_recordings(
     session: Session,
     user: Annotated[Principal, Depends(require(*READ))],
@@ -139,6 +147,9 @@ async def list_recordings(
     outcome: CallOutcome | None = None,
     min_seconds: Annotated[float | None, Query(ge=0)] = None,
     max_seconds: Annotated[float | None, Query(ge=0)] = None,
+    keyword: Annotated[str | None, Query(min_length=1, max_length=40,
+                                         description="a spotted keyword or transcript text")
+                       ] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> RecordingPage:
@@ -164,6 +175,10 @@ async def list_recordings(
             select(RecordingSegment.recording_id).join(Agent, Agent.id ==
                                                        RecordingSegment.agent_id)
             .where(Agent.number == agent)))
+    if keyword:
+        like = f"%{keyword.replace('%', '').replace('_', '')}%"
+        conditions.append(Recording.id.in_(select(RecordingAnalysis.recording_id).where(
+            RecordingAnalysis.keywords.like(like) | RecordingAnalysis.text.like(like))))
     if user.role == Role.AGENT:
         conditions.append(Recording.id.in_(_mine(user)))
     where = and_(*conditions) if conditions else None
@@ -180,7 +195,7 @@ async def list_recordings(
 
 @router.get("/api/v1/recordings/access", response_model=list[AccessOut],
             summary="Who listened to, downloaded or changed recordings",
-            description=roles_doc(), responses={401: {}, 403: {}})
+            description=roles_doc())
 async def access_log(
     session: Session, user: Annotated[Principal, Depends(require())],
     recording_id: int | None = None,
@@ -196,7 +211,7 @@ async def access_log(
 
 @router.get("/api/v1/recordings/{recording_id}", response_model=RecordingOut,
             summary="One recording: metadata, pauses, agent segments",
-            description=roles_doc(*READ), responses={401: {}, 403: {}, 404: {}})
+            description=roles_doc(*READ), responses=documented(404))
 async def get_recording(
     recording_id: int, session: Session, user: Annotated[Principal, Depends(require(*READ))],
 ) -> RecordingOut:
@@ -207,8 +222,10 @@ async def get_recording(
             summary="The recording's audio (WAV, stereo: caller left, agent right)",
             description=roles_doc(*READ) + " Supports HTTP Range. `download=true` sends it "
             "as an attachment. Every request is written to the access log.",
-            responses={200: {"content": {"audio/wav": {}}}, 206: {"content": {"audio/wav": {}}},
-                       401: {}, 403: {}, 404: {}, 409: {}, 416: {}})
+            responses={200: {"content": {"audio/wav": {}}},
+                       206: {"content": {"audio/wav": {}}, "description": "the range asked for"},
+                       416: {"description": "the range is outside the file"},
+                       **documented(404, 409)})
 async def recording_audio(
     recording_id: int, request: Request, session: Session,
     user: Annotated[Principal, Depends(require(*READ))], download: bool = False,
@@ -252,7 +269,7 @@ async def _control(request: Request, session: AsyncSession, user: Principal, cal
 @router.post("/api/v1/calls/{call_id}/recording/pause", response_model=RecordingControl,
              summary="Pause the call's recording (silence in the file until resumed)",
              description=roles_doc(*CONTROL) + " Agents: only on their own call.",
-             responses={401: {}, 403: {}, 409: {}, 503: {}})
+             responses=documented(409, 503))
 async def pause_recording(call_id: str, request: Request, session: Session,
                           user: Annotated[Principal, Depends(require(*CONTROL))]
                           ) -> RecordingControl:
@@ -262,8 +279,40 @@ async def pause_recording(call_id: str, request: Request, session: Session,
 @router.post("/api/v1/calls/{call_id}/recording/resume", response_model=RecordingControl,
              summary="Resume the call's recording", description=roles_doc(*CONTROL)
              + " Agents: only on their own call.",
-             responses={401: {}, 403: {}, 409: {}, 503: {}})
+             responses=documented(409, 503))
 async def resume_recording(call_id: str, request: Request, session: Session,
                            user: Annotated[Principal, Depends(require(*CONTROL))]
                            ) -> RecordingControl:
     return await _control(request, session, user, call_id, pause=False)
+
+
+class TranscriptRequest(BaseModel):
+    recording_id: int
+    queued: bool  # False: already waiting (it keeps its place) or already transcribed
+    backlog: int
+
+
+@router.post("/api/v1/recordings/{recording_id}/transcript", response_model=TranscriptRequest,
+             status_code=202, summary="Transcribe the recording ahead of the backlog",
+             description=roles_doc(Role.QA, Role.SUPERVISOR) + " The transcript appears in "
+             "the recording's detail when done.",
+             responses=documented(404, 409, 503))
+async def request_transcript(
+    recording_id: int, request: Request, session: Session,
+    user: Annotated[Principal, Depends(require(Role.QA, Role.SUPERVISOR))],
+) -> TranscriptRequest:
+    rec = await _readable(session, user, recording_id)
+    if rec.status not in (RecordingStatus.READY, RecordingStatus.PARTIAL):
+        raise ApiError(409, "not_available", f"recording {recording_id} is {rec.status.value}")
+    platform = request.app.state.platform
+    analytics = platform.analytics if platform is not None else None
+    if analytics is None:
+        raise ApiError(503, "unavailable", "speech analytics run in `hotline serve`")
+    done = await session.scalar(select(exists().where(
+        RecordingAnalysis.recording_id == rec.id, RecordingAnalysis.tier == "full",
+        RecordingAnalysis.error.is_(None))))
+    from app.qa.analytics_queue import Tier
+
+    queued = False if done else analytics.submit(rec, Tier.FULL, urgent=True)
+    return TranscriptRequest(recording_id=rec.id, queued=queued,
+                             backlog=analytics.queue.backlog)
