@@ -18,7 +18,7 @@ from app.api.errors import install_error_handlers
 from app.api.routes import agent_events, agents, call_history, calls, lookups, work_orders
 from app.config import Settings
 from app.db.session import Database
-from app.services.throttle import FailureThrottle
+from app.services.throttle import LookupThrottle
 
 if TYPE_CHECKING:
     from app.platform import Platform
@@ -47,9 +47,7 @@ def create_app(settings: Settings, db: Database, platform: Platform | None = Non
     )
     api.state.db = db
     api.state.platform = platform
-    api.state.lookup_throttle = FailureThrottle(
-        settings.lookup_max_failures, settings.lookup_failure_window
-    )
+    api.state.lookup_throttle = LookupThrottle(settings.lookup_policy)
     install_error_handlers(api)
     api.include_router(lookups.router)
     api.include_router(work_orders.router)

@@ -353,8 +353,19 @@ class FlowRunner:
             found=result.found,
             **({"summary": result.summary} if result.summary else {}),
         )
+        locked = result.verification == "locked"
+        if result.verification is not None:
+            # That a verification was entered and how it went; never what was entered.
+            if result.verification == "failed":
+                self.ctx.verification_failures += 1
+            self.call.trace.step("verification", result=result.verification,
+                                 failures=self.ctx.verification_failures)
+            locked = locked or (a.tries is not None
+                                and self.ctx.verification_failures >= a.tries)
         if result.found:
             self.ctx.done_self_service(a.action)
+        if locked and a.on_locked:
+            return Jump(a.on_locked)
         target = a.on_found if result.found else a.on_not_found
         return Jump(target) if target else None
 

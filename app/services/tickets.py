@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import Select, and_, bindparam, select
+from sqlalchemy import Row, Select, and_, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from app.core.clock import hhmm
 from app.db.models import Order, Station, Ticket, Train, TrainRun, TrainStop
 from app.services.masking import mask_id_number, mask_name, mask_phone
+from app.services.throttle import Attempt, LookupThrottle
 
 ORDER_NO = re.compile(r"^E\d{9}$")
 
@@ -57,17 +59,39 @@ def verification_matches(order: Order, verification: str) -> bool:
     return order.id_number.upper().endswith(code) or order.phone.endswith(code)
 
 
-async def lookup_order(session: AsyncSession, order_no: str, verification: str) -> OrderView | None:
-    """The order's masked details, or None for an unknown order or a wrong verification alike."""
+async def lookup_order(
+    session: AsyncSession,
+    order_no: str,
+    verification: str,
+    throttle: LookupThrottle,
+    *,
+    caller: str | None = None,
+    user_id: int | None = None,
+) -> OrderView | None:
+    """The order's masked details, or None for an unknown order or a wrong verification alike.
+
+    Every path (the IVR, the API) comes through here: a failure counts against the order
+    number, the caller and the API user; while one of them is locked the look-up raises
+    OrderLocked even when the verification is right, so a lock cannot be probed.
+    """
     number = normalise_order_no(order_no)
     if number is None:
-        return None
-    rows = (await session.execute(ORDER_QUERY, {"number": number})).all()
-    if not rows:
-        return None
+        return None  # not an order number: nothing to guess, nothing to count
+    attempt = Attempt(number, caller=caller, user_id=user_id)
+    async with throttle.attempt(session, attempt):
+        rows = (await session.execute(ORDER_QUERY, {"number": number})).all()
+        # An unknown number counts too: failures must not tell which orders exist.
+        if not rows or not verification_matches(rows[0][0], verification):
+            await throttle.failed(session, attempt)
+            return None
+    return _view(rows)
+
+
+OrderRow = Row[Order, Ticket, str, date, str, str, int | None, int | None]
+
+
+def _view(rows: Sequence[OrderRow]) -> OrderView:
     order: Order = rows[0][0]
-    if not verification_matches(order, verification):
-        return None
     tickets = [
         TicketView(
             train_number=train_no,

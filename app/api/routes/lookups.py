@@ -13,7 +13,7 @@ from app.api.errors import ApiError
 from app.api.schemas import LookupIn, OrderOut, TimetableEntryOut, TrainStatusOut
 from app.core.clock import today
 from app.db.models import Role, User
-from app.services.throttle import FailureThrottle
+from app.services.throttle import LookupThrottle, OrderLocked
 from app.services.tickets import lookup_order
 from app.services.trains import normalise_train_number, timetable, train_status
 
@@ -22,37 +22,39 @@ PASSENGER = (Role.IVR, Role.AGENT)
 Passenger = Annotated[User, Depends(require(*PASSENGER))]
 
 NOT_FOUND = "no order matches this order number and verification"
+LOCKED_WHAT = {"order": "order number", "caller": "calling number", "user": "API user"}
 
 
 @router.post(
     "/tickets/lookup",
     response_model=OrderOut,
     summary="Order and tickets by order number plus verification",
-    description="An unknown order and a wrong verification get the same 404, and "
-    "repeated failures from one client or caller are refused with 429 for a while. "
+    description="An unknown order and a wrong verification get the same 404. After "
+    "repeated failed verifications the order number (and the caller, and the API user) is "
+    "locked for a while: every look-up of it gets 429 with Retry-After, even a correct one. "
     + roles_doc(*PASSENGER),
     responses={
         404: {"description": "no such order, or verification failed"},
-        429: {"description": "too many failed verifications"},
+        429: {"description": "too many failed verifications; see the Retry-After header"},
     },
 )
 async def ticket_lookup(
     body: LookupIn, request: Request, session: Session, user: Passenger
 ) -> OrderOut:
-    throttle: FailureThrottle = request.app.state.lookup_throttle
-    client = request.client.host if request.client else "unknown"
-    key = f"{user.name}|{body.caller_number or client}"
-    wait = throttle.retry_after(key)
-    if wait > 0:
+    throttle: LookupThrottle = request.app.state.lookup_throttle
+    try:
+        view = await lookup_order(session, body.order_no, body.verification, throttle,
+                                  caller=body.caller_number, user_id=user.id)
+    except OrderLocked as locked:
         raise ApiError(
             429,
             "too_many_attempts",
-            f"too many failed verifications; try again in {int(wait) + 1} s",
-            headers={"Retry-After": str(int(wait) + 1)},
-        )
-    view = await lookup_order(session, body.order_no, body.verification)
+            f"too many failed verifications for this {LOCKED_WHAT[locked.scope]}; "
+            f"try again in {locked.retry_after} s or ask an agent",
+            {"locked": locked.scope, "retry_after": locked.retry_after},
+            headers={"Retry-After": str(locked.retry_after)},
+        ) from None
     if view is None:
-        throttle.failed(key)
         raise ApiError(404, "order_not_found", NOT_FOUND)
     return OrderOut.model_validate(asdict(view))
 
