@@ -282,6 +282,17 @@ class FlowRunner:
         return (key, False) if answer == "1" else (None, answer == "2")
 
     async def collect(self, a: CollectStep) -> Jump | None:
+        secret = a.var in SENSITIVE_VARS
+        if secret:
+            # The digits and a terminator may have been typed already.
+            self.call.hide_keys(True, typed_ahead=a.max_digits + 1)
+        try:
+            return await self._collect(a)
+        finally:
+            if secret:
+                self.call.hide_keys(False)
+
+    async def _collect(self, a: CollectStep) -> Jump | None:
         failures = 0
         pattern = re.compile(a.pattern) if a.pattern else None
         speech = a.speech is not None and self.ctx.listens
