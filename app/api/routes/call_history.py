@@ -13,6 +13,7 @@ from app.api.errors import ApiError
 from app.db.models import CallOutcome, CallRecord, Role, User
 from app.services import call_records
 from app.services.masking import mask_phone
+from app.services.personal_data import detail_for
 
 router = APIRouter(prefix="/api/v1/calls", tags=["calls"])
 READ = (Role.SUPERVISOR, Role.QA)
@@ -120,7 +121,8 @@ async def list_calls(
     "/{call_id}",
     response_model=CallOut,
     summary="One call with every step",
-    description=roles_doc(*READ),
+    description="Verification keys are never stored; phone and ID numbers in the steps' texts "
+    "(transcripts) are masked except for supervisors. " + roles_doc(*READ),
 )
 async def get_call(
     call_id: str, session: Session, user: Annotated[User, Depends(require(*READ))]
@@ -131,7 +133,8 @@ async def get_call(
     centers = await call_records.center_names(session)
     out = call_out(record)
     out.steps = [
-        CallStepOut(seq=s.seq, at=s.at, kind=s.kind, detail=s.detail) for s in record.steps
+        CallStepOut(seq=s.seq, at=s.at, kind=s.kind, detail=detail_for(user.role, s.detail))
+        for s in record.steps
     ]
     out.queue_entries = [
         QueueEntryOut(
