@@ -26,10 +26,10 @@ def _recent(request: Request) -> list[CallTrace]:
     return calls
 
 
-def _out(trace: CallTrace, viewer: User) -> dict[str, Any]:
+def _out(trace: CallTrace, viewer: Role) -> dict[str, Any]:
     body = trace.as_dict()
     body["caller"] = mask_phone(body["caller"])
-    body["steps"] = [detail_for(viewer.role, step) for step in body["steps"]]
+    body["steps"] = [detail_for(viewer, step) for step in body["steps"]]
     return body
 
 
@@ -47,12 +47,12 @@ async def recent_calls(
         calls = [c for c in calls if c.sip_call_id == sip_call_id]
     if active is not None:
         calls = [c for c in calls if (c.ended_at is None) == active]
-    return [_out(c, user) for c in calls]
+    return [_out(c, user.role) for c in calls]
 
 
 @router.get("/recent/{call_id}", summary="One recent call", description=roles_doc(*WATCH))
 async def recent_call(call_id: str, request: Request, user: Watcher) -> dict[str, Any]:
     for trace in _recent(request):
         if trace.call_id == call_id:
-            return _out(trace, user)
+            return _out(trace, user.role)
     raise ApiError(404, "call_not_found", f"no recent call {call_id}")

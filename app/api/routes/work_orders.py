@@ -49,15 +49,15 @@ MASKED_TEXT = ("Phone and ID numbers inside the content and the comments are sho
                "and supervisors, masked to the other roles. ")
 
 
-def work_order_out(wo: WorkOrder, viewer: User, with_events: bool = True) -> WorkOrderOut:
-    """The work order as this user may read it: numbers in its texts masked for some roles."""
+def work_order_out(wo: WorkOrder, viewer: Role, with_events: bool = True) -> WorkOrderOut:
+    """The work order as this role may read it: numbers in its texts masked for some roles."""
     return WorkOrderOut(
         id=wo.id,
         number=wo.number,
         type=wo.type,
         channel=wo.channel,
         caller_number=mask_phone(wo.caller_number),
-        content=text_for(viewer.role, wo.content),
+        content=text_for(viewer, wo.content),
         call_id=wo.call_id,
         recording=wo.recording,
         priority=wo.priority,
@@ -72,10 +72,10 @@ def work_order_out(wo: WorkOrder, viewer: User, with_events: bool = True) -> Wor
     )
 
 
-def _event_out(event: WorkOrderEvent, viewer: User) -> WorkOrderEventOut:
+def _event_out(event: WorkOrderEvent, viewer: Role) -> WorkOrderEventOut:
     out = WorkOrderEventOut.model_validate(event)
     if out.note is not None:
-        out.note = text_for(viewer.role, out.note)
+        out.note = text_for(viewer, out.note)
     return out
 
 
@@ -141,7 +141,7 @@ async def report_lost_item(
     wo = await _get(session, str(wo.id))
     return LostReportOut(
         report_id=report.id,
-        work_order=work_order_out(wo, user),
+        work_order=work_order_out(wo, user.role),
         candidates=[
             CandidateOut(item=FoundItemOut.model_validate(asdict(c.item)), score=c.score)
             for c in candidates
@@ -172,7 +172,7 @@ async def create(
         priority=body.priority,
     )
     await session.commit()
-    return work_order_out(await _get(session, str(wo.id)), user)
+    return work_order_out(await _get(session, str(wo.id)), user.role)
 
 
 @router.get(
@@ -210,7 +210,7 @@ async def list_orders(
     )
     rows, total = await svc.list_work_orders(session, flt, offset, limit)
     return Page[WorkOrderOut](
-        items=[work_order_out(w, user, with_events=False) for w in rows],
+        items=[work_order_out(w, user.role, with_events=False) for w in rows],
         total=total,
         offset=offset,
         limit=limit,
@@ -227,7 +227,7 @@ async def list_orders(
 async def get_order(
     ident: str, session: Session, user: Annotated[User, Depends(require(*READ))]
 ) -> WorkOrderOut:
-    return work_order_out(await _get(session, ident), user)
+    return work_order_out(await _get(session, ident), user.role)
 
 
 @router.post(
@@ -262,7 +262,7 @@ async def move(
             [{"field": "body.unit", "problem": "required to assign"}],
         ) from exc
     await session.commit()
-    return work_order_out(await _get(session, ident), user)
+    return work_order_out(await _get(session, ident), user.role)
 
 
 @router.post(
@@ -278,4 +278,4 @@ async def add_comment(
     wo = await _get(session, ident)
     await svc.comment(session, wo, user.name, body.note)
     await session.commit()
-    return work_order_out(await _get(session, ident), user)
+    return work_order_out(await _get(session, ident), user.role)
