@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import re
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -55,11 +56,15 @@ class Attempt:
     def limits(self, policy: ThrottlePolicy) -> dict[str, tuple[str, int]]:
         """key -> (scope, max failures)"""
         keys = {f"order:{self.order_no}": ("order", policy.order_max_failures)}
-        if self.caller:
+        if self.caller and CALLER_NUMBER.fullmatch(self.caller):
             keys[caller_key(self.caller)] = ("caller", policy.caller_max_failures)
         if self.user_id is not None:
             keys[f"user:{self.user_id}"] = ("user", policy.user_max_failures)
         return keys
+
+
+# Only a real number is a key: "anonymous" or an empty caller id is shared by many callers.
+CALLER_NUMBER = re.compile(r"\+?[0-9]{3,20}")
 
 
 def caller_key(number: str) -> str:
