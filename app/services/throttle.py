@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-from sqlalchemy import delete, func, select, text
+from sqlalchemy import bindparam, delete, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import LookupFailure
@@ -96,6 +96,15 @@ class _KeyedLocks:
 _ORDERS = _KeyedLocks()
 
 
+# Built once: this runs before every look-up.
+FAILURES_QUERY = (
+    select(LookupFailure.key, func.count(), func.min(LookupFailure.at))
+    .where(LookupFailure.key.in_(bindparam("keys", expanding=True)),
+           LookupFailure.at > bindparam("since"))
+    .group_by(LookupFailure.key)
+)
+
+
 def now() -> float:
     return time.time()
 
@@ -120,11 +129,7 @@ class LookupThrottle:
         at = now()
         limits = attempt.limits(self.policy)
         rows = await session.execute(
-            select(LookupFailure.key, func.count(), func.min(LookupFailure.at))
-            .where(LookupFailure.key.in_(list(limits)),
-                   LookupFailure.at > at - self.policy.window)
-            .group_by(LookupFailure.key)
-        )
+            FAILURES_QUERY, {"keys": list(limits), "since": at - self.policy.window})
         worst: OrderLocked | None = None
         for key, count, oldest in rows:
             scope, most = limits[key]
