@@ -62,6 +62,8 @@ class Settings(BaseSettings):
     passenger_port: int = 5080
     # Queues, skills, centers and overflow rules (`hotline routing check` validates it).
     routing_file: Path = REPO_ROOT / "app" / "acd" / "routing.yaml"
+    # A stop (SIGTERM, Ctrl-C) lets calls in progress finish for this long, then ends them.
+    drain_seconds: float = Field(30.0, ge=0)
     # Backoff for ARI/AMI reconnects, in seconds.
     reconnect_initial: float = 0.5
     reconnect_max: float = 5.0

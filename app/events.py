@@ -39,6 +39,7 @@ class CallEnded(PlatformEvent):
     kind: ClassVar[str] = "call.ended"
     outcome: str = ""
     reason: str | None = None
+    ended_by: str = ""  # caller, agent, platform, platform_shutdown, pbx_restart, ...
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -63,10 +63,12 @@ class Platform:
         await self.taps.start()
         if self.acd is not None:
             await self.acd.distributor.start()
-        if self.start_speech is not None:
-            self.speech = await self.start_speech()
+        # Calls first: callers left by a crashed process are picked up at once (keys work
+        # meanwhile), speech joins each new call once its models are warm.
         self.ari.start()
         self.ami.start()
+        if self.start_speech is not None:
+            self.speech = await self.start_speech()
         self.watchdog = asyncio.create_task(watch_event_loop(), name="loop-watchdog")
         log.info(
             "Stasis app %r connecting to %s", self.settings.ari_app, self.settings.ari_base_url
@@ -85,6 +87,11 @@ class Platform:
         }
 
     async def stop(self) -> None:
+        """Drain (no new calls; those in progress may finish for `drain_seconds`), then end
+        the rest with a message and stop every part in reverse order."""
+        left = await self.ari.drain(self.settings.drain_seconds)
+        if left:
+            log.info("drain time over: ending %d calls", left)
         if self.watchdog is not None:
             self.watchdog.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+import signal
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -81,6 +82,23 @@ async def provision_agents(settings: Settings, db: Database) -> None:
     log.info("agent SIP accounts written%s", " and reloaded" if reloaded else "")
 
 
+def recovery_hook(platform: Platform, db: Database) -> Callable[[], Awaitable[None]]:
+    """After each (re)connect, once leftover calls are adopted: close the records of calls
+    that ended while this process was not there; right after start also free stuck agents."""
+    from app.acd.recovery import close_left_behind
+
+    first = True
+
+    async def recover() -> None:
+        nonlocal first
+        await close_left_behind(db, set(platform.ari.dispatcher.calls), agents=first)
+        first = False
+        if platform.acd is not None:
+            platform.acd.distributor.kick()
+
+    return recover
+
+
 def call_handler(db: Database, platform: Callable[[], Platform | None],
                  events: EventFeed, acd: Callable[[], Acd | None] = lambda: None,
                  callback_dial: str = "", throttle: LookupThrottle | None = None) -> CallHandler:
@@ -137,8 +155,15 @@ async def start_speech(settings: Settings, db: Database) -> SpeechService | None
     return await speech_service(recordings, stations, trains)
 
 
+def _stop_requested(signum: int, frame: object) -> None:
+    """SIGTERM outside the HTTP server's own handling (before it starts, or re-raised by it
+    once its graceful shutdown, the drain included, is over): a clean stop, exit status 0."""
+    raise SystemExit(0)
+
+
 def serve(settings: Settings, start_pbx: bool = False, demo_data: bool = False) -> int:
     setup_logging()
+    signal.signal(signal.SIGTERM, _stop_requested)
     if start_pbx:
         sandbox.start(settings)
     try:
@@ -155,6 +180,7 @@ def serve(settings: Settings, start_pbx: bool = False, demo_data: bool = False) 
         holder.append(platform)
         # A restarted PBX rendered its agents from whatever database it was given: this
         # platform's database is the source of truth, applied on every ARI (re)connect.
+        platform.ari.connect_hooks.append(recovery_hook(platform, db))
         platform.ari.connect_hooks.append(lambda: provision_agents(settings, db))
         config = uvicorn.Config(
             create_app(settings, db, platform),

@@ -78,6 +78,7 @@ class FakeAri:
             Route("/ari/channels/{cid}/record", self._record, methods=["POST"]),
             Route("/ari/channels/{cid}/moh", self._ok, methods=["POST", "DELETE"]),
             Route("/ari/bridges", self._bridge_create, methods=["POST"]),
+            Route("/ari/bridges", self._list_bridges, methods=["GET"]),
             Route("/ari/bridges/{bid}", self._bridge_destroy, methods=["DELETE"]),
             Route("/ari/bridges/{bid}/addChannel", self._ok, methods=["POST"]),
         ])
@@ -122,6 +123,9 @@ class FakeAri:
 
     async def _info(self, request: Request) -> Response:
         return JSONResponse({"system": {"version": "fake"}})
+
+    async def _list_bridges(self, request: Request) -> Response:
+        return JSONResponse([])
 
     async def _list_channels(self, request: Request) -> Response:
         return JSONResponse(list(self.channels.values()))

@@ -17,8 +17,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
-
 from app.acd.routing import RoutingRules
 from app.acd.selection import (
     AgentView,
@@ -29,7 +27,6 @@ from app.acd.selection import (
 )
 from app.acd.states import agent_snapshot
 from app.ari_handlers.models import Notice
-from app.db.models import Agent, AgentState, AgentStateName, QueueEntry, QueueResult
 from app.db.session import Database
 from app.events import AgentStateChanged, EventFeed, Subscription
 
@@ -73,7 +70,6 @@ class Distributor:
         self.last_round = float("-inf")
 
     async def start(self) -> None:
-        await self.recover()
         self._task = asyncio.create_task(self._loop(), name="acd-distributor")
         # Subscribed before start() returns: no agent change is missed.
         sub = self.events.subscribe(lambda e: isinstance(e, AgentStateChanged)
@@ -95,33 +91,6 @@ class Distributor:
                     self.kick()
         finally:
             sub.close()
-
-    async def recover(self) -> None:
-        """At start no call of ours exists: agents left ringing or on a call go back to ready,
-        open queue entries are closed as ended by the platform."""
-        async with self.db.session() as session:
-            stuck = (await session.execute(
-                select(Agent, AgentState).join(AgentState, AgentState.agent_id == Agent.id)
-                .where(AgentState.state.in_([AgentStateName.RINGING, AgentStateName.ON_CALL,
-                                             AgentStateName.WRAP_UP]))
-            )).all()
-            from app.acd.states import set_state
-
-            for agent, _ in stuck:
-                await set_state(session, agent, AgentStateName.LOGGED_OUT, by="system")
-                await set_state(session, agent, AgentStateName.READY, by="system")
-            from app.core.clock import now
-
-            entries = await session.scalars(select(QueueEntry).where(QueueEntry.left_at.is_(None)))
-            closed = 0
-            for entry in entries:
-                entry.left_at = now()
-                entry.result = QueueResult.ENDED_BY_PLATFORM
-                closed += 1
-            await session.commit()
-        if stuck or closed:
-            log.info("recovered: %d agents back to ready, %d queue entries closed",
-                     len(stuck), closed)
 
     # --- the callers' side -------------------------------------------------------------------
     def join(self, call_id: str, deliver: Any, waiting: WaitingCall, entry_id: int) -> Waiter:

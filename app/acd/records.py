@@ -4,6 +4,7 @@ one agent leg per ring, agent states. Each function is one short transaction."""
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,6 +14,7 @@ from app.acd.agents import get_agent
 from app.acd.states import StateError, agent_snapshot, record_no_answer, set_state
 from app.core.clock import now
 from app.db.models import (
+    Agent,
     AgentLeg,
     AgentLegResult,
     AgentStateName,
@@ -169,3 +171,33 @@ async def recent_calls(db: Database, caller: str, days: int = 7) -> int:
         return int(await session.scalar(
             select(func.count()).select_from(CallRecord)
             .where(CallRecord.caller == caller, CallRecord.started_at >= since)) or 0)
+
+
+@dataclass(frozen=True)
+class LeftBehind:
+    """Where a call stood in the ACD when its task was lost (a restart of the platform)."""
+
+    queue: str
+    reason: str
+    priority: bool
+    entry_id: int
+    entered_at: float
+    waiting: bool  # the entry is still open: the caller was waiting for an agent
+    leg_id: int | None = None  # an answered leg still open: the caller was talking to
+    agent: str | None = None  # this agent
+
+
+async def left_behind(db: Database, call_id: str) -> LeftBehind | None:
+    async with db.session() as session:
+        entry = await session.scalar(select(QueueEntry).where(QueueEntry.call_id == call_id)
+                                     .order_by(QueueEntry.id.desc()).limit(1))
+        if entry is None:
+            return None
+        talk = (await session.execute(
+            select(AgentLeg.id, Agent.number).join(Agent, Agent.id == AgentLeg.agent_id)
+            .where(AgentLeg.call_id == call_id, AgentLeg.answer_at.is_not(None),
+                   AgentLeg.end_at.is_(None)).order_by(AgentLeg.id.desc()).limit(1))).first()
+        return LeftBehind(
+            queue=entry.queue, reason=entry.reason, priority=entry.priority, entry_id=entry.id,
+            entered_at=_aware(entry.entered_at).timestamp(), waiting=entry.left_at is None,
+            leg_id=talk[0] if talk else None, agent=talk[1] if talk else None)

@@ -24,10 +24,13 @@ from app.acd.selection import Assignment, WaitingCall
 from app.ari_handlers.bridge import Bridge
 from app.ari_handlers.call import Call, CallHungUp
 from app.ari_handlers.models import ChannelDestroyed, ChannelHangupRequest, StasisEnd, StasisStart
+from app.ari_handlers.reconcile import TalkLeft
 from app.ari_handlers.rest import AriError, AriRest
+from app.core.calltrace import EndedBy
 from app.db.models import AgentLegResult, QueueResult
 from app.db.session import Database
 from app.events import EventFeed, PlatformEvent, QueueLeft
+from app.services import outcomes
 from app.services.masking import mask_phone
 
 log = logging.getLogger(__name__)
@@ -150,7 +153,8 @@ class QueueVisit:
     """One caller's stay in one queue."""
 
     def __init__(self, acd: Acd, call: Call, queue: str, entry_id: int, say: Say,
-                 ctx_vars: dict[str, str], lang: str, priority: bool) -> None:
+                 ctx_vars: dict[str, str], lang: str, priority: bool,
+                 entered: float | None = None) -> None:
         self.acd = acd
         self.call = call
         self.queue = queue
@@ -162,7 +166,7 @@ class QueueVisit:
         self.priority = priority or self.rule.priority
         self.skill = acd.rules.skill_for(queue, hints_of(call))
         self.center = acd.rules.center_for(call.trace.called, call.trace.caller)
-        self.entered = time.time()
+        self.entered = entered or time.time()  # a resumed wait keeps its place
         self.waiter: Waiter | None = None
         self.holding: Bridge | None = None
         self.music = False
@@ -193,7 +197,7 @@ class QueueVisit:
             result = await self._wait()
             return result
         except CallHungUp:
-            result = QueueResult.ABANDONED
+            result = outcomes.queue_result(self.call.trace.ended_by)
             raise
         finally:
             acd.distributor.leave(self.call.id)
@@ -393,13 +397,28 @@ class QueueVisit:
                                           overflow_from=pick.origin if pick.overflow else None))
         call.trace.step("agent_connected", agent=agent, wait=wait,
                         overflow_from=pick.origin if pick.overflow else None)
+        await self._converse(agent, leg_id, channel_id, talk, join=True)
+
+    async def resume_talk(self, agent: str, leg_id: int, talk: TalkLeft) -> None:
+        """The platform restarted while caller and agent talked: they still do; see the
+        conversation to its end as if nothing had happened."""
+        self.acd.distributor.publish_state(agent, "on_call", call_id=self.call.id)
+        self.call.trace.step("agent_connected", agent=agent, resumed=True)
+        await self._converse(agent, leg_id, talk.agent_channel,
+                             Bridge(self.call, talk.bridge_id, "mixing"), join=False)
+
+    async def _converse(self, agent: str, leg_id: int, channel_id: str, talk: Bridge,
+                        join: bool) -> None:
+        acd, call = self.acd, self.call
         try:
-            await talk.add(call.id)
-            await talk.add(channel_id)
+            if join:
+                await talk.add(call.id)
+                await talk.add(channel_id)
             while True:
                 event = await call.next_event()
                 if isinstance(event, (StasisEnd, ChannelDestroyed, ChannelHangupRequest)) \
                         and channel_id in event.channel_ids():
+                    call.trace.ended(EndedBy.AGENT, "agent hung up")
                     call.trace.step("agent_hung_up", agent=agent)
                     return
         finally:

@@ -6,6 +6,7 @@ Only the call's own task reads its event queue, so events are handled in arrival
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 import uuid
@@ -30,8 +31,9 @@ from app.ari_handlers.models import (
     SpeechStarted,
     StasisEnd,
 )
+from app.ari_handlers.reconcile import TalkLeft
 from app.ari_handlers.rest import AriError, AriRest
-from app.core.calltrace import SECRET_KEY, CallTrace
+from app.core.calltrace import SECRET_KEY, CallTrace, EndedBy
 
 if TYPE_CHECKING:
     from app.ari_handlers.dispatch import CallDispatcher
@@ -40,10 +42,23 @@ log = logging.getLogger(__name__)
 
 HANGUP_EVENTS = (StasisEnd, ChannelDestroyed, ChannelHangupRequest, ChannelGone)
 TERMINATOR_GRACE = 0.8  # seconds to wait for a # after a complete entry
+HANGUP_EVENT_WAIT = 1.0  # seconds a vanished channel's hang-up event may lag the 404
+# Asterisk's soft hang-up flag (the `cause` of a soft ChannelHangupRequest) for a PBX stop.
+SOFTHANGUP_SHUTDOWN = 1 << 2
 
 
 def _iso(event: Event) -> str | None:
     return event.timestamp.isoformat() if event.timestamp else None
+
+
+def ended_by(event: Event) -> tuple[EndedBy, str]:
+    """Who ended the call, from the event that says it ended."""
+    if isinstance(event, ChannelGone):
+        return EndedBy(event.by), "channel gone while the PBX link was down"
+    if isinstance(event, ChannelHangupRequest) and event.soft \
+            and (event.cause or 0) & SOFTHANGUP_SHUTDOWN:
+        return EndedBy.PBX_RESTART, "the PBX is shutting down"
+    return EndedBy.CALLER, "caller hung up"
 
 
 class CallHungUp(Exception):
@@ -73,6 +88,10 @@ class Call:
         self.heard: deque[Any] = deque()  # speech results not yet consumed
         self.speaking = False  # the caller is mid-utterance (while we listen)
         self.notices: deque[Notice] = deque()  # platform notices not yet consumed
+        # Picked up after a restart of the platform (its first task is gone), with the agent
+        # it was talking to if any.
+        self.adopted = False
+        self.talk: TalkLeft | None = None
         # While the flow collects a secret (verification digits), the trace hides the keys.
         self.keys_secret = False
 
@@ -99,17 +118,31 @@ class Call:
 
     async def gone(self) -> bool:
         """Whether the caller's channel has left (a request failed because the caller hung up
-        while it was on its way); marks the call hung up if so."""
-        if not self.hungup:
-            try:
-                await self.rest.get_channel(self.id)
+        while it was on its way, or the PBX is going away); marks the call hung up if so."""
+        if self.hungup:
+            return True
+        try:
+            await self.rest.get_channel(self.id)
+            return False
+        except AriError as exc:
+            if exc.status in (0, 503):  # unreachable or shutting down: gone with the PBX
+                self.hungup = True
+                self.trace.ended(EndedBy.PBX_RESTART, "the PBX went away")
+                self.trace.step("hangup", event="PBX unavailable")
+                return True
+            if exc.status != 404:
                 return False
-            except AriError as exc:
-                if exc.status != 404:
-                    return False
-            self.hungup = True
-            self.trace.end_reason = self.trace.end_reason or "caller hung up"
-            self.trace.step("hangup", event="channel gone")
+        # Its hang-up event tells who ended it (the caller, the PBX shutting down): it is on
+        # its way if not already queued.
+        deadline = time.monotonic() + HANGUP_EVENT_WAIT
+        try:
+            while (left := deadline - time.monotonic()) > 0:
+                await self.next_event(left)
+        except CallHungUp:
+            return True
+        self.hungup = True
+        self.trace.ended(EndedBy.CALLER, "caller hung up")
+        self.trace.step("hangup", event="channel gone")
         return True
 
     async def next_event(self, timeout: float | None = None) -> Event | None:
@@ -122,7 +155,7 @@ class Call:
             return None
         if isinstance(event, HANGUP_EVENTS) and self.id in event.channel_ids():
             self.hungup = True
-            self.trace.end_reason = self.trace.end_reason or "caller hung up"
+            self.trace.ended(*ended_by(event))
             self.trace.step("hangup", event=event.type)
             raise CallHungUp(self.id)
         if isinstance(event, ChannelDtmfReceived) and event.channel.id == self.id:
@@ -157,6 +190,17 @@ class Call:
         name = media if isinstance(media, str) else ",".join(media)
         self.trace.step("play", media=name)
         await self.rest.play(self.id, media, playback_id=playback_id)
+        try:
+            return await self._until_played(playback_id, name, interrupt_on_dtmf,
+                                             interrupt_on_speech)
+        except asyncio.CancelledError:
+            # Whatever comes next (a farewell, another prompt) must not queue behind it.
+            with contextlib.suppress(AriError):
+                await asyncio.shield(self._stop_playback(playback_id))
+            raise
+
+    async def _until_played(self, playback_id: str, name: str, interrupt_on_dtmf: bool,
+                            interrupt_on_speech: bool) -> PlayResult:
         while True:
             event = await self.next_event()
             if isinstance(event, PlaybackStarted) and event.playback.id == playback_id:
@@ -299,7 +343,7 @@ class Call:
         if self.hungup:
             return
         self.hungup = True
-        self.trace.end_reason = self.trace.end_reason or f"hung up by hotline ({reason})"
+        self.trace.ended(EndedBy.PLATFORM, f"hung up by hotline ({reason})")
         try:
             await self.rest.hangup(self.id, reason)
         except AriError as exc:

@@ -29,6 +29,7 @@ class AriClient:
 
     async def _connected(self) -> None:
         await self.dispatcher.resync()
+        await self.dispatcher.reconcile(self.app)
         for hook in self.connect_hooks:
             await hook()
 
@@ -39,8 +40,13 @@ class AriClient:
     def start(self) -> None:
         self.events.start()
 
+    async def drain(self, grace: float) -> int:
+        """Take no new calls; give those in progress up to `grace` seconds to finish."""
+        return await self.dispatcher.drain(grace)
+
     async def stop(self) -> None:
-        """Stop receiving, end every call cleanly, close connections."""
-        await self.events.stop()
+        """End every call cleanly (still hearing the PBX: each is told why before the hang-up),
+        then stop receiving and close connections."""
         await self.dispatcher.shutdown()
+        await self.events.stop()
         await self.rest.aclose()

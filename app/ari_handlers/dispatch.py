@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
 
 from app.ari_handlers.call import Call, CallHungUp
-from app.ari_handlers.models import ChannelGone, Event, StasisStart
+from app.ari_handlers.models import Channel, ChannelGone, Event, StasisStart
+from app.ari_handlers.reconcile import Leftovers, TalkLeft, find_leftovers
 from app.ari_handlers.rest import AriError, AriRest
-from app.core.calltrace import CallTrace, RecentCalls
+from app.core.calltrace import CallTrace, EndedBy, RecentCalls
 from app.logs import call_id_var
 from app.services.masking import mask_phone
 
@@ -29,7 +31,9 @@ class CallDispatcher:
         self._owners: dict[str, Call] = {}  # every channel a call owns -> that call
         self._named: dict[str, Call] = {}  # text in a helper channel's name -> its call
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._chores: set[asyncio.Task[None]] = set()  # fire-and-forget requests (hang-ups)
         self.unrouted = 0
+        self.closing = False  # draining for a stop: new calls are told to call again later
 
     def claim(self, channel_id: str, call: Call) -> None:
         """Route a helper channel's events (externalMedia, an agent leg) to an existing call.
@@ -74,12 +78,18 @@ class CallDispatcher:
             if (owner := self._owner_by_name(event) or self._owner_by_args(event)) is not None:
                 owner.deliver(event)
                 return
+            if event.args and event.args[0] in LEG_ARGS:
+                # A leg of a call no task owns (its caller left, or the platform restarted
+                # while it rang): nobody would ever bridge it.
+                log.info("hanging up %s: its call is gone", event.channel.name)
+                self._spawn(self.rest.hangup(event.channel.id), f"drop-{event.channel.id}")
+                return
             self._start_call(event)
             return
         self.unrouted += 1
         log.debug("no call owns %s for %s", event.type, ids)
 
-    def _start_call(self, event: StasisStart) -> None:
+    def _start_call(self, event: StasisStart) -> Call:
         channel = event.channel
         trace = CallTrace(
             call_id=channel.id, caller=channel.caller.number,
@@ -90,6 +100,40 @@ class CallDispatcher:
         self.calls[call.id] = call
         self._owners[call.id] = call
         self._tasks[call.id] = asyncio.create_task(self._run(call), name=f"call-{call.id}")
+        return call
+
+    def owns(self, resource_id: str) -> bool:
+        return resource_id in self._owners
+
+    def adopt(self, channel: Channel, talk: TalkLeft | None = None) -> Call:
+        """Run the call handler for a caller already in our app (its task is gone): the
+        handler sees `call.adopted` and picks the call up where it can."""
+        call = self._start_call(StasisStart(type="StasisStart", channel=channel, args=[]))
+        call.adopted = True
+        call.talk = talk
+        if talk is not None:
+            self._owners[talk.agent_channel] = call
+            self._owners[talk.bridge_id] = call
+        call.trace.step("adopted", talking=talk is not None)
+        return call
+
+    async def reconcile(self, app: str) -> Leftovers:
+        """Own everything of our app on the PBX: adopt callers no task owns, hang up helper
+        channels and destroy bridges nobody owns."""
+        found = await find_leftovers(self.rest, app, self.owns)
+        for bridge in found.destroy:
+            with contextlib.suppress(AriError):
+                await self.rest.destroy_bridge(bridge.id)
+        for channel in found.hang_up:
+            with contextlib.suppress(AriError):
+                await self.rest.hangup(channel.id)
+        for channel in found.callers:
+            self.adopt(channel, found.talks.get(channel.id))
+        if found:
+            log.info("reconciled: %d callers adopted (%d talking to an agent), %d channels "
+                     "hung up, %d bridges destroyed", len(found.callers), len(found.talks),
+                     len(found.hang_up), len(found.destroy))
+        return found
 
     async def _run(self, call: Call) -> None:
         call_id_var.set(call.id)
@@ -100,24 +144,26 @@ class CallDispatcher:
         except CallHungUp:
             pass
         except asyncio.CancelledError:
-            call.trace.end_reason = call.trace.end_reason or "service stopping"
+            call.trace.ended(EndedBy.SHUTDOWN, "service stopping")
             await asyncio.shield(call.hangup("normal"))
             raise
         except AriError as exc:
             if exc.status == 404:  # the channel vanished under a request: a hang-up
-                call.trace.end_reason = call.trace.end_reason or "caller hung up"
+                call.trace.ended(EndedBy.CALLER, "caller hung up")
             else:
                 log.error("call failed: %s", exc)
-                call.trace.end_reason = call.trace.end_reason or f"error: {exc}"
+                call.trace.ended(EndedBy.ERROR, f"error: {exc}")
         except Exception as exc:
             log.exception("call handler crashed")
-            call.trace.end_reason = call.trace.end_reason or f"error: {type(exc).__name__}"
+            call.trace.ended(EndedBy.ERROR, f"error: {type(exc).__name__}")
         finally:
-            if not call.hungup:
-                await call.hangup("normal")
-            call.trace.ended_at = time.time()
-            self._forget(call)
-            log.info("call ended: %s", call.trace.end_reason or "done")
+            try:
+                if not call.hungup:
+                    await asyncio.shield(call.hangup("normal"))
+            finally:  # a stop cancelling the hang-up must not leave the call listed
+                call.trace.ended_at = time.time()
+                self._forget(call)
+                log.info("call ended: %s", call.trace.end_reason or "done")
 
     def _forget(self, call: Call) -> None:
         self.calls.pop(call.id, None)
@@ -137,10 +183,42 @@ class CallDispatcher:
                 log.info("channel %s gone during reconnect; ending its call", call_id)
                 call.deliver(ChannelGone(type="ChannelGone", channel_id=call_id))
 
-    async def shutdown(self) -> None:
-        """Cancel every call task (each hangs up its channel) and wait for them."""
+    def _spawn(self, work: Awaitable[object], name: str) -> None:
+        async def run() -> None:
+            try:
+                await work
+            except AriError as exc:
+                log.info("%s: %s", name, exc)
+
+        task = asyncio.create_task(run(), name=name)
+        self._chores.add(task)
+        task.add_done_callback(self._chores.discard)
+
+    async def drain(self, grace: float) -> int:
+        """Stop taking calls and let the calls in progress finish, for up to `grace` seconds;
+        returns how many are still going. New callers meanwhile hear that the service is
+        restarting (the call handler looks at `closing`)."""
+        self.closing = True
+        if self._tasks:
+            log.info("draining: %d calls in progress, waiting up to %.0f s", len(self._tasks),
+                     grace)
+        deadline = time.monotonic() + grace
+        while self._tasks and (left := deadline - time.monotonic()) > 0:
+            await asyncio.wait(list(self._tasks.values()), timeout=left)
+        return len(self._tasks)
+
+    async def shutdown(self, grace: float = 15.0) -> None:
+        """End every call still going (each is told why, then hung up) and wait for them."""
+        self.closing = True
         tasks = list(self._tasks.values())
+        for call in list(self.calls.values()):
+            call.trace.ended(EndedBy.SHUTDOWN, "service stopping")
         for task in tasks:
             task.cancel()
         if tasks:
+            _, pending = await asyncio.wait(tasks, timeout=grace)
+            for task in pending:  # a farewell that hangs: do not hold the stop up
+                task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+        if self._chores:
+            await asyncio.gather(*self._chores, return_exceptions=True)

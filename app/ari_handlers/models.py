@@ -21,6 +21,8 @@ class DialplanCEP(AriModel):
     context: str = ""
     exten: str = ""
     priority: int = 0
+    app_name: str = ""  # "Stasis" while the channel is in an ARI app
+    app_data: str = ""  # "<app>[,args...]"
 
 
 class Channel(AriModel):
@@ -38,7 +40,7 @@ class Bridge(AriModel):
     id: str
     technology: str = ""
     bridge_type: str = ""
-    bridge_class: str = ""
+    bridge_class: str = ""  # "stasis" for bridges made by an ARI app
     name: str = ""
     channels: list[str] = Field(default_factory=list)
 
@@ -183,6 +185,7 @@ class ChannelGone(Event):
     """Synthetic: after a reconnect the channel was found gone (its hang-up events were missed)."""
 
     channel_id: str
+    by: str = "pbx_restart"  # a value of EndedBy: the channel went while the link was down
 
     def channel_ids(self) -> list[str]:
         return [self.channel_id]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -9,6 +10,24 @@ from typing import Any
 
 # What a hidden key shows in the trace and the call record (verification digits).
 SECRET_KEY = "*"
+
+
+class EndedBy(enum.StrEnum):
+    """Who or what ended a call: statistics count only the callers' own hang-ups as theirs."""
+
+    CALLER = "caller"
+    AGENT = "agent"
+    PLATFORM = "platform"  # the menu finished and said goodbye
+    SHUTDOWN = "platform_shutdown"  # the platform was stopped (SIGTERM, Ctrl-C)
+    PLATFORM_RESTART = "platform_restart"  # the platform died; found ended when it came back
+    PBX_RESTART = "pbx_restart"  # the PBX went away under the call
+    MEDIA_TIMEOUT = "media_timeout"  # the caller's audio stopped (no BYE)
+    ERROR = "error"
+
+
+# Ends that are the platform's or the network's doing, not the passenger's choice.
+NOT_THE_CALLER = frozenset({EndedBy.SHUTDOWN, EndedBy.PLATFORM_RESTART, EndedBy.PBX_RESTART,
+                            EndedBy.MEDIA_TIMEOUT, EndedBy.ERROR})
 
 
 @dataclass
@@ -21,7 +40,14 @@ class CallTrace:
     answered_at: float | None = None
     ended_at: float | None = None
     end_reason: str = ""
+    ended_by: EndedBy | None = None
     steps: list[dict[str, Any]] = field(default_factory=list)
+
+    def ended(self, by: EndedBy, reason: str = "") -> None:
+        """Note who ended the call; the first to notice wins (later hang-ups are echoes)."""
+        if self.ended_by is None:
+            self.ended_by = by
+        self.end_reason = self.end_reason or reason
 
     def step(self, kind: str, **detail: Any) -> None:
         self.steps.append({"t": round(time.time(), 3), "kind": kind, **detail})
@@ -55,6 +81,7 @@ class CallTrace:
             "sip_call_id": self.sip_call_id, "started_at": self.started_at,
             "answered_at": self.answered_at, "ended_at": self.ended_at,
             "active": self.ended_at is None, "end_reason": self.end_reason,
+            "ended_by": self.ended_by.value if self.ended_by else None,
             "digits": self.digits, "steps": list(self.steps),
         }
 

@@ -21,6 +21,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from app.core.calltrace import EndedBy
 from app.core.trains import TrainType
 
 
@@ -262,6 +263,11 @@ class CallOutcome(enum.StrEnum):
     ABANDONED = "abandoned"  # hung up while waiting for an agent
     HUNG_UP_IN_MENU = "hung_up_in_menu"  # left before finishing anything
     ERROR = "error"
+    # Ended by the platform or the network before the caller was served (see EndedBy):
+    PLATFORM_SHUTDOWN = "platform_shutdown"
+    PLATFORM_RESTART = "platform_restart"
+    PBX_RESTART = "pbx_restart"
+    MEDIA_TIMEOUT = "media_timeout"
 
 
 class CallRecord(Base):
@@ -278,6 +284,7 @@ class CallRecord(Base):
     ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     outcome: Mapped[CallOutcome | None] = mapped_column(_enum(CallOutcome))
     outcome_reason: Mapped[str | None] = mapped_column(String(200))
+    ended_by: Mapped[EndedBy | None] = mapped_column(_enum(EndedBy))
     steps: Mapped[list[CallStep]] = relationship(
         back_populates="call", order_by="CallStep.seq", cascade="all, delete-orphan"
     )
@@ -302,6 +309,9 @@ class QueueResult(enum.StrEnum):
     MESSAGE = "message"  # the caller left a message instead of waiting
     NO_AGENTS = "no_agents"  # nobody could take it (no agent logged in, or wait exceeded)
     ENDED_BY_PLATFORM = "ended_by_platform"  # the platform ended the wait (shutdown, error)
+    PLATFORM_RESTART = "platform_restart"  # the call ended while the platform was down
+    PBX_RESTART = "pbx_restart"  # the PBX went away under the waiting caller
+    MEDIA_TIMEOUT = "media_timeout"  # the caller's audio stopped
 
 
 class QueueEntry(Base):

@@ -3,21 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from app.ari_handlers.call import Call, CallHungUp
 from app.ari_handlers.dispatch import CallHandler
 from app.ari_handlers.rest import AriError
 from app.ari_handlers.stasis_app import note_sip_call_id
+from app.core.calltrace import EndedBy
 from app.db.models import CallOutcome, QueueResult
 from app.db.session import Database
 from app.events import CallEnded, CallStarted, EventFeed, QueueLeft
 from app.ivr.context import CallContext, Voice
 from app.ivr.model import Flow
 from app.ivr.runner import FlowRunner
-from app.services import call_records
+from app.services import call_records, outcomes
 from app.services.masking import mask_phone
 from app.services.throttle import LookupThrottle
 
@@ -39,18 +41,27 @@ def ivr_handler(flow: Flow, db: Database, voice: Voice,
     async def handle(call: Call) -> None:
         await note_sip_call_id(call)
         async with db.session() as session:
-            await call_records.open_call(session, call.trace)
+            await call_records.open_call(session, call.trace, reopen=call.adopted)
             await session.commit()
         feed.publish(CallStarted(call_id=call.id, caller=mask_phone(call.trace.caller) or "",
                                  called=call.trace.called))
         ctx = CallContext(db=db, voice=voice, call_id=call.id, caller=call.trace.caller,
                           speech=speech(), events=feed, acd=acd(), throttle=lookups)
         try:
+            if call.adopted:  # answered long ago, by the process that died
+                await FlowRunner(flow, call, ctx).resume()
+                return
             await call.answer()
+            if call.dispatcher.closing:
+                call.trace.ended(EndedBy.SHUTDOWN, "service stopping")
+                await _farewell(call, ctx)
+                return
             await FlowRunner(flow, call, ctx).run()
         except CallHungUp:
             raise
         except asyncio.CancelledError:
+            if call.trace.ended_by == EndedBy.SHUTDOWN and not call.hungup:
+                await asyncio.shield(_farewell(call, ctx))
             raise
         except Exception as exc:
             if isinstance(exc, AriError) and await call.gone():
@@ -59,26 +70,57 @@ def ivr_handler(flow: Flow, db: Database, voice: Voice,
             log.exception("flow failed")
             raise
         finally:
-            await asyncio.shield(_close(db, call, ctx))
-            feed.publish(CallEnded(call_id=call.id, outcome=ctx.outcome.value,
-                                   reason=ctx.outcome_reason))
+            outcome = await asyncio.shield(_close(db, call, ctx))
+            feed.publish(CallEnded(call_id=call.id, outcome=outcome.value,
+                                   reason=ctx.outcome_reason,
+                                   ended_by=(call.trace.ended_by or EndedBy.PLATFORM).value))
 
     return handle
 
 
-async def _close(db: Database, call: Call, ctx: CallContext) -> None:
+FAREWELL_LIMIT = 10.0  # seconds: a stop waits no longer for the message to be heard
+
+
+async def _farewell(call: Call, ctx: CallContext) -> None:
+    """Tell the caller the service is restarting (the platform is stopping), then let go."""
+    try:
+        with contextlib.suppress(AriError):
+            await call.rest.stop_moh(call.id)
+        call.trace.step("prompt", prompt="service_restarting", lang=ctx.lang)
+        media = ctx.voice.prompt_media("service_restarting", ctx.lang)
+        await asyncio.wait_for(call.play(media), FAREWELL_LIMIT)
+    except (CallHungUp, AriError, TimeoutError):
+        pass
+
+
+def still_waiting(steps: list[dict[str, Any]]) -> bool:
+    """Whether the caller was in a queue, not yet with an agent, when the call ended."""
+    kinds = [s["kind"] for s in steps]
+    if "enqueue" not in kinds:
+        return False
+    since = kinds[len(kinds) - 1 - kinds[::-1].index("enqueue"):]
+    return "dequeued" not in since and "agent_connected" not in since
+
+
+async def _close(db: Database, call: Call, ctx: CallContext) -> CallOutcome:
+    """Store the call's record (and close a queue entry left open); returns the outcome."""
+    ended_by = call.trace.ended_by or EndedBy.PLATFORM
+    outcome = outcomes.call_outcome(ctx.outcome, ended_by,
+                                    waiting=still_waiting(call.trace.steps))
     try:
         async with db.session() as session:
             if ctx.queue_entry_id is not None:
                 # No agent answers yet: a wait that did not end in a hang-up was ended by us.
-                result = (QueueResult.ABANDONED if ctx.outcome == CallOutcome.ABANDONED
+                result = (outcomes.queue_result(ended_by)
+                          if ctx.outcome == CallOutcome.ABANDONED
                           else QueueResult.ENDED_BY_PLATFORM)
                 await call_records.leave_queue(session, ctx.queue_entry_id, result)
                 ctx.events.publish(QueueLeft(call_id=call.id, queue=ctx.queue or "",
                                              result=result, entry_id=ctx.queue_entry_id))
             await call_records.close_call(session, call.trace, language=ctx.lang,
-                                          priority=ctx.priority, outcome=ctx.outcome,
-                                          reason=ctx.outcome_reason)
+                                          priority=ctx.priority, outcome=outcome,
+                                          reason=ctx.outcome_reason, ended_by=ended_by)
             await session.commit()
     except Exception:
         log.exception("could not store the call record")
+    return outcome

@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 VAR = re.compile(r"\$\{([a-z_][a-z0-9_]*)\}")
 # Collected values that are personal data: kept for the lookup, masked in the call record.
 SENSITIVE_VARS = {"id_last4"}
+RESUME_NODE = "main"  # where a caller mid-menu is taken back after a restart of the platform
 MAX_JUMPS = 500  # a flow that loops forever without the caller doing anything
 ACCEPT_FROM = 0.6  # speech confidence taken as it is
 CONFIRM_BELOW = 0.35  # below this: "not heard"; in between: ask the caller to confirm
@@ -81,9 +82,9 @@ class FlowRunner:
     def expand(self, text: str) -> str:
         return VAR.sub(lambda m: self.ctx.vars.get(m.group(1), ""), text)
 
-    async def run(self) -> None:
+    async def run(self, start: str | None = None) -> None:
         try:
-            await self._run()
+            await self._run(start)
         except (CallHungUp, asyncio.CancelledError):
             raise
         except Exception as exc:
@@ -105,8 +106,8 @@ class FlowRunner:
         await self.enqueue(EnqueueStep(queue="general", reason="technical error"))
         self.ctx.outcome_reason = "technical error"
 
-    async def _run(self) -> None:
-        node: str | None = self.flow.start
+    async def _run(self, start: str | None = None) -> None:
+        node: str | None = start or self.flow.start
         jumps = 0
         while node is not None:
             jumps += 1
@@ -413,14 +414,55 @@ class FlowRunner:
             if isinstance(step.args, WorkOrderStep):
                 await self.work_order(step.args)
 
-    async def _queue_for_agent(self, a: EnqueueStep, entry_id: int) -> End | Jump:
+    async def resume(self) -> None:
+        """The platform restarted under this call (its first task is gone): a caller talking
+        to an agent goes on talking, one waiting for an agent goes back to the queue with the
+        place they had, one in the menu hears an apology and is back in the main menu."""
+        from app.acd import records
+        from app.acd.waiting import QueueVisit
+
+        ctx, call = self.ctx, self.call
+        left = await records.left_behind(ctx.db, call.id) if ctx.acd is not None else None
+        if left is not None:
+            ctx.queue = left.queue
+            if left.priority:
+                ctx.vars["priority"] = "true"
+            ctx.outcome, ctx.outcome_reason = CallOutcome.TRANSFERRED, left.reason
+        if call.talk is not None and left is not None and left.agent and left.leg_id:
+            assert ctx.acd is not None
+            visit = QueueVisit(ctx.acd, call, left.queue, left.entry_id, self.say_prompt,
+                               ctx.vars, ctx.lang, ctx.priority)
+            await visit.resume_talk(left.agent, left.leg_id, call.talk)
+            await call.hangup("normal")
+            return
+        if call.talk is not None:  # bridged to an agent leg nothing knows of: end that leg
+            await call.rest.hangup(call.talk.agent_channel)
+            call.talk = None
+        if left is not None and left.waiting:
+            await self.say_prompt("queue_resumed", interrupt=False)
+            step = next((s.args for node in self.flow.nodes.values() for s in node
+                         if isinstance(s.args, EnqueueStep) and s.args.queue == left.queue),
+                        EnqueueStep(queue=left.queue, reason=left.reason))
+            call.trace.step("enqueue", queue=left.queue, reason=left.reason, resumed=True)
+            result = await self._queue_for_agent(step, left.entry_id, left.entered_at)
+            if isinstance(result, Jump):
+                await self.run(result.node)
+            else:
+                await call.hangup(result.reason)
+            return
+        ctx.outcome = CallOutcome.HUNG_UP_IN_MENU
+        await self.say_prompt("service_resumed", interrupt=False)
+        await self.run(RESUME_NODE if RESUME_NODE in self.flow.nodes else None)
+
+    async def _queue_for_agent(self, a: EnqueueStep, entry_id: int,
+                               entered: float | None = None) -> End | Jump:
         """The ACD takes the caller to an agent (or a callback, or a message)."""
         from app.acd.waiting import QueueVisit
         from app.db.models import QueueResult
 
         assert self.ctx.acd is not None
         visit = QueueVisit(self.ctx.acd, self.call, a.queue, entry_id, self.say_prompt,
-                           self.ctx.vars, self.ctx.lang, self.ctx.priority)
+                           self.ctx.vars, self.ctx.lang, self.ctx.priority, entered)
         try:
             result = await visit.run()
         except CallHungUp:

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from app.core.calltrace import CallTrace
+from app.core.calltrace import CallTrace, EndedBy
 from app.db.models import (
     Agent,
     AgentLeg,
@@ -27,8 +27,11 @@ def _ts(epoch: float | None) -> datetime | None:
     return datetime.fromtimestamp(epoch, UTC) if epoch is not None else None
 
 
-async def open_call(session: AsyncSession, trace: CallTrace) -> None:
-    """The record of a call as it starts, so live calls are listed too."""
+async def open_call(session: AsyncSession, trace: CallTrace, reopen: bool = False) -> None:
+    """The record of a call as it starts, so live calls are listed too. `reopen`: a call
+    picked up after a restart keeps the record it has (made with the start it had)."""
+    if reopen and await session.get(CallRecord, trace.call_id) is not None:
+        return
     session.add(
         CallRecord(
             id=trace.call_id,
@@ -49,6 +52,7 @@ async def close_call(
     priority: bool,
     outcome: CallOutcome,
     reason: str | None,
+    ended_by: EndedBy | None = None,
 ) -> None:
     """Complete the record in one transaction: steps, times and outcome together."""
     record = await session.get(CallRecord, trace.call_id)
@@ -67,6 +71,7 @@ async def close_call(
     record.priority = priority
     record.outcome = outcome
     record.outcome_reason = reason
+    record.ended_by = ended_by
     for seq, step in enumerate(trace.steps):
         detail = {k: v for k, v in step.items() if k not in ("t", "kind")}
         session.add(

@@ -28,7 +28,7 @@ class Platform:
     settings: Settings
     api: str
     log: Path
-    proc: subprocess.Popen[bytes]
+    proc: subprocess.Popen[bytes] | None
     supervisor_token: str | None = None
 
     def get(self, path: str, **params: Any) -> httpx.Response:
@@ -101,6 +101,9 @@ def wait_for(check: Any, timeout: float, what: str) -> float:
     return time.monotonic() - start
 
 
+# A stop lets calls in progress finish for this long (tests of the drain wait it out).
+DRAIN_SECONDS = 8
+
 # The shipped routing file with shorter timers, so tests see wrap-up end and overflow start.
 FAST_TIMERS = {"wrap_up": 3, "overflow": {"after": 8}}
 
@@ -126,33 +129,42 @@ def pbx() -> Iterator[Settings]:
     sandbox.stop(settings)
 
 
-@pytest.fixture(scope="session")
-def platform(pbx: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
-    log = tmp_path_factory.mktemp("serve") / "serve.log"
-    with open(log, "wb") as fh:
-        proc = subprocess.Popen(
+def serve_env(log: Path) -> dict[str, str]:
+    return {**os.environ, "HOTLINE_API_PORT": str(API_PORT),
+            "HOTLINE_DATABASE_URL": f"sqlite:///{log.parent / 'hotline.db'}",
+            "HOTLINE_ROUTING_FILE": str(fast_routing(log.parent)),
+            "HOTLINE_DRAIN_SECONDS": str(DRAIN_SECONDS)}
+
+
+def start_serve(plat: Platform) -> None:
+    """(Re)start `hotline serve` for the platform and wait until it is healthy."""
+    with open(plat.log, "ab") as fh:
+        plat.proc = subprocess.Popen(
             [sys.executable, "-m", "app.cli", "serve", "--demo-data"], stdout=fh,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, "HOTLINE_API_PORT": str(API_PORT),
-                 "HOTLINE_DATABASE_URL": f"sqlite:///{log.parent / 'hotline.db'}",
-                 "HOTLINE_ROUTING_FILE": str(fast_routing(log.parent))},
-        )
-    plat = Platform(pbx, f"http://127.0.0.1:{API_PORT}", log, proc)
+            stderr=subprocess.STDOUT, env=serve_env(plat.log))
     try:
         # Speech warm-up takes most of the start; on a busy machine it passes 30 s (90 s seen
         # with five test runs on two cores).
         wait_for(lambda: plat.health() == 200, 180, "hotline serve healthy")
     except BaseException:
-        proc.kill()
-        proc.wait()
-        raise AssertionError("serve did not start:\n" + log.read_text()[-3000:]) from None
+        plat.proc.kill()
+        plat.proc.wait()
+        raise AssertionError("serve did not start:\n" + plat.log.read_text()[-3000:]) from None
+
+
+@pytest.fixture(scope="session")
+def platform(pbx: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
+    log = tmp_path_factory.mktemp("serve") / "serve.log"
+    plat = Platform(pbx, f"http://127.0.0.1:{API_PORT}", log, None)
+    start_serve(plat)
     out = subprocess.run(
         [sys.executable, "-m", "app.cli", "users", "create", "it-supervisor", "--role",
          "supervisor", "--token"], capture_output=True, text=True, env=plat.env(), check=True)
     plat.supervisor_token = out.stdout.strip().splitlines()[-1]
     yield plat
-    proc.send_signal(2)  # Ctrl-C
-    code = proc.wait(timeout=20)
+    assert plat.proc is not None
+    plat.proc.send_signal(2)  # Ctrl-C
+    code = plat.proc.wait(timeout=20 + DRAIN_SECONDS)
     text = log.read_text()
     assert code == 0, f"serve exited {code}:\n{text[-3000:]}"
     assert "Traceback" not in text, text[-3000:]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import re
 import subprocess
 import sys
@@ -42,7 +43,12 @@ def pbx_status() -> int:
 def test_restart_asterisk_health_goes_503_then_200_and_calls_work(platform: Platform) -> None:
     settings = platform.settings
     assert pbx_status() == 0
-    sandbox.stop(settings)
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        cut = pool.submit(platform.call, "--hold", "30", "--timeout", "40")
+        wait_for(lambda: any(c["active"] for c in platform.get("/api/v1/calls/recent").json()),
+                 20, "a caller in the menu")
+        sandbox.stop(settings)
+        cut_off = cut.result(timeout=60)
     try:
         assert not sandbox.is_running(settings)
         assert pbx_status() == 1
@@ -58,3 +64,6 @@ def test_restart_asterisk_health_goes_503_then_200_and_calls_work(platform: Plat
     assert summary["ok"], summary
     assert platform.trace(summary["sip_call_id"])["digits"] == "7"
     assert recovered < 15
+    # The caller cut off by the PBX's restart is not counted as hanging up in the menu.
+    record = platform.record(cut_off["sip_call_id"])
+    assert (record["outcome"], record["ended_by"]) == ("pbx_restart", "pbx_restart")

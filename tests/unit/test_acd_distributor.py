@@ -13,13 +13,25 @@ from sqlalchemy import select
 
 from app.acd.agents import create_agent, get_agent
 from app.acd.distributor import AgentOffered, Distributor
+from app.acd.recovery import close_left_behind
 from app.acd.routing import load_routing
 from app.acd.selection import WaitingCall
 from app.acd.states import agent_snapshot, set_state
 from app.admin.demo_data import seed_centers
-from app.core.calltrace import CallTrace
+from app.core.calltrace import CallTrace, EndedBy
+from app.core.clock import now
 from app.db import migrate
-from app.db.models import AgentStateName, QueueEntry, QueueResult
+from app.db.models import (
+    Agent,
+    AgentLeg,
+    AgentLegResult,
+    AgentStateEvent,
+    AgentStateName,
+    CallOutcome,
+    CallRecord,
+    QueueEntry,
+    QueueResult,
+)
 from app.db.session import Database
 from app.events import AgentStateChanged, EventFeed
 from app.services import call_records
@@ -111,18 +123,36 @@ async def test_an_agent_made_ready_elsewhere_wakes_the_distributor(db: Database)
         await dist.stop()
 
 
-async def test_recovery_at_start_frees_stuck_agents_and_closes_open_entries(
+async def test_recovery_closes_what_ended_while_away_and_keeps_live_calls(
         db: Database) -> None:
     async with db.session() as session:
-        agent = await get_agent(session, "1002")
-        await set_state(session, agent, "ringing", by="system")
-        await set_state(session, agent, "on_call", by="system")
-        await call_records.open_call(session, CallTrace(call_id="old", caller="13800138000"))
+        for number, call_id in (("1001", "alive"), ("1002", "old")):
+            agent = await get_agent(session, number)
+            await set_state(session, agent, "ringing", by="system")
+            await set_state(session, agent, "on_call", by="system")
+            await call_records.open_call(session, CallTrace(call_id=call_id, caller="138"))
+            session.add(AgentLeg(call_id=call_id, agent_id=agent.id, ring_at=now(),
+                                 answer_at=now(), result=AgentLegResult.ANSWERED))
         await call_records.enter_queue(session, "old", "general", False, "asked")
+        await call_records.enter_queue(session, "alive", "general", False, "asked")
         await session.commit()
-    await Distributor(db, load_routing(), EventFeed()).recover()
+    closed = await close_left_behind(db, {"alive"}, agents=True)
+    assert (closed.calls, closed.entries, closed.legs, closed.agents) == (1, 1, 1, 1)
     async with db.session() as session:
         states = {s.number: s.state for s in await agent_snapshot(session)}
-        entry = (await session.scalars(select(QueueEntry))).one()
-    assert states == {"1001": AgentStateName.READY, "1002": AgentStateName.READY}
-    assert entry.left_at is not None and entry.result == QueueResult.ENDED_BY_PLATFORM
+        entries = {e.call_id: e for e in await session.scalars(select(QueueEntry))}
+        old = await session.get(CallRecord, "old")
+        alive = await session.get(CallRecord, "alive")
+        history = [e.state for e in await session.scalars(
+            select(AgentStateEvent).join(Agent).where(Agent.number == "1002")
+            .order_by(AgentStateEvent.id))]
+    # The agent whose call went on is still on it; the other went through wrap-up to ready.
+    assert states == {"1001": AgentStateName.ON_CALL, "1002": AgentStateName.READY}
+    assert history[-2:] == [AgentStateName.WRAP_UP, AgentStateName.READY]
+    assert entries["old"].result == QueueResult.PLATFORM_RESTART
+    assert entries["alive"].left_at is None
+    assert old is not None and old.outcome == CallOutcome.PLATFORM_RESTART
+    assert old.ended_by == EndedBy.PLATFORM_RESTART and old.ended_at is not None
+    assert alive is not None and alive.ended_at is None
+    # Later reconnects leave agents alone (a wrap-up of this process may be under way).
+    assert not await close_left_behind(db, {"alive"}, agents=False)

@@ -238,3 +238,55 @@ async def test_helper_channels_named_after_a_call_reach_that_call(fake: FakeAri)
     await fake.hangup("c1")
     await eventually(lambda: not client.dispatcher.calls)
     await client.stop()
+
+
+async def test_a_leg_of_a_call_no_task_owns_is_hung_up_not_run_as_a_caller(
+        fake: FakeAri) -> None:
+    started: list[str] = []
+
+    async def handler(call: Call) -> None:
+        started.append(call.id)
+
+    client = await connect(fake, handler)
+    fake.channels["leg"] = channel("leg")
+    await fake.push({"type": "StasisStart", "application": "hotline",
+                     "args": ["agent", "gone-call"], "channel": fake.channels["leg"]})
+    await eventually(lambda: ("DELETE", "/ari/channels/leg") in fake.requests)
+    assert started == []
+    await client.stop()
+
+
+async def test_callers_left_in_the_app_are_adopted_on_connect(fake: FakeAri) -> None:
+    adopted: list[tuple[str, bool]] = []
+
+    async def handler(call: Call) -> None:
+        adopted.append((call.id, call.adopted))
+
+    left = channel("old")
+    left["dialplan"] |= {"app_name": "Stasis", "app_data": "hotline"}
+    fake.channels["old"] = left
+    client = await connect(fake, handler)
+    await eventually(lambda: bool(adopted))
+    assert adopted == [("old", True)]
+    await client.stop()
+
+
+async def test_a_drain_waits_for_calls_in_progress_and_new_callers_see_it(
+        fake: FakeAri) -> None:
+    closing_seen: list[bool] = []
+
+    async def handler(call: Call) -> None:
+        closing_seen.append(call.dispatcher.closing)
+        await call.wait_digit(0.5)
+
+    client = await connect(fake, handler)
+    await fake.start_call("c1")
+    await eventually(lambda: "c1" in client.dispatcher.calls)
+    assert await client.drain(5) == 0  # the call finished within the drain
+    await fake.start_call("c2")
+    await eventually(lambda: len(closing_seen) == 2)
+    assert closing_seen == [False, True]
+    assert await client.drain(0.1) == 1  # c2 outlasts a short drain
+    await client.stop()
+    trace = client.recent.get("c2")
+    assert trace is not None and trace.ended_by == "platform_shutdown"

@@ -10,6 +10,7 @@ from pydantic import BaseModel
 
 from app.api.deps import Session, require, roles_doc
 from app.api.errors import ApiError
+from app.core.calltrace import EndedBy
 from app.db.models import CallOutcome, CallRecord, Role, User
 from app.services import call_records
 from app.services.masking import mask_phone
@@ -64,6 +65,7 @@ class CallOut(BaseModel):
     ended_at: datetime | None
     outcome: CallOutcome | None
     outcome_reason: str | None
+    ended_by: EndedBy | None = None  # who ended it: the caller, an agent, or a platform fault
     steps: list[CallStepOut] | None = None
     queue_entries: list[QueueEntryOut] | None = None
     agent_legs: list[AgentLegOut] | None = None
@@ -89,6 +91,7 @@ def call_out(c: CallRecord) -> CallOut:
         ended_at=c.ended_at,
         outcome=c.outcome,
         outcome_reason=c.outcome_reason,
+        ended_by=c.ended_by,
     )
 
 

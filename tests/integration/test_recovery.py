@@ -1,0 +1,170 @@
+"""The platform stops or dies under real calls: nobody is stranded, and the records say what
+happened (the caller's own hang-ups apart from the platform's faults)."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import json
+import signal
+import sqlite3
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.integration.conftest import DRAIN_SECONDS, Platform, start_serve, wait_for
+from tests.integration.test_acd import AGENTS, PHONES, agent, agent_view, phone, set_state
+
+
+def ari_get(platform: Platform, path: str) -> Any:
+    from app.pbx.secrets import load_credentials
+
+    settings = platform.settings
+    creds = load_credentials(settings)
+    return httpx.get(f"{settings.ari_base_url}/{path}", timeout=5,
+                     auth=(settings.ari_user, creds.ari_password)).json()
+
+
+def rows(platform: Platform, sql: str, *args: Any) -> list[tuple[Any, ...]]:
+    with sqlite3.connect(platform.db_url.removeprefix("sqlite:///")) as db:
+        return list(db.execute(sql, args))
+
+
+def call_id_of(platform: Platform, sip_call_id: str) -> str:
+    found = rows(platform, "select id from calls where sip_call_id = ?", sip_call_id)
+    assert found, f"no record of {sip_call_id}"
+    return str(found[0][0])
+
+
+def steps_of(platform: Platform, call_id: str) -> list[tuple[str, str]]:
+    """(kind, prompt or node) of each stored step of the call."""
+    out = []
+    for kind, detail in rows(
+            platform, "select kind, detail from call_steps where call_id = ? order by seq",
+            call_id):
+        values = json.loads(detail)
+        out.append((kind, str(values.get("prompt") or values.get("node") or "")))
+    return out
+
+
+def live_ids(platform: Platform) -> dict[str, str]:
+    """sip call id -> channel id of the calls the platform is running now."""
+    calls = platform.get("/api/v1/calls/recent").json()
+    return {c["sip_call_id"]: c["call_id"] for c in calls if c["active"]}
+
+
+@pytest.fixture
+def restarted(platform: Platform) -> Iterator[Platform]:
+    """The test stops or kills the platform; whatever happened, it is running after."""
+    yield platform
+    while AGENTS:
+        set_state(platform, AGENTS.pop(), "logged_out")
+    while PHONES:
+        proc = PHONES.pop()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    wait_for(lambda: platform.channels() == 0 and platform.bridges() == 0, 30,
+             "no channel or bridge left")
+
+
+def test_after_kill_9_every_call_is_picked_up_where_it_was(restarted: Platform) -> None:
+    platform = restarted
+    talker = agent(platform, "7601", "ticket:5")
+    busy = agent(platform, "7602", "ticket:5")
+    phone(platform, talker, "--answer-after", "1", "--timeout", "120")
+    phone(platform, busy, "--timeout", "120")
+    set_state(platform, talker, "ready")
+    set_state(platform, busy, "ready")
+    set_state(platform, busy, "paused")  # logged in, not taking calls: the second caller waits
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        talking = pool.submit(platform.call, "--dtmf", "0", "--hold", "45")
+        wait_for(lambda: agent_view(platform, talker)["state"] == "on_call", 30, "agent talking")
+        waiting = pool.submit(platform.call, "--dtmf", "0", "--hold", "40")
+        in_menu = pool.submit(platform.call, "--hold", "40")
+        short = pool.submit(platform.call, "--hold", "4")  # ends while the platform is down
+        wait_for(lambda: len(live_ids(platform)) == 4, 20, "four calls up")
+        open_entry = "select id, entered_at from queue_entries where left_at is null"
+        wait_for(lambda: rows(platform, open_entry), 20, "the second caller in the queue")
+        [(entry_id, entered_at)] = rows(platform, open_entry)
+        assert platform.proc is not None
+        platform.proc.send_signal(signal.SIGKILL)
+        platform.proc.wait()
+        short_summary = short.result(timeout=60)  # hung up while nobody was there
+        start_serve(platform)
+        results = {name: f.result(timeout=150) for name, f in
+                   (("talking", talking), ("waiting", waiting), ("in_menu", in_menu))}
+    assert "reconciled: 3 callers adopted (1 talking to an agent)" in platform.log.read_text()
+
+    talk_id = call_id_of(platform, results["talking"]["sip_call_id"])
+    [(outcome, ended_by)] = rows(platform, "select outcome, ended_by from calls where id = ?",
+                                 talk_id)
+    assert (outcome, ended_by) == ("transferred", "caller")
+    [(talk_seconds,)] = rows(platform, "select talk_seconds from agent_legs where call_id = ?",
+                             talk_id)
+    assert talk_seconds > 30  # one conversation, across the restart
+
+    wait_id = call_id_of(platform, results["waiting"]["sip_call_id"])
+    # One entry, the same as before: the wait went on in the place the caller had.
+    assert rows(platform, "select id, entered_at, result from queue_entries where call_id = ?",
+                wait_id) == [(entry_id, entered_at, "abandoned")]
+    assert ("prompt", "queue_resumed") in steps_of(platform, wait_id)
+
+    menu_id = call_id_of(platform, results["in_menu"]["sip_call_id"])
+    steps = steps_of(platform, menu_id)
+    assert steps.index(("prompt", "service_resumed")) < steps.index(("node", "main"))
+
+    short_id = call_id_of(platform, short_summary["sip_call_id"])
+    assert rows(platform, "select outcome, ended_by from calls where id = ?", short_id) == [
+        ("platform_restart", "platform_restart")]
+    assert agent_view(platform, talker)["state"] in ("wrap_up", "ready")
+
+
+def outcome_of(platform: Platform, summary: dict[str, Any]) -> tuple[str, str]:
+    call_id = call_id_of(platform, summary["sip_call_id"])
+    [(outcome, ended_by)] = rows(platform, "select outcome, ended_by from calls where id = ?",
+                                 call_id)
+    return outcome, ended_by
+
+
+def test_a_stop_lets_calls_finish_then_tells_the_rest_and_blames_itself(
+        restarted: Platform) -> None:
+    platform = restarted
+    busy = agent(platform, "7603", "ticket:5")
+    phone(platform, busy, "--timeout", "120")
+    set_state(platform, busy, "ready")
+    set_state(platform, busy, "paused")  # the caller who presses 0 waits
+    assert platform.proc is not None
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        quick = pool.submit(platform.call, "--hold", "5")  # done well within the drain
+        long = pool.submit(platform.call, "--hold", "60")  # outlasts it
+        waiting = pool.submit(platform.call, "--dtmf", "0", "--hold", "60")
+        wait_for(lambda: len(live_ids(platform)) == 3, 20, "three calls up")
+        wait_for(lambda: rows(platform, "select id from queue_entries where left_at is null"),
+                 20, "the third caller waiting for an agent")
+        stopped = time.monotonic()
+        platform.proc.send_signal(signal.SIGTERM)
+        time.sleep(1)
+        late = pool.submit(platform.call, "--hold", "30")  # arrives during the drain
+        code = platform.proc.wait(timeout=DRAIN_SECONDS + 40)
+        took = time.monotonic() - stopped
+        results = {name: f.result(timeout=60) for name, f in (
+            ("quick", quick), ("long", long), ("waiting", waiting), ("late", late))}
+    log = platform.log.read_text()
+    start_serve(platform)
+    assert code == 0, log[-3000:]
+    assert took >= DRAIN_SECONDS  # the calls in progress had their time
+
+    assert outcome_of(platform, results["quick"]) == ("hung_up_in_menu", "caller")
+    for name in ("long", "waiting", "late"):
+        assert outcome_of(platform, results[name]) == ("platform_shutdown", "platform_shutdown")
+        assert results[name]["hung_up_by"] == "hotline", results[name]
+        call_id = call_id_of(platform, results[name]["sip_call_id"])
+        assert ("prompt", "service_restarting") in steps_of(platform, call_id), name
+    wait_id = call_id_of(platform, results["waiting"]["sip_call_id"])
+    assert rows(platform, "select result from queue_entries where call_id = ?", wait_id) == [
+        ("ended_by_platform",)]
+    late_id = call_id_of(platform, results["late"]["sip_call_id"])
+    assert "node" not in [k for k, _ in steps_of(platform, late_id)]  # no menu for it

@@ -1,0 +1,54 @@
+"""Sorting what our Stasis app holds after a restart: callers to adopt, the rest to clear."""
+
+from __future__ import annotations
+
+from app.ari_handlers.models import Bridge, Channel
+from app.ari_handlers.reconcile import TalkLeft, sort_leftovers
+
+
+def chan(cid: str, name: str, app_data: str | None = "hotline", state: str = "Up") -> Channel:
+    plan = {"context": "x", "exten": "s", "priority": 1}
+    if app_data is not None:
+        plan |= {"app_name": "Stasis", "app_data": app_data}
+    return Channel.model_validate({"id": cid, "name": name, "state": state, "dialplan": plan})
+
+
+def bridge(bid: str, kind: str, *members: str) -> Bridge:
+    return Bridge.model_validate({"id": bid, "bridge_type": kind, "bridge_class": "stasis",
+                                  "channels": list(members), "name": f"{kind}-{bid}"})
+
+
+CHANNELS = [
+    chan("c1", "PJSIP/caller-1"),  # in the menu
+    chan("c2", "PJSIP/caller-2"),  # waiting, in a holding bridge
+    chan("c3", "PJSIP/caller-3"),  # talking to agent leg a3
+    chan("a3", "PJSIP/agent-7001-3", "hotline,agent,c3"),
+    chan("a9", "PJSIP/agent-7002-9", "hotline,agent,gone"),  # its caller is gone
+    chan("r1", "PJSIP/agent-7003-4", None, state="Ringing"),  # rang for the old process
+    chan("s1", "Snoop/c1-0001"),
+    chan("m1", "AudioSocket/127.0.0.1:4000-uuid", "hotline,uuid"),
+    chan("e1", "PJSIP/caller-5", "hotline,echo"),
+    chan("o1", "PJSIP/trunk-1", None),  # not ours: in the dialplan
+    chan("live", "PJSIP/caller-6"),  # a call this process runs
+]
+BRIDGES = [bridge("h2", "holding", "c2"), bridge("t3", "mixing", "c3", "a3"),
+           bridge("tap", "mixing", "s1", "m1"), bridge("mine", "mixing", "live")]
+
+
+def test_callers_are_adopted_helpers_hung_up_and_bridges_destroyed() -> None:
+    found = sort_leftovers(CHANNELS, BRIDGES, "hotline", lambda cid: cid == "live")
+    assert sorted(c.id for c in found.callers) == ["c1", "c2", "c3"]
+    assert found.talks == {"c3": TalkLeft("t3", "a3")}
+    assert sorted(c.id for c in found.hang_up) == ["a9", "e1", "m1", "r1", "s1"]
+    assert sorted(b.id for b in found.destroy) == ["h2", "tap"]  # not the talk, not ours
+
+
+def test_nothing_left_when_every_channel_is_owned() -> None:
+    found = sort_leftovers(CHANNELS, BRIDGES, "hotline", lambda cid: True)
+    assert not found
+
+
+def test_another_apps_channels_are_not_touched() -> None:
+    found = sort_leftovers(CHANNELS, [], "other-app", lambda cid: False)
+    assert [c.id for c in found.hang_up] == ["r1"]  # an agent phone ringing for nobody
+    assert not found.callers
