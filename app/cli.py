@@ -7,6 +7,7 @@ import sys
 from collections.abc import Callable
 
 from app.config import get_settings
+from app.db.session import DatabaseLocationError
 from app.pbx import sandbox
 from app.pbx.render import RenderError
 from app.pbx.secrets import SecretsError
@@ -163,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     func: Callable[[argparse.Namespace], int] = args.func
     try:
         return func(args)
-    except (sandbox.SandboxError, SecretsError, RenderError) as exc:
+    except (sandbox.SandboxError, SecretsError, RenderError, DatabaseLocationError) as exc:
         print(f"hotline: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -8,6 +8,8 @@ from pathlib import Path, PurePosixPath
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from app.services.throttle import ThrottlePolicy
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # Inside the PBX root, each Asterisk instance keeps its own config, sockets, logs, spool and
 # astdb here; binaries, modules, music and prompt audio are shared by all instances.
@@ -46,9 +48,12 @@ class Settings(BaseSettings):
 
     # SQLite file under state_dir when unset; postgresql://user:pass@host/db for production.
     database_url: str | None = None
-    # Ticket lookups: this many failed verifications per client within the window -> 429.
-    lookup_max_failures: int = 5
-    lookup_failure_window: float = 600.0
+    # Order look-ups (IVR and API): this many failed verifications within the window lock the
+    # order number (and the caller, and the API user) until the oldest failure ages out.
+    lookup_max_failures: int = Field(5, ge=1)  # per order number
+    lookup_caller_max_failures: int = Field(10, ge=1)  # per calling number
+    lookup_user_max_failures: int = Field(50, ge=1)  # per API user (an agent, a remote IVR)
+    lookup_failure_window: float = Field(600.0, gt=0)
 
     # API tokens: lifetime of a new token, and how long a token's owner is remembered between
     # database checks (a revocation takes effect within this time; at most 5 s).
@@ -109,6 +114,11 @@ class Settings(BaseSettings):
     @property
     def db_url(self) -> str:
         return self.database_url or f"sqlite:///{self.state_dir / 'hotline.db'}"
+
+    @property
+    def lookup_policy(self) -> ThrottlePolicy:
+        return ThrottlePolicy(self.lookup_max_failures, self.lookup_caller_max_failures,
+                              self.lookup_user_max_failures, self.lookup_failure_window)
 
     @property
     def local_token_file(self) -> Path:

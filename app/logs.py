@@ -1,9 +1,12 @@
-"""Logging with the call id on every line (a context variable set by each call's task)."""
+"""Logging with the call id on every line (a context variable set by each call's task), and
+no phone or ID number in clear: callers are followed by their call id, not their number."""
 
 from __future__ import annotations
 
 import logging
 from contextvars import ContextVar
+
+from app.services.masking import mask_text
 
 call_id_var: ContextVar[str] = ContextVar("call_id", default="-")
 
@@ -14,11 +17,18 @@ class CallIdFilter(logging.Filter):
         return True
 
 
+class MaskingFormatter(logging.Formatter):
+    """Masks phone and ID numbers anywhere in the line, tracebacks and error texts included."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return mask_text(super().format(record))
+
+
 def setup_logging(level: str = "INFO") -> None:
     handler = logging.StreamHandler()
     handler.addFilter(CallIdFilter())
     handler.setFormatter(
-        logging.Formatter("%(asctime)s %(levelname)s [call %(call_id)s] %(name)s: %(message)s")
+        MaskingFormatter("%(asctime)s %(levelname)s [call %(call_id)s] %(name)s: %(message)s")
     )
     root = logging.getLogger()
     root.handlers[:] = [handler]

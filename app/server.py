@@ -24,6 +24,7 @@ from app.pbx import sandbox
 from app.pbx.secrets import load_credentials
 from app.platform import Platform
 from app.services.auth import ensure_local_token
+from app.services.throttle import LookupThrottle
 
 if TYPE_CHECKING:
     from app.acd.waiting import Acd
@@ -104,7 +105,7 @@ def recovery_hook(platform: Platform, db: Database) -> Callable[[], Awaitable[No
 
 def call_handler(db: Database, platform: Callable[[], Platform | None],
                  events: EventFeed, acd: Callable[[], Acd | None] = lambda: None,
-                 callback_dial: str = "") -> CallHandler:
+                 callback_dial: str = "", throttle: LookupThrottle | None = None) -> CallHandler:
     """12306 runs the hotline flow; the echo test line (Stasis argument `echo`) says keys back;
     agents' feature codes (`feature,<code>`) change their state."""
     # Telephony-only imports: the API-only node (`hotline api`) needs no voice.
@@ -128,7 +129,7 @@ def call_handler(db: Database, platform: Callable[[], Platform | None],
     if (ours := acd()) is not None:
         handlers["callback"] = callback_handler(ours, callback_dial)
     return route_by_argument(handlers,
-                             ivr_handler(flow, db, TtsVoice(), speech, events, acd))
+                             ivr_handler(flow, db, TtsVoice(), speech, events, acd, throttle))
 
 
 def make_acd(settings: Settings, db: Database, events: EventFeed,
@@ -176,7 +177,7 @@ def serve(settings: Settings, start_pbx: bool = False, demo_data: bool = False) 
         events = EventFeed()
         acd = make_acd(settings, db, events, lambda: holder[0].ari.rest)
         handler = call_handler(db, lambda: holder[0] if holder else None, events, lambda: acd,
-                               settings.callback_dial)
+                               settings.callback_dial, LookupThrottle(settings.lookup_policy))
         platform = Platform(settings, creds, handler,
                             start_speech=lambda: start_speech(settings, db), events=events,
                             acd=acd)

@@ -29,7 +29,7 @@ from app.api.routes import (
 from app.config import Settings
 from app.db.session import Database
 from app.qa.scorecard import ScorecardLibrary
-from app.services.throttle import FailureThrottle
+from app.services.throttle import LookupThrottle
 from app.services.token_cache import TokenCache
 
 if TYPE_CHECKING:
@@ -62,9 +62,7 @@ def create_app(settings: Settings, db: Database, platform: Platform | None = Non
     api.state.settings = settings
     api.state.platform = platform
     api.state.token_cache = TokenCache(settings.token_cache_seconds)
-    api.state.lookup_throttle = FailureThrottle(
-        settings.lookup_max_failures, settings.lookup_failure_window
-    )
+    api.state.lookup_throttle = LookupThrottle(settings.lookup_policy)
     api.state.scorecards = ScorecardLibrary(settings.scorecards_dir)
     install_error_handlers(api)
     api.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)

@@ -33,7 +33,7 @@ from app.ari_handlers.models import (
 )
 from app.ari_handlers.reconcile import TalkLeft
 from app.ari_handlers.rest import AriError, AriRest
-from app.core.calltrace import CallTrace, EndedBy
+from app.core.calltrace import SECRET_KEY, CallTrace, EndedBy
 
 if TYPE_CHECKING:
     from app.ari_handlers.dispatch import CallDispatcher
@@ -92,9 +92,21 @@ class Call:
         # it was talking to if any.
         self.adopted = False
         self.talk: TalkLeft | None = None
+        # While the flow collects a secret (verification digits), the trace hides the keys.
+        self.keys_secret = False
 
     def deliver(self, event: Event) -> None:
         self.queue.put_nowait(event)
+
+    def hide_keys(self, secret: bool, typed_ahead: int = 0) -> None:
+        """Keys from now on, and up to `typed_ahead` keys typed ahead and not yet read, are
+        traced without their value."""
+        self.keys_secret = secret
+        if secret and self.digits:
+            self.trace.hide_pending_keys(list(self.digits), typed_ahead)
+
+    def _shown(self, digit: str) -> str:
+        return SECRET_KEY if self.keys_secret else digit
 
     # What a listener tells the call (a speech recogniser consuming this call's audio tap);
     # they arrive in order with the PBX's events.
@@ -148,7 +160,8 @@ class Call:
             raise CallHungUp(self.id)
         if isinstance(event, ChannelDtmfReceived) and event.channel.id == self.id:
             self.digits.append(event.digit)
-            self.trace.step("dtmf", digit=event.digit, ari_ts=_iso(event))
+            self.trace.step("dtmf", digit=self._shown(event.digit), ari_ts=_iso(event),
+                            **({"hidden": True} if self.keys_secret else {}))
         elif isinstance(event, SpeechStarted):
             self.speaking = True
             self.trace.step("speech_started")
@@ -198,7 +211,7 @@ class Call:
                 return PlayResult(finished=True)
             if isinstance(event, ChannelDtmfReceived) and interrupt_on_dtmf:
                 await self._stop_playback(playback_id)
-                self.trace.step("interrupted", media=name, digit=event.digit)
+                self.trace.step("interrupted", media=name, digit=self._shown(event.digit))
                 return PlayResult(finished=False, interrupted_by=event.digit)
             if isinstance(event, SpeechStarted) and interrupt_on_speech:
                 await self._stop_playback(playback_id)

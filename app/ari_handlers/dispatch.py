@@ -14,6 +14,7 @@ from app.ari_handlers.reconcile import Leftovers, TalkLeft, find_leftovers
 from app.ari_handlers.rest import AriError, AriRest
 from app.core.calltrace import CallTrace, EndedBy, RecentCalls
 from app.logs import call_id_var
+from app.services.masking import mask_phone
 
 log = logging.getLogger(__name__)
 
@@ -136,7 +137,8 @@ class CallDispatcher:
 
     async def _run(self, call: Call) -> None:
         call_id_var.set(call.id)
-        log.info("call from %s started", call.trace.caller or "unknown")
+        # The number masked; the call id on every line of this call follows the caller.
+        log.info("call from %s started", mask_phone(call.trace.caller) or "unknown")
         try:
             await self.handler(call)
         except CallHungUp:

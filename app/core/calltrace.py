@@ -8,6 +8,9 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
+# What a hidden key shows in the trace and the call record (verification digits).
+SECRET_KEY = "*"
+
 
 class EndedBy(enum.StrEnum):
     """Who or what ended a call: statistics count only the callers' own hang-ups as theirs."""
@@ -48,6 +51,25 @@ class CallTrace:
 
     def step(self, kind: str, **detail: Any) -> None:
         self.steps.append({"t": round(time.time(), 3), "kind": kind, **detail})
+
+    def hide_pending_keys(self, pending: list[str], count: int) -> None:
+        """Hide the value of the first `count` keys typed ahead (pending: unread, oldest first).
+
+        The unread keys are the newest dtmf steps: matched from the newest backwards.
+        """
+        dtmf = [s for s in self.steps if s["kind"] == "dtmf"]
+        index = len(dtmf)
+        found: list[dict[str, Any]] = []
+        for digit in reversed(pending):
+            index -= 1
+            while index >= 0 and dtmf[index]["digit"] != digit:
+                index -= 1  # a key taken out of order (e.g. the # that ended a recording)
+            if index < 0:
+                break
+            found.append(dtmf[index])
+        for step in list(reversed(found))[:count]:
+            step["digit"] = SECRET_KEY
+            step["hidden"] = True
 
     @property
     def digits(self) -> str:

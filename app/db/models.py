@@ -600,3 +600,16 @@ class RecordingAnalysis(Base):
     text: Mapped[str] = mapped_column(Text, default="")
     error: Mapped[str | None] = mapped_column(String(300))
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+class LookupFailure(Base):
+    """One failed order verification, kept for the throttle's window (app.services.throttle).
+
+    Only failures are written, so a correct look-up stays a read. `key` names what is throttled:
+    `order:E123456789`, `caller:<hash>` or `user:<id>` (no phone number in clear).
+    """
+
+    __tablename__ = "lookup_failures"
+    __table_args__ = (Index("ix_lookup_failures_key_at", "key", "at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(80))
+    # Unix seconds: compared as numbers on both engines, no time zone to lose in SQLite.
+    at: Mapped[float] = mapped_column(Float, index=True)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import stat
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
@@ -40,10 +43,45 @@ POOL_SIZE = 20
 MAX_OVERFLOW = 10
 
 
+class DatabaseLocationError(RuntimeError):
+    """The SQLite file cannot be kept private where it was put."""
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite URL; None for other engines and in-memory databases."""
+    url = normalise_url(url)
+    if not url.startswith("sqlite"):
+        return None
+    path = url.split(":///", 1)[1].split("?", 1)[0] if ":///" in url else ""
+    return Path(path) if path and path != ":memory:" else None
+
+
+def keep_private(path: Path) -> None:
+    """Passengers' data is readable by this user only: the database file 0600 in a directory
+    0700. SQLite creates its -wal and -shm files with the database file's mode."""
+    folder = path.parent
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    info = folder.stat()
+    if stat.S_IMODE(info.st_mode) & 0o077:
+        if info.st_mode & stat.S_ISVTX or info.st_uid != os.geteuid():
+            raise DatabaseLocationError(
+                f"the SQLite database {path} would sit in {folder}, a directory other users "
+                f"share (mode {stat.S_IMODE(info.st_mode):o}); put it in a directory of its "
+                "own (HOTLINE_STATE_DIR, or the path in HOTLINE_DATABASE_URL)"
+            )
+        folder.chmod(0o700)
+    os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))  # an empty file is a new database
+    for file in (path, *(path.with_name(path.name + s) for s in ("-wal", "-shm", "-journal"))):
+        if file.exists() and stat.S_IMODE(file.stat().st_mode) & 0o077:
+            file.chmod(0o600)
+
+
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     url = normalise_url(url)
     pool = {"pool_size": POOL_SIZE, "max_overflow": MAX_OVERFLOW}
     if url.startswith("sqlite"):
+        if (path := sqlite_file(url)) is not None:
+            keep_private(path)
         from app.db.sqlite_driver import dbapi
 
         engine = create_async_engine(url, module=dbapi(), **pool, **kwargs)

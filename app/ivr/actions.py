@@ -12,6 +12,7 @@ from app.core.trains import train_number_from_keys
 from app.ivr import phrases
 from app.ivr.context import CallContext
 from app.services.lost_found import search_found_items
+from app.services.throttle import OrderLocked
 from app.services.tickets import OrderView, lookup_order
 from app.services.trains import train_status
 
@@ -23,6 +24,8 @@ class ActionResult:
     found: bool
     vars: dict[str, str] = field(default_factory=dict)
     summary: str | None = None  # for the call record; never personal data
+    # Look-ups that verify the caller: "ok", "failed", or "locked" (too many failures).
+    verification: str | None = None
 
 
 Action = Callable[[CallContext], Awaitable[ActionResult]]
@@ -32,19 +35,30 @@ def chosen_date(ctx: CallContext) -> date:
     return today() + timedelta(days=DATE_KEYS.get(ctx.vars.get("date_choice", "1"), 0))
 
 
-async def _order(ctx: CallContext) -> OrderView | None:
-    async with ctx.db.session() as session:
-        return await lookup_order(
-            session, ctx.vars.get("order_no", ""), ctx.vars.get("id_last4", "")
-        )
+async def _order(ctx: CallContext) -> OrderView | ActionResult:
+    """The verified order, or the result to report: no match, or locked."""
+    try:
+        async with ctx.db.session() as session:
+            view = await lookup_order(
+                session, ctx.vars.get("order_no", ""), ctx.vars.get("id_last4", ""),
+                ctx.throttle, caller=ctx.caller or None,
+            )
+    except OrderLocked as locked:
+        return ActionResult(False, summary=f"{locked.scope} locked", verification="locked")
+    if view is None:
+        return ActionResult(False, summary="no match", verification="failed")
+    if not view.tickets:
+        return ActionResult(False, summary="no tickets", verification="ok")
+    return view
 
 
 async def order_lookup(ctx: CallContext) -> ActionResult:
     view = await _order(ctx)
-    if view is None or not view.tickets:
-        return ActionResult(False, summary="no match")
+    if isinstance(view, ActionResult):
+        return view
     answer = phrases.order_answer(view, ctx.lang)
-    return ActionResult(True, {"answer": answer}, summary=f"{len(view.tickets)} tickets")
+    return ActionResult(True, {"answer": answer}, summary=f"{len(view.tickets)} tickets",
+                        verification="ok")
 
 
 def refund_fee_percent(departure: datetime, now: datetime) -> int:
@@ -61,14 +75,14 @@ def refund_fee_percent(departure: datetime, now: datetime) -> int:
 
 async def refund_status(ctx: CallContext) -> ActionResult:
     view = await _order(ctx)
-    if view is None or not view.tickets:
-        return ActionResult(False, summary="no match")
+    if isinstance(view, ActionResult):
+        return view
     ticket = view.tickets[0]
     hh, mm = (int(p) for p in (ticket.departure or "00:00").split(":"))
     departure = at_minutes(ticket.run_date, hh * 60 + mm)
     fee = refund_fee_percent(departure, datetime.now(CST))
     answer = phrases.refund_answer(ticket, fee, ctx.lang)
-    return ActionResult(True, {"answer": answer}, summary=f"fee {fee}%")
+    return ActionResult(True, {"answer": answer}, summary=f"fee {fee}%", verification="ok")
 
 
 async def train_status_lookup(ctx: CallContext) -> ActionResult:

@@ -21,6 +21,7 @@ from app.ivr.model import Flow
 from app.ivr.runner import FlowRunner
 from app.services import call_records, outcomes
 from app.services.masking import mask_phone
+from app.services.throttle import LookupThrottle
 
 if TYPE_CHECKING:
     from app.acd.waiting import Acd
@@ -32,8 +33,10 @@ log = logging.getLogger(__name__)
 def ivr_handler(flow: Flow, db: Database, voice: Voice,
                 speech: Callable[[], CallerSpeech | None] = lambda: None,
                 events: EventFeed | None = None,
-                acd: Callable[[], Acd | None] = lambda: None) -> CallHandler:
+                acd: Callable[[], Acd | None] = lambda: None,
+                throttle: LookupThrottle | None = None) -> CallHandler:
     feed = events or EventFeed()
+    lookups = throttle or LookupThrottle()
 
     async def handle(call: Call) -> None:
         await note_sip_call_id(call)
@@ -43,7 +46,7 @@ def ivr_handler(flow: Flow, db: Database, voice: Voice,
         feed.publish(CallStarted(call_id=call.id, caller=mask_phone(call.trace.caller) or "",
                                  called=call.trace.called))
         ctx = CallContext(db=db, voice=voice, call_id=call.id, caller=call.trace.caller,
-                          speech=speech(), events=feed, acd=acd())
+                          speech=speech(), events=feed, acd=acd(), throttle=lookups)
         try:
             if call.adopted:  # answered long ago, by the process that died
                 await FlowRunner(flow, call, ctx).resume()

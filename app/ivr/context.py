@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Protocol
 from app.db.models import CallOutcome
 from app.db.session import Database
 from app.events import EventFeed
+from app.services.throttle import LookupThrottle
 
 if TYPE_CHECKING:
     from app.acd.waiting import Acd
@@ -38,6 +39,8 @@ class CallContext:
     speech: CallerSpeech | None = None  # None: keys only (no model installed)
     events: EventFeed = field(default_factory=EventFeed)
     acd: Acd | None = None  # None: queued callers only hold (no agents on this node)
+    throttle: LookupThrottle = field(default_factory=LookupThrottle)
+    verification_failures: int = 0  # failed order verifications in this call
 
     @property
     def listens(self) -> bool:

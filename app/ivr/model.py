@@ -7,7 +7,8 @@ with one key, the step type:
   play:     an Asterisk media URI (sound:beep)
   menu:     {prompt, options: {"1": node, ...}, timeout, retries, on_fail}; "*" repeats
   collect:  {prompt, var, max_digits, min_digits, terminator, timeout, retries, on_fail, pattern}
-  lookup:   {action, on_found, on_not_found}: a self-service action (see actions.py)
+  lookup:   {action, on_found, on_not_found, tries, on_locked}: a self-service action (see
+            actions.py); verifying ones go to on_locked after `tries` failures in the call
   branch:   {var, cases: {value: node}, default}
   record:   {prompt, var, max_seconds}: a voice message after a beep (# ends it)
   work_order: {type, content, recording_var}: open a work order, its number in ${work_order}
@@ -107,6 +108,16 @@ class LookupStep(StepModel):
     action: str
     on_found: NodeName | None = None
     on_not_found: NodeName | None = None
+    # Look-ups that verify the caller: after `tries` failed verifications in this call, or
+    # while the order is locked by the throttle, go to on_locked instead (e.g. an agent).
+    tries: int | None = Field(None, ge=1, le=10)
+    on_locked: NodeName | None = None
+
+    @model_validator(mode="after")
+    def tries_need_a_target(self) -> LookupStep:
+        if self.tries is not None and self.on_locked is None:
+            raise ValueError("lookup with tries needs on_locked (where the caller goes then)")
+        return self
 
 
 class BranchStep(StepModel):
@@ -169,7 +180,7 @@ class Step(BaseModel):
         if isinstance(a, CollectStep):
             return [a.on_fail]
         if isinstance(a, LookupStep):
-            return [n for n in (a.on_found, a.on_not_found) if n]
+            return [n for n in (a.on_found, a.on_not_found, a.on_locked) if n]
         if isinstance(a, BranchStep):
             return [*a.cases.values(), a.default]
         if isinstance(a, EnqueueStep):

@@ -283,6 +283,17 @@ class FlowRunner:
         return (key, False) if answer == "1" else (None, answer == "2")
 
     async def collect(self, a: CollectStep) -> Jump | None:
+        secret = a.var in SENSITIVE_VARS
+        if secret:
+            # The digits and a terminator may have been typed already.
+            self.call.hide_keys(True, typed_ahead=a.max_digits + 1)
+        try:
+            return await self._collect(a)
+        finally:
+            if secret:
+                self.call.hide_keys(False)
+
+    async def _collect(self, a: CollectStep) -> Jump | None:
         failures = 0
         pattern = re.compile(a.pattern) if a.pattern else None
         speech = a.speech is not None and self.ctx.listens
@@ -354,8 +365,19 @@ class FlowRunner:
             found=result.found,
             **({"summary": result.summary} if result.summary else {}),
         )
+        locked = result.verification == "locked"
+        if result.verification is not None:
+            # That a verification was entered and how it went; never what was entered.
+            if result.verification == "failed":
+                self.ctx.verification_failures += 1
+            self.call.trace.step("verification", result=result.verification,
+                                 failures=self.ctx.verification_failures)
+            locked = locked or (a.tries is not None
+                                and self.ctx.verification_failures >= a.tries)
         if result.found:
             self.ctx.done_self_service(a.action)
+        if locked and a.on_locked:
+            return Jump(a.on_locked)
         target = a.on_found if result.found else a.on_not_found
         return Jump(target) if target else None
 

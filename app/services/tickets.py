@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
 
-from sqlalchemy import Select, and_, bindparam, select
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy import Row, Select, and_, bindparam, select
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from app.core.clock import hhmm
-from app.db.models import Order, Station, Ticket, TicketStatus, Train, TrainRun, TrainStop
+from app.db.models import Order, Station, Ticket, Train, TrainRun, TrainStop
 from app.services.masking import mask_id_number, mask_name, mask_phone
+from app.services.throttle import Attempt, LookupThrottle
 
 ORDER_NO = re.compile(r"^E\d{9}$")
 
@@ -50,33 +51,47 @@ def normalise_order_no(raw: str) -> str | None:
     return text if ORDER_NO.match(text) else None
 
 
-def verification_matches(id_number: str, phone: str, verification: str) -> bool:
+def verification_matches(order: Order, verification: str) -> bool:
     """The last 4 characters of the ID number (X allowed) or of the phone number."""
     code = verification.strip().upper()
     if len(code) != 4:
         return False
-    return id_number.upper().endswith(code) or phone.endswith(code)
+    return order.id_number.upper().endswith(code) or order.phone.endswith(code)
 
 
 async def lookup_order(
-    db: AsyncSession | AsyncConnection, order_no: str, verification: str
+    session: AsyncSession,
+    order_no: str,
+    verification: str,
+    throttle: LookupThrottle,
+    *,
+    caller: str | None = None,
+    user_id: int | None = None,
 ) -> OrderView | None:
     """The order's masked details, or None for an unknown order or a wrong verification alike.
 
-    Takes a session (the IVR's) or a bare connection (the API's busiest route, which needs no
-    ORM session at all).
+    Every path (the IVR, the API) comes through here: a failure counts against the order
+    number, the caller and the API user; while one of them is locked the look-up raises
+    OrderLocked even when the verification is right, so a lock cannot be probed.
     """
     number = normalise_order_no(order_no)
     if number is None:
-        return None
-    # Plain rows: no ORM objects to build for a read-only view.
-    conn = await db.connection() if isinstance(db, AsyncSession) else db
-    rows = (await conn.execute(ORDER_QUERY, {"number": number})).all()
-    if not rows:
-        return None
-    _, name, id_number, phone = rows[0][:4]
-    if not verification_matches(id_number, phone, verification):
-        return None
+        return None  # not an order number: nothing to guess, nothing to count
+    attempt = Attempt(number, caller=caller, user_id=user_id)
+    async with throttle.attempt(session, attempt):
+        rows = (await session.execute(ORDER_QUERY, {"number": number})).all()
+        # An unknown number counts too: failures must not tell which orders exist.
+        if not rows or not verification_matches(rows[0][0], verification):
+            await throttle.failed(session, attempt)
+            return None
+    return _view(rows)
+
+
+OrderRow = Row[Order, Ticket, str, date, str, str, int | None, int | None]
+
+
+def _view(rows: Sequence[OrderRow]) -> OrderView:
+    order: Order = rows[0][0]
     tickets = [
         TicketView(
             train_number=train_no,
@@ -85,41 +100,32 @@ async def lookup_order(
             to_station=to_name,
             departure=hhmm(dep),
             arrival=hhmm(arr),
-            coach=coach,
-            seat=seat,
-            seat_class=seat_class,
-            price_yuan=price_cents / 100,
-            status=TicketStatus(status).value,
+            coach=t.coach,
+            seat=t.seat,
+            seat_class=t.seat_class,
+            price_yuan=t.price_cents / 100,
+            status=t.status.value,
         )
-        for (*_, ticket_id, coach, seat, seat_class, price_cents, status, train_no, run_date,
-             from_name, to_name, dep, arr) in rows
-        if ticket_id is not None
+        for _, t, train_no, run_date, from_name, to_name, dep, arr in rows
+        if t is not None
     ]
     return OrderView(
-        order_no=number,
-        passenger_name=mask_name(name),
-        id_number=mask_id_number(id_number),
-        phone=mask_phone(phone) or "",
+        order_no=order.order_no,
+        passenger_name=mask_name(order.passenger_name),
+        id_number=mask_id_number(order.id_number),
+        phone=mask_phone(order.phone) or "",
         tickets=tickets,
     )
 
 
-def order_query() -> Select[*tuple[Any, ...]]:
+def order_query() -> Select[Order, Ticket, str, date, str, str, int | None, int | None]:
     """One indexed query: the order, its tickets, their trains, stations and timetable times."""
     src, dst = aliased(Station), aliased(Station)
     dep, arr = aliased(TrainStop), aliased(TrainStop)
     return (
         select(
-            Order.order_no,
-            Order.passenger_name,
-            Order.id_number,
-            Order.phone,
-            Ticket.id,
-            Ticket.coach,
-            Ticket.seat,
-            Ticket.seat_class,
-            Ticket.price_cents,
-            Ticket.status,
+            Order,
+            Ticket,
             Train.number,
             TrainRun.run_date,
             src.name,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from typing import Any
 
 from app.core.calltrace import CallTrace
 from app.db.models import CallOutcome, QueueResult
@@ -12,7 +13,8 @@ from app.services import call_records
 from tests.api.conftest import Api, assert_error
 
 
-async def store_call(url: str, caller: str, outcome: CallOutcome) -> str:
+async def store_call(url: str, caller: str, outcome: CallOutcome,
+                     transcript: str | None = None) -> str:
     trace = CallTrace(call_id="c-" + uuid.uuid4().hex[:8], caller=caller, called="12306",
                       sip_call_id="sip-" + uuid.uuid4().hex[:8])
     db = Database(url)
@@ -23,6 +25,8 @@ async def store_call(url: str, caller: str, outcome: CallOutcome) -> str:
         trace.step("prompt", prompt="main_menu", lang="zh")
         trace.step("dtmf", digit="1")
         trace.step("choice", key="1", to="order_query")
+        if transcript is not None:
+            trace.step("speech", intent="complaint", transcript=transcript)
         trace.ended_at = time.time()
         entry = await call_records.enter_queue(session, trace.call_id, "general", False, "x")
         await call_records.leave_queue(session, entry.id, QueueResult.ABANDONED)
@@ -57,3 +61,42 @@ async def test_call_history_errors(api: Api) -> None:
                  "invalid_request")
     assert_error(await api.get("/api/v1/calls", role="qa", params={"started_from": "x"}), 422,
                  "invalid_request")
+
+
+async def test_numbers_in_transcripts_are_masked_except_for_supervisors(api: Api) -> None:
+    said = "我的电话是幺三八零零幺三八零零零身份证110101199003071234"
+    call_id = await store_call(api.seeded.url, "13500001111", CallOutcome.SELF_SERVICE, said)
+    supervisor = (await api.get(f"/api/v1/calls/{call_id}", role="supervisor")).json()
+    assert supervisor["steps"][-1]["detail"]["transcript"] == said
+    qa = (await api.get(f"/api/v1/calls/{call_id}", role="qa")).json()
+    assert qa["steps"][-1]["detail"] == {
+        "intent": "complaint", "transcript": "我的电话是幺三八********身份证1101**************"}
+
+
+async def test_live_calls_mask_numbers_in_steps_for_engineers_and_qa(api: Api) -> None:
+    from types import SimpleNamespace
+
+    import httpx
+
+    from app.api.main import create_app
+    from app.config import Settings
+    from app.core.calltrace import RecentCalls
+
+    recent = RecentCalls()
+    trace = CallTrace(call_id="live-1", caller="13500002222", called="12306")
+    trace.step("speech", intent="complaint", transcript="电话13912345678")
+    recent.add(trace)
+    db = Database(api.seeded.url)
+    app = create_app(Settings(), db, SimpleNamespace(ari=SimpleNamespace(recent=recent)))  # type: ignore[arg-type]
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                 base_url="http://test") as client:
+        def get(role: str) -> Any:
+            return client.get("/api/v1/calls/recent/live-1", headers={
+                "Authorization": f"Bearer {api.seeded.tokens[role]}"})
+
+        for role, shown in (("agent", "电话13912345678"), ("supervisor", "电话13912345678"),
+                            ("engineer", "电话139********"), ("qa", "电话139********")):
+            body = (await get(role)).json()
+            assert body["steps"][0]["transcript"] == shown, role
+            assert body["caller"] == "135****2222"
+    await db.dispose()

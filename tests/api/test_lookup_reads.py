@@ -1,5 +1,5 @@
-"""The ticket look-up is one query and nothing else: no transaction on PostgreSQL, one
-worker-thread hand-off on SQLite, no connection check before it."""
+"""A valid ticket look-up reads and nothing else: the throttle's check and the order, one
+worker-thread hand-off each on SQLite, no connection check (pre-ping) before them."""
 
 from __future__ import annotations
 
@@ -31,13 +31,13 @@ def driver_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return calls
 
 
-async def test_a_lookup_is_one_query(api: Api, driver_calls: list[str]) -> None:
+async def test_a_valid_lookup_is_two_reads(api: Api, driver_calls: list[str]) -> None:
     order = api.seeded.orders[3]
     body = {"order_no": order["order_no"], "verification": order["phone"][-4:]}
     assert (await api.post("/api/v1/tickets/lookup", json=body)).status_code == 200
     driver_calls.clear()  # the token is checked and remembered now; connections are open
     assert (await api.post("/api/v1/tickets/lookup", json=body)).status_code == 200
     if api.seeded.url.startswith("sqlite"):
-        assert driver_calls == ["_execute"]
+        assert driver_calls == ["_execute", "_execute"]  # throttle check, order
     else:
-        assert driver_calls == []
+        assert "fetchrow" not in driver_calls  # no pre-ping

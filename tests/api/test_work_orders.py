@@ -166,3 +166,29 @@ async def test_unknown_routes_and_methods_use_the_error_shape(api: Api) -> None:
                  "method_not_allowed")
     health = await api.get("/healthz", role=None)
     assert health.status_code == 200 and health.json()["database"]["connected"] is True
+
+
+async def test_numbers_in_work_order_texts_are_masked_for_roles_that_do_not_handle_it(
+        api: Api) -> None:
+    text = ("旅客来电：身份证110101199003071234，请回电 138 0013 8000。"
+            "语音转写：幺三九幺二三四五六七八")
+    wo = await create(api, content=text)
+    number = wo["number"]
+    comment = {"note": "已联系旅客，备用电话13712345678"}
+    assert (await api.post(f"/api/v1/work-orders/{number}/comments", role="agent",
+                           json=comment)).status_code == 200
+    for role in ("agent", "supervisor"):  # they handle the case
+        one = (await api.get(f"/api/v1/work-orders/{number}", role=role)).json()
+        assert one["content"] == text
+        assert one["events"][-1]["note"] == comment["note"]
+    for role in ("qa", "admin"):
+        one = (await api.get(f"/api/v1/work-orders/{number}", role=role)).json()
+        assert one["content"] == ("旅客来电：身份证1101**************，请回电 138 **** ****。"
+                                  "语音转写：幺三九********")
+        assert one["events"][-1]["note"] == "已联系旅客，备用电话137********"
+        listed = (await api.get("/api/v1/work-orders", role=role,
+                                params={"limit": 100})).json()["items"]
+        shown = next(w for w in listed if w["number"] == number)
+        assert shown["content"] == one["content"]
+    # The IVR that filed it gets it back masked too.
+    assert "110101199003071234" not in str(wo["content"])

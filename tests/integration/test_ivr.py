@@ -115,6 +115,30 @@ def test_failed_lookup_says_so_and_returns_to_the_menu(platform: Platform,
     assert record["outcome"] == "hung_up_in_menu"
 
 
+def test_three_wrong_verifications_go_to_an_agent_and_stay_hidden(platform: Platform) -> None:
+    async def pick(session: Any) -> tuple[str, str, str]:
+        # Not the order the other tests look up: its lock must not affect them.
+        o = (await session.scalars(select(Order).order_by(Order.id.desc()).limit(1))).one()
+        return o.order_no, o.id_number[-4:].upper(), o.phone[-4:]
+
+    number, id4, phone4 = query(platform, pick)
+    wrong = [c for c in ("2580", "1470", "3690", "2468") if c not in (id4, phone4)][:3]
+    tries = "".join(f"1{number[1:]}#{code}#" for code in wrong)
+    summary = platform.call("--from", "13912345678", "--dtmf", tries, "--hold",
+                            hold_for(platform, "too_many_failures", "transfer_agent", extra=8))
+    record = platform.record(summary["sip_call_id"])
+    assert [d["result"] for d in steps(record, "verification")] == ["failed"] * 3
+    assert len(steps(record, "lookup")) == 3
+    assert "too_many_failures" in prompts(record)
+    assert record["queue_entries"][0]["reason"] == "order verification failed"
+    assert record["queue_entries"][0]["queue"] == "general"
+    # The keys of each verification are in the record as hidden keys, never as digits.
+    trace = platform.trace(summary["sip_call_id"])
+    assert trace["digits"] == f"1{number[1:]}#*****" * 3
+    dtmf = [d["digit"] for d in steps(record, "dtmf")]
+    assert "".join(dtmf) == trace["digits"]
+
+
 def test_refund_guidance_and_order_fee(platform: Platform, order: tuple[str, str]) -> None:
     number, last4 = order
     summary = platform.call("--dtmf", f"21{number[1:]}#{last4}#", "--hold", "60")

@@ -15,6 +15,7 @@ from app.db.models import CallOutcome, CallRecord, Role
 from app.services import call_records
 from app.services.auth import Principal
 from app.services.masking import mask_phone
+from app.services.personal_data import detail_for
 
 router = APIRouter(prefix="/api/v1/calls", tags=["calls"], responses=documented(401, 403))
 READ = (Role.SUPERVISOR, Role.QA)
@@ -125,7 +126,8 @@ async def list_calls(
     response_model=CallOut,
     summary="One call with every step",
     responses=documented(404),
-    description=roles_doc(*READ),
+    description="Verification keys are never stored; phone and ID numbers in the steps' texts "
+    "(transcripts) are masked except for supervisors. " + roles_doc(*READ),
 )
 async def get_call(
     call_id: str, session: Session, user: Annotated[Principal, Depends(require(*READ))]
@@ -136,7 +138,8 @@ async def get_call(
     centers = await call_records.center_names(session)
     out = call_out(record)
     out.steps = [
-        CallStepOut(seq=s.seq, at=s.at, kind=s.kind, detail=s.detail) for s in record.steps
+        CallStepOut(seq=s.seq, at=s.at, kind=s.kind, detail=detail_for(user.role, s.detail))
+        for s in record.steps
     ]
     out.queue_entries = [
         QueueEntryOut(

@@ -12,6 +12,7 @@ from app.core.calltrace import CallTrace
 from app.db.models import Role
 from app.services.auth import Principal
 from app.services.masking import mask_phone
+from app.services.personal_data import detail_for
 
 router = APIRouter(prefix="/api/v1/calls", tags=["calls"], responses=documented(401, 403))
 WATCH = (Role.SUPERVISOR, Role.QA, Role.ENGINEER, Role.AGENT)
@@ -26,9 +27,10 @@ def _recent(request: Request) -> list[CallTrace]:
     return calls
 
 
-def _out(trace: CallTrace) -> dict[str, Any]:
+def _out(trace: CallTrace, viewer: Role) -> dict[str, Any]:
     body = trace.as_dict()
     body["caller"] = mask_phone(body["caller"])
+    body["steps"] = [detail_for(viewer, step) for step in body["steps"]]
     return body
 
 
@@ -49,7 +51,7 @@ async def recent_calls(
         calls = [c for c in calls if c.sip_call_id == sip_call_id]
     if active is not None:
         calls = [c for c in calls if (c.ended_at is None) == active]
-    return [_out(c) for c in calls]
+    return [_out(c, user.role) for c in calls]
 
 
 @router.get(
@@ -59,5 +61,5 @@ async def recent_calls(
 async def recent_call(call_id: str, request: Request, user: Watcher) -> dict[str, Any]:
     for trace in _recent(request):
         if trace.call_id == call_id:
-            return _out(trace)
+            return _out(trace, user.role)
     raise ApiError(404, "call_not_found", f"no recent call {call_id}")

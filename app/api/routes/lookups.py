@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 
-from app.api.deps import Session, get_database, require, roles_doc
+from app.api.deps import Session, require, roles_doc
 from app.api.errors import ApiError, documented
 from app.api.schemas import (
     TRAIN_NUMBER_PATH,
@@ -20,7 +20,7 @@ from app.api.schemas import (
 from app.core.clock import today
 from app.db.models import Role
 from app.services.auth import Principal
-from app.services.throttle import FailureThrottle
+from app.services.throttle import LookupThrottle, OrderLocked
 from app.services.tickets import lookup_order
 from app.services.trains import normalise_train_number, timetable, train_status
 
@@ -29,38 +29,39 @@ PASSENGER = (Role.IVR, Role.AGENT)
 Passenger = Annotated[Principal, Depends(require(*PASSENGER))]
 
 NOT_FOUND = "no order matches this order number and verification"
+LOCKED_WHAT = {"order": "order number", "caller": "calling number", "user": "API user"}
 
 
 @router.post(
     "/tickets/lookup",
     response_model=OrderOut,
     summary="Order and tickets by order number plus verification",
-    description="An unknown order and a wrong verification get the same 404, and "
-    "repeated failures from one client or caller are refused with 429 for a while. "
+    description="An unknown order and a wrong verification get the same 404. After "
+    "repeated failed verifications the order number (and the caller, and the API user) is "
+    "locked for a while: every look-up of it gets 429 with Retry-After, even a correct one. "
     + roles_doc(*PASSENGER),
     responses=documented(
         404, 429, e404="no such order, or verification failed",
         e429="too many failed verifications; Retry-After says when to try again",
     ),
 )
-async def ticket_lookup(body: LookupIn, request: Request, user: Passenger) -> OrderOut:
-    throttle: FailureThrottle = request.app.state.lookup_throttle
-    client = request.client.host if request.client else "unknown"
-    key = f"{user.name}|{body.caller_number or client}"
-    wait = throttle.retry_after(key)
-    if wait > 0:
+async def ticket_lookup(
+    body: LookupIn, request: Request, session: Session, user: Passenger
+) -> OrderOut:
+    throttle: LookupThrottle = request.app.state.lookup_throttle
+    try:
+        view = await lookup_order(session, body.order_no, body.verification, throttle,
+                                  caller=body.caller_number, user_id=user.user_id)
+    except OrderLocked as locked:
         raise ApiError(
             429,
             "too_many_attempts",
-            f"too many failed verifications; try again in {int(wait) + 1} s",
-            headers={"Retry-After": str(int(wait) + 1)},
-        )
-    # A bare connection rather than the Session dependency: the busiest route skips the ORM
-    # session and the dependency's exit-stack bookkeeping.
-    async with get_database(request).reader() as conn:
-        view = await lookup_order(conn, body.order_no, body.verification)
+            f"too many failed verifications for this {LOCKED_WHAT[locked.scope]}; "
+            f"try again in {locked.retry_after} s or ask an agent",
+            {"locked": locked.scope, "retry_after": locked.retry_after},
+            headers={"Retry-After": str(locked.retry_after)},
+        ) from None
     if view is None:
-        throttle.failed(key)
         raise ApiError(404, "order_not_found", NOT_FOUND)
     return OrderOut.model_validate(view, from_attributes=True)
 

@@ -25,11 +25,19 @@ from app.api.schemas import (
     WorkOrderOut,
 )
 from app.core.clock import now
-from app.db.models import Channel, Role, WorkOrder, WorkOrderStatus, WorkOrderType
+from app.db.models import (
+    Channel,
+    Role,
+    WorkOrder,
+    WorkOrderEvent,
+    WorkOrderStatus,
+    WorkOrderType,
+)
 from app.services import work_orders as svc
 from app.services.auth import Principal
 from app.services.lost_found import file_lost_report, search_found_items
 from app.services.masking import mask_phone
+from app.services.personal_data import text_for
 
 router = APIRouter(prefix="/api/v1", responses=documented(401, 403))
 
@@ -39,16 +47,19 @@ HANDLE = (Role.AGENT, Role.SUPERVISOR)
 COMMENT = (Role.AGENT, Role.SUPERVISOR, Role.QA)
 LOST_SEARCH = (Role.IVR, Role.AGENT, Role.SUPERVISOR)
 LOST_REPORT = (Role.IVR, Role.AGENT)
+MASKED_TEXT = ("Phone and ID numbers inside the content and the comments are shown to agents "
+               "and supervisors, masked to the other roles. ")
 
 
-def work_order_out(wo: WorkOrder, with_events: bool = True) -> WorkOrderOut:
+def work_order_out(wo: WorkOrder, viewer: Role, with_events: bool = True) -> WorkOrderOut:
+    """The work order as this role may read it: numbers in its texts masked for some roles."""
     return WorkOrderOut(
         id=wo.id,
         number=wo.number,
         type=wo.type,
         channel=wo.channel,
         caller_number=mask_phone(wo.caller_number),
-        content=wo.content,
+        content=text_for(viewer, wo.content),
         call_id=wo.call_id,
         recording=wo.recording,
         priority=wo.priority,
@@ -59,8 +70,15 @@ def work_order_out(wo: WorkOrder, with_events: bool = True) -> WorkOrderOut:
         due_at=wo.due_at,
         overdue=wo.status not in (WorkOrderStatus.RESOLVED, WorkOrderStatus.CLOSED)
         and _aware(wo.due_at) < now(),
-        events=[WorkOrderEventOut.model_validate(e) for e in wo.events] if with_events else None,
+        events=[_event_out(e, viewer) for e in wo.events] if with_events else None,
     )
+
+
+def _event_out(event: WorkOrderEvent, viewer: Role) -> WorkOrderEventOut:
+    out = WorkOrderEventOut.model_validate(event)
+    if out.note is not None:
+        out.note = text_for(viewer, out.note)
+    return out
 
 
 def _aware(moment: datetime) -> datetime:
@@ -125,7 +143,7 @@ async def report_lost_item(
     wo = await _get(session, str(wo.id))
     return LostReportOut(
         report_id=report.id,
-        work_order=work_order_out(wo),
+        work_order=work_order_out(wo, user.role),
         candidates=[
             CandidateOut(item=FoundItemOut.model_validate(asdict(c.item)), score=c.score)
             for c in candidates
@@ -156,7 +174,7 @@ async def create(
         priority=body.priority,
     )
     await session.commit()
-    return work_order_out(await _get(session, str(wo.id)))
+    return work_order_out(await _get(session, str(wo.id)), user.role)
 
 
 @router.get(
@@ -164,7 +182,7 @@ async def create(
     response_model=Page[WorkOrderOut],
     tags=["work orders"],
     summary="List work orders, newest first",
-    description=roles_doc(*READ),
+    description=MASKED_TEXT + roles_doc(*READ),
 )
 async def list_orders(
     session: Session,
@@ -194,7 +212,7 @@ async def list_orders(
     )
     rows, total = await svc.list_work_orders(session, flt, offset, limit)
     return Page[WorkOrderOut](
-        items=[work_order_out(w, with_events=False) for w in rows],
+        items=[work_order_out(w, user.role, with_events=False) for w in rows],
         total=total,
         offset=offset,
         limit=limit,
@@ -207,12 +225,12 @@ async def list_orders(
     tags=["work orders"],
     summary="One work order with its history (by id or number)",
     responses=documented(404),
-    description=roles_doc(*READ),
+    description=MASKED_TEXT + roles_doc(*READ),
 )
 async def get_order(
     ident: str, session: Session, user: Annotated[Principal, Depends(require(*READ))]
 ) -> WorkOrderOut:
-    return work_order_out(await _get(session, ident))
+    return work_order_out(await _get(session, ident), user.role)
 
 
 @router.post(
@@ -248,7 +266,7 @@ async def move(
             [{"field": "body.unit", "problem": "required to assign"}],
         ) from exc
     await session.commit()
-    return work_order_out(await _get(session, ident))
+    return work_order_out(await _get(session, ident), user.role)
 
 
 @router.post(
@@ -268,4 +286,4 @@ async def add_comment(
     wo = await _get(session, ident)
     await svc.comment(session, wo, user.name, body.note)
     await session.commit()
-    return work_order_out(await _get(session, ident))
+    return work_order_out(await _get(session, ident), user.role)
