@@ -71,6 +71,7 @@ INSTANCE = {
     "API_PORT": "18580",
     "RTP_START": "46000",
     "RTP_END": "49999",
+    "DEV_LINES": "1",
 }
 # A caller number per center, from the mobile segments routing.yaml maps to it.
 CALLER_OF = {"北京": "13901001234", "上海": "13902101234", "太原": "13903511234"}

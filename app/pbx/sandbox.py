@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 
 from app.config import Settings
-from app.pbx.render import placeholder_values, render_dialplans
+from app.pbx.render import placeholder_values, render_dialplans, render_switches
 from app.pbx.secrets import load_credentials
 
 PACKAGES = (
@@ -196,6 +196,11 @@ def cli(settings: Settings, command: str, timeout: float = 15) -> str:
     return out.stdout
 
 
+def dev_lines_loaded(settings: Settings) -> bool:
+    """Whether the running PBX has the engineers' test numbers (HOTLINE_DEV_LINES=1 at render)."""
+    return "'12300' =>" in cli(settings, "dialplan show 12300@from-callers")
+
+
 def ari_answers(settings: Settings, timeout: float = 2.0) -> bool:
     creds = load_credentials(settings)
     try:
@@ -211,7 +216,8 @@ def ari_answers(settings: Settings, timeout: float = 2.0) -> bool:
 def render_config(settings: Settings) -> list[str]:
     creds = load_credentials(settings, create=True)
     values = placeholder_values(settings, creds)
-    names = render_dialplans(settings.dialplans_dir, settings.pbx_etc, values)
+    names = render_dialplans(settings.dialplans_dir, settings.pbx_etc, values,
+                             render_switches(settings))
     # Rendering replaces the config dir: the agents' SIP accounts are written with it.
     from app.acd.provisioning import render_agents_file
 

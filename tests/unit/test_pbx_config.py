@@ -8,7 +8,13 @@ from pathlib import Path
 import pytest
 
 from app.config import REPO_ROOT, Settings
-from app.pbx.render import RenderError, placeholder_values, render_dialplans, render_text
+from app.pbx.render import (
+    RenderError,
+    placeholder_values,
+    render_dialplans,
+    render_switches,
+    render_text,
+)
 from app.pbx.sandbox import SandboxError, debian_mirror, require_root
 from app.pbx.secrets import Credentials, SecretsError, load_credentials
 
@@ -19,7 +25,7 @@ def render_all(tmp_path: Path, **overrides: object) -> dict[str, str]:
     target = tmp_path / "etc"
     target.mkdir(parents=True)
     (target / "sample.conf").write_text("; a packaged sample\n")
-    render_dialplans(REPO_ROOT / "dialplans", target, values)
+    render_dialplans(REPO_ROOT / "dialplans", target, values, render_switches(settings))
     return {p.name: p.read_text() for p in target.iterdir()}
 
 
@@ -73,6 +79,79 @@ def test_instance_paths_live_in_the_shared_root(tmp_path: Path) -> None:
 def test_unknown_placeholder_names_file_and_line() -> None:
     with pytest.raises(RenderError, match=r"x.conf:2: unknown placeholder @@NOPE@@"):
         render_text("x.conf", "[a]\nb = @@NOPE@@\n", {"SIP_PORT": "5060"})
+
+
+def conf_section(text: str, name: str) -> dict[str, str]:
+    found: dict[str, str] = {}
+    current = ""
+    for line in text.splitlines():
+        line = line.split(";", 1)[0].strip()
+        if m := re.fullmatch(r"\[(.+)\]", line):
+            current = m.group(1)
+        elif current == name and "=" in line:
+            key, value = (part.strip() for part in line.split("=", 1))
+            found[key] = value
+    return found
+
+
+def test_the_ami_user_reads_events_and_queries_but_changes_nothing(tmp_path: Path) -> None:
+    user = conf_section(render_all(tmp_path, ami_user="hotline")["manager.conf"], "hotline")
+    assert set(user["read"].split(",")) == {
+        "system", "call", "agent", "dialplan", "dtmf", "user", "reporting", "security"}
+    # Read-only queries for a snapshot; no originate/call/system/command/config writes.
+    assert user["write"] == "reporting"
+    assert user["secret"] == "ami-secret"
+    assert user["permit"] == "127.0.0.1/255.255.255.255"
+
+
+def extensions(dialplan: str) -> dict[str, set[str]]:
+    """The extensions of each context of a rendered extensions.conf."""
+    found: dict[str, set[str]] = {}
+    context = ""
+    for line in dialplan.splitlines():
+        if m := re.match(r"\[([\w-]+)\]", line):
+            context = m.group(1)
+            found[context] = set()
+        elif m := re.match(r"exten => ([^,]+),", line):
+            found[context].add(m.group(1))
+    return found
+
+
+def test_test_numbers_are_in_the_dialplan_only_with_dev_lines(tmp_path: Path) -> None:
+    off = extensions(render_all(tmp_path / "off", dev_lines=False)["extensions.conf"])
+    on = extensions(render_all(tmp_path / "on", dev_lines=True)["extensions.conf"])
+    assert {"12300", "12399"} <= on["from-callers"]
+    assert "bench-dialplan-menu" in on
+    assert not {"12300", "12399"} & off["from-callers"]
+    assert "bench-dialplan-menu" not in off
+    # Off, those numbers reach the catch-all: "not in service".
+    assert "_X." in off["from-callers"] and "12306" in off["from-callers"]
+    # Everything else is the same either way.
+    assert {k: v - {"12300", "12399"} for k, v in on.items() if k != "bench-dialplan-menu"} == off
+
+
+def test_dev_lines_are_off_unless_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("HOTLINE_DEV_LINES", raising=False)
+    assert render_switches(Settings()) == {"DEV_LINES": False}
+    monkeypatch.setenv("HOTLINE_DEV_LINES", "1")
+    assert render_switches(Settings()) == {"DEV_LINES": True}
+
+
+def test_switched_blocks_are_kept_or_dropped_with_their_markers() -> None:
+    text = "[a]\n; @@IF DEV_LINES@@\nx = 1\n; @@END DEV_LINES@@\ny = 2\n"
+    assert render_text("x.conf", text, {}, {"DEV_LINES": True}) == "[a]\nx = 1\ny = 2\n"
+    assert render_text("x.conf", text, {}, {"DEV_LINES": False}) == "[a]\ny = 2\n"
+
+
+@pytest.mark.parametrize(("text", "error"), [
+    ("; @@IF NOPE@@\n; @@END NOPE@@\n", r"x.conf:1: unknown switch NOPE \(known: DEV_LINES\)"),
+    ("[a]\n; @@IF DEV_LINES@@\nx = 1\n", r"x.conf:2: @@IF DEV_LINES@@ is never closed"),
+    ("[a]\n; @@END DEV_LINES@@\n", r"x.conf:2: @@END DEV_LINES@@ without its @@IF"),
+    ("; @@IF DEV_LINES@@\n; @@IF DEV_LINES@@\n", r"x.conf:2: .* blocks do not nest"),
+])
+def test_broken_blocks_name_file_and_line(text: str, error: str) -> None:
+    with pytest.raises(RenderError, match=error):
+        render_text("x.conf", text, {}, {"DEV_LINES": True})
 
 
 def test_secrets_are_generated_once_and_private(tmp_path: Path) -> None:
