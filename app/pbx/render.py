@@ -107,5 +107,5 @@ def render_dialplans(source: Path, target: Path, values: dict[str, str],
         dest = target / name
         dest.write_text(text)
         if name in ("ari.conf", "manager.conf"):
-            dest.chmod(0o600)
+            dest.chmod(0o640)  # root and the PBX's group (sandbox.share_config)
     return list(rendered)

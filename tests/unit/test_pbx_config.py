@@ -15,7 +15,14 @@ from app.pbx.render import (
     render_switches,
     render_text,
 )
-from app.pbx.sandbox import SandboxError, debian_mirror, require_root
+from app.pbx.sandbox import (
+    SandboxError,
+    debian_mirror,
+    hand_over,
+    pbx_account,
+    require_root,
+    share_config,
+)
 from app.pbx.secrets import Credentials, SecretsError, load_credentials
 
 
@@ -178,3 +185,43 @@ def test_root_is_required_for_pbx_actions(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setattr("os.geteuid", lambda: 1000)
     with pytest.raises(SandboxError, match=r"needs root.*sudo"):
         require_root("start")
+
+
+def fake_root(tmp_path: Path, passwd: str) -> Settings:
+    root = tmp_path / "root"
+    (root / "etc").mkdir(parents=True)
+    (root / "etc/passwd").write_text(passwd)
+    return Settings(state_dir=tmp_path / "state", pbx_root=root, instance="t")
+
+
+def test_the_pbx_user_owns_what_it_writes_and_only_reads_its_config(tmp_path: Path) -> None:
+    settings = fake_root(tmp_path, "root:x:0:0:root:/root:/bin/bash\n"
+                         "asterisk:x:101:102:Asterisk PBX daemon:/var/lib/asterisk:/bin/false\n")
+    assert pbx_account(settings.root) == (101, 102)
+    etc = settings.pbx_etc
+    etc.mkdir(parents=True)
+    (etc / "manager.conf").write_text("[general]\n")
+    (etc / "manager.conf").chmod(0o640)
+    # A log left by an earlier run as root.
+    old_log = settings.in_root(settings.pbx_dir / "log/messages.log")
+    old_log.parent.mkdir(parents=True)
+    old_log.write_text("")
+    share_config(settings)
+    hand_over(settings)
+    for sub in ("run", "log", "spool", "db", "cache"):
+        path = settings.in_root(settings.pbx_dir / sub)
+        assert (path.stat().st_uid, path.stat().st_gid) == (101, 102), sub
+    assert (old_log.stat().st_uid, old_log.stat().st_gid) == (101, 102)
+    info = etc.stat()
+    assert (info.st_uid, info.st_gid, stat.S_IMODE(info.st_mode)) == (0, 102, 0o2750)
+    conf = (etc / "manager.conf").stat()
+    assert (conf.st_uid, conf.st_gid, stat.S_IMODE(conf.st_mode)) == (0, 102, 0o640)
+    # Files written into the config dir later (the agents' accounts) get the PBX group.
+    (etc / "pjsip_agents.conf").write_text("")
+    assert (etc / "pjsip_agents.conf").stat().st_gid == 102
+
+
+def test_a_root_without_the_pbx_user_says_how_to_rebuild(tmp_path: Path) -> None:
+    settings = fake_root(tmp_path, "root:x:0:0:root:/root:/bin/bash\n")
+    with pytest.raises(SandboxError, match=r"no user 'asterisk'.*pbx install --force"):
+        pbx_account(settings.root)
