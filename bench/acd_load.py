@@ -251,7 +251,8 @@ class Bench:
         self.serve = subprocess.Popen(
             [sys.executable, "-m", "app.cli", "serve", "--demo-data"], env=self.env, cwd=ROOT,
             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.monotonic() + 120  # speech warm-up takes most of the start
+        # Speech warm-up takes most of the start: minutes on a busy machine.
+        deadline = time.monotonic() + 360
         while True:
             with contextlib.suppress(httpx.HTTPError):
                 if httpx.get(self.api + "/healthz", timeout=2).status_code == 200:
