@@ -1,11 +1,12 @@
 # make run: set up and start the platform. make test: set up and run every test.
+# make run, the tests (tests/instance.py) and the benchmarks turn on the test numbers 12300/12399.
 .PHONY: setup run test unit integration lint bench clean-pbx
 
 setup:
 	@bash scripts/setup.sh
 
 run: setup
-	.venv/bin/hotline serve --with-pbx --demo-data
+	HOTLINE_DEV_LINES=1 .venv/bin/hotline serve --with-pbx --demo-data
 
 test: setup lint
 	.venv/bin/pytest -q

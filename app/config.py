@@ -61,6 +61,10 @@ class Settings(BaseSettings):
     token_cache_seconds: float = Field(2.0, ge=0, le=5)
 
     hotline_number: str = "12306"
+    # The engineers' test numbers (echo 12300, plain-dialplan bench menu 12399) exist in the
+    # dialplan only when this is on while the PBX config is rendered; `make run`, the tests and
+    # the benchmarks turn it on. Off, callers of those numbers hear "not in service".
+    dev_lines: bool = False
     # How callbacks reach passengers: a dialplan context engineers point at the trunk.
     callback_dial: str = "Local/{number}@callback-out/n"
     # The sandbox has no trunk: its callback-out context rings test passengers' phones here.

@@ -26,6 +26,7 @@ def instance_env() -> dict[str, str]:
         "AMI_PORT": "15038",
         "API_PORT": "18080",
         "PASSENGER_PORT": "15080",  # test passengers' phones, for callbacks
+        "DEV_LINES": "1",  # the echo line 12300 and the plain-dialplan menu 12399
     }
     return {f"HOTLINE_{k}": os.environ.get(f"HOTLINE_TEST_{k}", v) for k, v in values.items()}
 

@@ -4,20 +4,26 @@ caller's own call task, which rings the agent and bridges.
 State lives in the database (agent states, queue entries, agent legs), so it survives and can be
 recovered; the distributor keeps only who waits on this node and which agents it has offered.
 A round runs when something changes (a caller joins or leaves, an agent is released) and at
-least once a second (agents changed by the API or by feature codes, overflow timers).
+least once a second (agents changed by the API or by feature codes, overflow timers). A round
+reads the agents from the database only when its copy is older than a second: in between, the
+agent state changes published on the event feed keep the copy current, so ringing an agent
+waits for no query. The copy only proposes: the ring itself re-checks the agent's state in the
+database (records.start_ringing).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from app.acd.routing import RoutingRules
+from app.acd.selection import AgentState as ViewState
 from app.acd.selection import (
     AgentView,
     Assignment,
@@ -28,7 +34,7 @@ from app.acd.selection import (
 from app.acd.states import agent_snapshot
 from app.ari_handlers.models import Notice
 from app.db.session import Database
-from app.events import AgentStateChanged, EventFeed, Subscription
+from app.events import AgentStateChanged, EventFeed, PlatformEvent, Subscription
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +69,8 @@ class Distributor:
         self.waiters: dict[str, Waiter] = {}
         self.reserved: dict[str, str] = {}  # agent number -> call id it is offered to
         self.agents: list[AgentView] = []
+        self.due: list[WaitingCall] = []  # callbacks due, as of the last read
+        self.due_read = float("-inf")
         self._kick = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._listener: asyncio.Task[None] | None = None
@@ -71,9 +79,10 @@ class Distributor:
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._loop(), name="acd-distributor")
-        # Subscribed before start() returns: no agent change is missed.
-        sub = self.events.subscribe(lambda e: isinstance(e, AgentStateChanged)
-                                    and e.state == "ready")
+        # Subscribed before start() returns: no agent change is missed. The copy of the agents
+        # is updated as the change is published (the filter runs in publish), not a loop turn
+        # later.
+        sub = self.events.subscribe(self.apply)
         self._listener = asyncio.create_task(self._listen(sub), name="acd-agent-changes")
 
     async def stop(self) -> None:
@@ -82,6 +91,19 @@ class Distributor:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+
+    def apply(self, event: PlatformEvent) -> bool:
+        """Apply an agent's new state to the copy; True (wake a round) when it became ready."""
+        if not isinstance(event, AgentStateChanged):
+            return False
+        for i, agent in enumerate(self.agents):
+            if agent.number == event.agent:
+                # A talk that ended starts the agent's idle time (longest idle goes first).
+                idle = event.at if event.state == "wrap_up" else agent.idle_since
+                self.agents[i] = dataclasses.replace(
+                    agent, state=cast(ViewState, event.state), idle_since=idle)
+                break
+        return event.state == "ready"
 
     async def _listen(self, sub: Subscription) -> None:
         """An agent made ready elsewhere (API, feature code) gets a caller at once."""
@@ -159,8 +181,7 @@ class Distributor:
         """Whether the agents were read from the database within the last `within` s."""
         return time.monotonic() - self.last_round < within
 
-    async def round(self) -> list[Assignment]:
-        self.rounds += 1
+    async def read_agents(self) -> None:
         self.last_round = time.monotonic()
         async with self.db.session() as session:
             snapshot = await agent_snapshot(session)
@@ -170,11 +191,29 @@ class Distributor:
                       idle_since=s.last_call_end_at.timestamp() if s.last_call_end_at else None)
             for s in snapshot if s.enabled
         ]
+
+    async def due_now(self) -> list[WaitingCall]:
+        """Callbacks due, read at most once a second (they are due minutes apart)."""
+        if self.due_callbacks is None:
+            return []
+        if time.monotonic() - self.due_read >= ROUND_EVERY:
+            self.due_read = time.monotonic()
+            self.due = await self.due_callbacks()
+        return self.due
+
+    def unready(self, agent: str) -> None:
+        """The database says the agent is not ready after all: no offer until the next read."""
+        self.agents = [a for a in self.agents if a.number != agent]
+
+    async def round(self) -> list[Assignment]:
+        self.rounds += 1
+        if not self.fresh():
+            await self.read_agents()
         free = [a for a in self.agents if a.number not in self.reserved]
         waiting = [w.waiting for w in self.waiters.values() if w.offered_to is None]
         if self.due_callbacks is not None and self.ring_callback is not None:
             busy = set(self.reserved.values())
-            waiting += [c for c in await self.due_callbacks() if c.call_id not in busy]
+            waiting += [c for c in await self.due_now() if c.call_id not in busy]
         if not waiting:
             return []
         recent = time.monotonic() - RETRY
@@ -186,6 +225,8 @@ class Distributor:
             if assignment.call.callback:
                 assert self.ring_callback is not None
                 self.reserved[agent] = assignment.call.call_id
+                # Claimed now: not offered again from the list read before.
+                self.due = [c for c in self.due if c.call_id != assignment.call.call_id]
                 self.ring_callback(assignment)
                 continue
             waiter = self.waiters[assignment.call.call_id]

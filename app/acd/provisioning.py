@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import re
 import threading
 from collections.abc import Coroutine, Iterable
@@ -79,13 +80,18 @@ def render_agents(accounts: Iterable[tuple[str, str]]) -> str:
 
 
 def write_agents_file(target_dir: Path, accounts: Iterable[tuple[str, str]]) -> Path:
-    """Write the file atomically (a reload never reads half of it); root-only, it holds HA1s."""
+    """Write the file atomically (a reload never reads half of it); it holds HA1s, so only root
+    and the PBX's group (the config dir's, see sandbox.share_config) read it."""
     text = render_agents(accounts)
     target_dir.mkdir(parents=True, exist_ok=True)
     path = target_dir / FILE_NAME
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(text)
-    tmp.chmod(0o600)
+    tmp.unlink(missing_ok=True)
+    # Created with its final mode: the HA1s are never readable by others, not even briefly.
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640)
+    os.fchmod(fd, 0o640)  # whatever the umask took away
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
     tmp.replace(path)
     return path
 

@@ -152,6 +152,17 @@ def screen_context(call: Call, ctx_vars: dict[str, str], lang: str, priority: bo
     }
 
 
+async def _written(writing: asyncio.Task[int | None]) -> int | None:
+    """The leg a ring wrote; None when the agent was not ready or the write failed."""
+    try:
+        return await asyncio.shield(writing)
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        log.exception("agent leg not written")
+        return None
+
+
 class QueueVisit:
     """One caller's stay in one queue."""
 
@@ -174,22 +185,26 @@ class QueueVisit:
         self.holding: Bridge | None = None
         self.music = False
         self.wait: float | None = None
-        self.recent = 0
+        self.recent: asyncio.Task[int] | None = None
+        self.routed: asyncio.Task[None] | None = None
 
     async def run(self) -> QueueResult:
         """How the stay ended (connected, callback, message, no_agents); CallHungUp when the
         caller hangs up while waiting (the entry is then closed as abandoned)."""
         acd = self.acd
-        await records.route_entry(acd.db, self.entry_id, self.skill,
-                                  await acd.center_id(self.center))
+        # Written and counted beside the wait, not before it: the entry's routing fields and
+        # the screen pop's count of recent calls are needed only when the entry closes or an
+        # agent's phone already rings.
+        self.routed = asyncio.create_task(self._route())
+        self.recent = asyncio.create_task(records.recent_calls(acd.db, self.call.trace.caller))
+        # Read when the phone rings (errors logged there); a call that ends first drops it.
+        self.recent.add_done_callback(lambda t: t.cancelled() or t.exception())
         self.call.trace.step("queue", queue=self.queue, skill=self.skill, center=self.center,
                              priority=self.priority)
         result: QueueResult | None = None
         try:
             if not acd.distributor.fresh():
-                await acd.distributor.round()  # agents as of the last second at most
-            # For the screen pop, counted now: ringing the agent later waits for nothing.
-            self.recent = await records.recent_calls(acd.db, self.call.trace.caller)
+                await acd.distributor.read_agents()  # agents as of the last second at most
             if not acd.distributor.anyone_for(self.skill):
                 result = await self._offer(no_agents=True) or QueueResult.NO_AGENTS
                 return result
@@ -208,7 +223,24 @@ class QueueVisit:
             acd.distributor.leave(self.call.id)
             await asyncio.shield(self._close(result))
 
+    async def _route(self) -> None:
+        await records.route_entry(self.acd.db, self.entry_id, self.skill,
+                                  await self.acd.center_id(self.center))
+
+    async def _recent_calls(self) -> int:
+        if self.recent is None:
+            return 0
+        try:
+            return await asyncio.shield(self.recent)
+        except Exception:  # the pop goes without the count rather than the call failing
+            log.exception("call %s: recent calls not counted", self.call.id)
+            return 0
+
     async def _close(self, result: QueueResult | None) -> None:
+        if self.routed is not None:
+            # The routing fields first, so the closing write is the entry's last.
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self.routed)
         await self._leave_holding()
         result = result or QueueResult.ENDED_BY_PLATFORM
         if result != QueueResult.CONNECTED:  # a connected entry was closed at the answer
@@ -309,21 +341,16 @@ class QueueVisit:
         for the caller), False to keep waiting."""
         acd, call, rule = self.acd, self.call, self.rule
         agent = assignment.agent.number
-        leg_id = await records.start_ringing(acd.db, agent, call.id, self.entry_id)
-        if leg_id is None:
-            acd.distributor.release(call.id, agent)
-            return False
-        acd.distributor.publish_state(agent, "ringing", call_id=call.id)
+        # The phone is rung first and the ring written meanwhile: the write still decides (an
+        # agent who is no longer ready in the database is hung up at once).
+        writing = asyncio.create_task(
+            records.start_ringing(acd.db, agent, call.id, self.entry_id))
         waited = time.time() - self.entered
         overflow_from = assignment.pick.origin if assignment.pick.overflow else None
-        recent = self.recent
         masked = mask_phone(call.trace.caller) or ""
-        acd.events.publish(AgentRinging(
-            call_id=call.id, agent=agent, queue=self.queue, skill=self.skill, caller=masked,
-            context=screen_context(call, self.vars, self.lang, self.priority, waited,
-                                   overflow_from, recent)))
         call.trace.step("agent_ring", agent=agent, overflow_from=overflow_from)
         channel_id: str | None = None
+        leg_id: int | None = None
         result = AgentLegResult.NO_ANSWER
         try:
             try:
@@ -333,13 +360,22 @@ class QueueVisit:
                     timeout=int(rule.ring_timeout),
                     variables={"PJSIP_HEADER(add,X-Hotline-Call-Id)": call.id})
             except AriError as exc:
+                result = AgentLegResult.FAILED  # the caller left, or the phone is gone
                 if exc.status == 404 and await call.gone():
                     raise CallHungUp(call.id) from exc
                 log.info("agent %s cannot be rung: %s", agent, exc)
-                result = AgentLegResult.FAILED
                 return False
             channel_id = channel.id
             call.dispatcher.claim(channel_id, call)
+            leg_id = await asyncio.shield(writing)
+            if leg_id is None:
+                acd.distributor.unready(agent)
+                return False
+            acd.distributor.publish_state(agent, "ringing", call_id=call.id)
+            acd.events.publish(AgentRinging(
+                call_id=call.id, agent=agent, queue=self.queue, skill=self.skill, caller=masked,
+                context=screen_context(call, self.vars, self.lang, self.priority, waited,
+                                       overflow_from, await self._recent_calls())))
             try:
                 answered = await self._await_answer(channel_id, rule.ring_timeout + 2)
             except CallHungUp:
@@ -356,15 +392,19 @@ class QueueVisit:
                 if channel_id is not None:
                     with contextlib.suppress(AriError):
                         await call.rest.hangup(channel_id)
-                state = await asyncio.shield(records.ring_failed(
-                    acd.db, agent, leg_id, result, channel_id,
-                    counts=result != AgentLegResult.FAILED))
-                acd.distributor.publish_state(agent, state,
-                                              "未接" if state == "paused" else None)
-                acd.events.publish(AgentLegEnded(call_id=call.id, agent=agent,
-                                                 result=result.value))
-                call.trace.step("agent_no_answer", agent=agent, result=result.value)
-            acd.distributor.release(call.id, agent, answered=result == AgentLegResult.ANSWERED)
+                if leg_id is None:
+                    leg_id = await _written(writing)
+                if leg_id is not None:
+                    state = await asyncio.shield(records.ring_failed(
+                        acd.db, agent, leg_id, result, channel_id,
+                        counts=result != AgentLegResult.FAILED))
+                    acd.distributor.publish_state(agent, state,
+                                                  "未接" if state == "paused" else None)
+                    acd.events.publish(AgentLegEnded(call_id=call.id, agent=agent,
+                                                     result=result.value))
+                    call.trace.step("agent_no_answer", agent=agent, result=result.value)
+            acd.distributor.release(call.id, agent, answered=result == AgentLegResult.ANSWERED
+                                    or leg_id is None)
 
     async def _await_answer(self, channel_id: str,
                             timeout: float) -> bool | AgentLegResult | None:

@@ -43,16 +43,6 @@ class AmiLink:
         self.manager.close()
         await asyncio.sleep(0)
 
-    async def command(self, command: str, timeout: float = 5) -> str:
-        """Run a CLI command through AMI and return its output."""
-        if not self.connected:
-            raise ConnectionError("AMI is not connected")
-        resp = await asyncio.wait_for(
-            self.manager.send_action({"Action": "Command", "Command": command}), timeout
-        )
-        output = resp.get("Output", "") if hasattr(resp, "get") else ""
-        return "\n".join(output) if isinstance(output, list) else str(output)
-
     async def action(self, fields: dict[str, str], timeout: float = 5) -> dict[str, Any]:
         """Send one AMI action; its response's fields. AmiError when it is refused."""
         if not self.connected:

@@ -2,7 +2,9 @@
 
 Frames: 1-byte type, 2-byte big-endian length, payload. 0x01 carries the session uuid (16
 bytes), 0x10 audio (signed 16-bit little-endian, 8 kHz mono, 320 bytes per 20 ms), 0x00 hang-up,
-0xff an error. Audio for a uuid nobody listens to is dropped.
+0xff an error. A connection must name a session the platform registered (its first frame, a
+uuid frame, within HANDSHAKE_TIMEOUT); anything else is closed with one log line: the port is
+open to anything on the host, and a stray client must not hold a connection or log a traceback.
 """
 
 from __future__ import annotations
@@ -20,12 +22,20 @@ KIND_HANGUP, KIND_UUID, KIND_AUDIO, KIND_ERROR = 0x00, 0x01, 0x10, 0xFF
 # hold the lock forever and every channel look-up in the PBX would hang behind it.
 SILENCE = bytes([KIND_AUDIO]) + (320).to_bytes(2, "big") + bytes(320)
 SILENCE_EVERY = 0.02
+# Asterisk sends the uuid frame as soon as it connects; a client that does not is not Asterisk.
+HANDSHAKE_TIMEOUT = 2.0
+
+
+class HandshakeError(Exception):
+    """The first frame did not name a registered session; the message says what came instead."""
 
 
 class AudioSocketServer:
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0,
+                 handshake_timeout: float = HANDSHAKE_TIMEOUT) -> None:
         self.host = host
         self.port = port
+        self.handshake_timeout = handshake_timeout
         self._queues: dict[str, asyncio.Queue[bytes | None]] = {}
         self._server: asyncio.Server | None = None
         self._connections: set[asyncio.Task[None]] = set()
@@ -69,6 +79,25 @@ class AudioSocketServer:
                 next_at += SILENCE_EVERY
                 await asyncio.sleep(max(0.0, next_at - loop.time()))
 
+    async def _handshake(self, reader: asyncio.StreamReader) -> str:
+        """The session named by the connection's first frame, which must be a known uuid."""
+        try:
+            kind, payload = await asyncio.wait_for(_read_frame(reader), self.handshake_timeout)
+        except TimeoutError:
+            raise HandshakeError(
+                f"no session uuid within {self.handshake_timeout:g} s") from None
+        except asyncio.IncompleteReadError as exc:
+            raise HandshakeError(
+                f"closed after {len(exc.partial)} bytes, before a whole first frame") from None
+        if kind != KIND_UUID:
+            raise HandshakeError(f"first frame is of kind 0x{kind:02x}, not a session uuid")
+        if len(payload) != 16:
+            raise HandshakeError(f"session uuid frame of {len(payload)} bytes, not 16")
+        session = str(uuid.UUID(bytes=payload))
+        if session not in self._queues:
+            raise HandshakeError(f"session {session} is not one of ours")
+        return session
+
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         assert task is not None
@@ -76,18 +105,17 @@ class AudioSocketServer:
         session = ""
         feeder = asyncio.create_task(self._feed_silence(writer))
         try:
+            session = await self._handshake(reader)
             while True:
-                header = await reader.readexactly(3)
-                kind, length = header[0], int.from_bytes(header[1:3], "big")
-                payload = await reader.readexactly(length) if length else b""
-                if kind == KIND_UUID:
-                    session = str(uuid.UUID(bytes=payload))
-                elif kind == KIND_AUDIO:
+                kind, payload = await _read_frame(reader)
+                if kind == KIND_AUDIO:
                     queue = self._queues.get(session)
                     if queue is not None:
                         queue.put_nowait(payload)
                 elif kind in (KIND_HANGUP, KIND_ERROR):
                     break
+        except HandshakeError as exc:
+            log.warning("AudioSocket connection from %s closed: %s", _peer(writer), exc)
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
         finally:
@@ -101,3 +129,14 @@ class AudioSocketServer:
             with contextlib.suppress(Exception):
                 await writer.wait_closed()
             self._connections.discard(task)
+
+
+async def _read_frame(reader: asyncio.StreamReader) -> tuple[int, bytes]:
+    header = await reader.readexactly(3)
+    length = int.from_bytes(header[1:3], "big")
+    return header[0], await reader.readexactly(length) if length else b""
+
+
+def _peer(writer: asyncio.StreamWriter) -> str:
+    peer = writer.get_extra_info("peername")
+    return f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)

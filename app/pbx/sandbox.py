@@ -1,7 +1,10 @@
 """Life cycle of the sandbox Asterisk: install (debootstrap), start, stop, status, CLI, logs.
 
-Asterisk runs as root in a chroot inside a private mount namespace (`unshare -m`): the /proc
-and /dev mounts it needs exist only there and vanish with the process. One root serves several
+Asterisk is started in a chroot inside a private mount namespace (`unshare -m`): the /proc
+and /dev mounts it needs exist only there and vanish with the process. It drops root at once
+(`-U asterisk -G asterisk`, the Debian package's system user inside the root): it owns only
+its instance's run, log, spool, db and cache directories and reads its config through the
+group of the etc directory. One root serves several
 instances (settings.instance): each has its own config, control socket, logs, spool and astdb
 under /srv/hotline/<instance> in the root, its own ports and its own state dir.
 """
@@ -20,7 +23,7 @@ from pathlib import Path
 import httpx
 
 from app.config import Settings
-from app.pbx.render import placeholder_values, render_dialplans
+from app.pbx.render import placeholder_values, render_dialplans, render_switches
 from app.pbx.secrets import load_credentials
 
 PACKAGES = (
@@ -28,6 +31,10 @@ PACKAGES = (
 )
 MARKER = ".hotline-root"
 ASTERISK = "/usr/sbin/asterisk"
+# The system user the Debian package creates in the root; Asterisk runs as it.
+PBX_USER = "asterisk"
+# What Asterisk writes in its instance directory; everything else it only reads.
+PBX_WRITES = ("run", "log", "spool", "db", "cache")
 
 Printer = Callable[[str], None]
 
@@ -196,6 +203,11 @@ def cli(settings: Settings, command: str, timeout: float = 15) -> str:
     return out.stdout
 
 
+def dev_lines_loaded(settings: Settings) -> bool:
+    """Whether the running PBX has the engineers' test numbers (HOTLINE_DEV_LINES=1 at render)."""
+    return "'12300' =>" in cli(settings, "dialplan show 12300@from-callers")
+
+
 def ari_answers(settings: Settings, timeout: float = 2.0) -> bool:
     creds = load_credentials(settings)
     try:
@@ -208,14 +220,52 @@ def ari_answers(settings: Settings, timeout: float = 2.0) -> bool:
     return resp.status_code == 200
 
 
+def pbx_account(root: Path) -> tuple[int, int]:
+    """(uid, gid) of the PBX user as the root's own passwd file has them (the host may give
+    those numbers other names, or none)."""
+    passwd = root / "etc/passwd"
+    for line in passwd.read_text().splitlines() if passwd.exists() else []:
+        fields = line.split(":")
+        if len(fields) > 3 and fields[0] == PBX_USER:
+            return int(fields[2]), int(fields[3])
+    raise SandboxError(
+        f"the PBX root {root} has no user {PBX_USER!r} (the asterisk package creates it): "
+        "rebuild the root with `hotline pbx install --force`"
+    )
+
+
+def share_config(settings: Settings) -> None:
+    """Let the PBX user read the config: the etc dir is root's with the PBX group (setgid, so
+    files written later, like the agents' accounts, get that group too); secrets are 0640."""
+    _, gid = pbx_account(settings.root)
+    etc = settings.pbx_etc
+    os.chown(etc, 0, gid)
+    etc.chmod(0o2750)
+    for path in etc.iterdir():
+        os.lchown(path, 0, gid)
+
+
+def hand_over(settings: Settings) -> None:
+    """Give the PBX user what it writes (also files left by a run as root before)."""
+    uid, gid = pbx_account(settings.root)
+    for sub in PBX_WRITES:
+        top = settings.in_root(settings.pbx_dir / sub)
+        top.mkdir(parents=True, exist_ok=True)
+        for path in (top, *top.rglob("*")):
+            os.lchown(path, uid, gid)
+
+
 def render_config(settings: Settings) -> list[str]:
     creds = load_credentials(settings, create=True)
     values = placeholder_values(settings, creds)
-    names = render_dialplans(settings.dialplans_dir, settings.pbx_etc, values)
+    names = render_dialplans(settings.dialplans_dir, settings.pbx_etc, values,
+                             render_switches(settings))
     # Rendering replaces the config dir: the agents' SIP accounts are written with it.
     from app.acd.provisioning import render_agents_file
 
-    return [*names, render_agents_file(settings).name]
+    agents = render_agents_file(settings).name
+    share_config(settings)
+    return [*names, agents]
 
 
 def start(settings: Settings, say: Printer = _say, timeout: float = 60) -> int:
@@ -230,8 +280,8 @@ def start(settings: Settings, say: Printer = _say, timeout: float = 60) -> int:
     names = render_config(settings)
     say(f"Rendered {len(names)} config files from {settings.dialplans_dir} "
         f"into {settings.pbx_etc}")
-    for sub in ("run", "log", "spool/recording", "db", "cache"):
-        settings.in_root(settings.pbx_dir / sub).mkdir(parents=True, exist_ok=True)
+    settings.in_root(settings.pbx_dir / "spool/recording").mkdir(parents=True, exist_ok=True)
+    hand_over(settings)
     log_path = console_log(settings)
     log_path.parent.mkdir(parents=True, exist_ok=True)
     script = (
@@ -242,7 +292,7 @@ def start(settings: Settings, say: Printer = _say, timeout: float = 60) -> int:
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(
             ["unshare", "--mount", "--", "/bin/sh", "-c", script, "sh", str(root),
-             *asterisk_cmd(settings, "-f", "-n", "-g")],
+             *asterisk_cmd(settings, "-f", "-n", "-g", "-U", PBX_USER, "-G", PBX_USER)],
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True,
         )
@@ -260,8 +310,15 @@ def start(settings: Settings, say: Printer = _say, timeout: float = 60) -> int:
                 f"ARI 127.0.0.1:{settings.ari_port}, AMI 127.0.0.1:{settings.ami_port}")
             return proc.pid
         time.sleep(0.3)
+    # Not left running half-started (e.g. with a port another program holds).
+    proc.terminate()
+    if not _wait_gone(proc.pid, 5):
+        proc.kill()
+        _wait_gone(proc.pid, 5)
+    pid_file(settings).unlink(missing_ok=True)
     raise SandboxError(
-        f"Asterisk did not become ready within {timeout:.0f} s; see `hotline pbx logs`"
+        f"Asterisk did not become ready within {timeout:.0f} s and was stopped; last log "
+        "lines:\n" + tail_text(messages_log(settings), 10)
     )
 
 

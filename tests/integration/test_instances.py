@@ -10,16 +10,20 @@ from tests.integration.conftest import Platform
 
 
 def test_a_second_instance_runs_beside_the_tests(platform: Platform, tmp_path: Path) -> None:
-    side = Settings(instance="side", state_dir=tmp_path / "state", pbx_root=platform.settings.root,
-                    sip_port=15160, rtp_start=30000, rtp_end=30999, ari_port=18188,
-                    ami_port=15138, api_port=18180)
+    base = platform.settings
+    # Named and numbered after the tests' own instance, so other test runs keep theirs.
+    half = (base.rtp_start + base.rtp_end) // 2
+    side = Settings(instance=f"{base.instance}-side", state_dir=tmp_path / "state",
+                    pbx_root=base.root, sip_port=base.sip_port + 5, rtp_start=half - 200,
+                    rtp_end=half, ari_port=base.ari_port + 5, ami_port=base.ami_port + 5,
+                    api_port=base.api_port + 5)
     sandbox.start(side)
     try:
         ok, text = sandbox.status(side)
         assert ok, text
         # Each answers on its own control socket with its own transport.
-        assert "15160" in sandbox.cli(side, "pjsip show transports")
-        assert "15160" not in sandbox.cli(platform.settings, "pjsip show transports")
+        assert str(side.sip_port) in sandbox.cli(side, "pjsip show transports")
+        assert str(side.sip_port) not in sandbox.cli(base, "pjsip show transports")
         assert sandbox.messages_log(side) != sandbox.messages_log(platform.settings)
         # The tests' platform keeps taking calls meanwhile.
         summary = platform.call("--to", "12300", "--dtmf", "1", "--hold", "1")

@@ -156,3 +156,62 @@ async def test_recovery_closes_what_ended_while_away_and_keeps_live_calls(
     assert alive is not None and alive.ended_at is None
     # Later reconnects leave agents alone (a wrap-up of this process may be under way).
     assert not await close_left_behind(db, {"alive"}, agents=False)
+
+
+class CountingReads:
+    """Counts the distributor's reads of the agents from the database."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.reads = 0
+        real = agent_snapshot
+
+        async def counted(session: Any, number: str | None = None) -> Any:
+            self.reads += 1
+            return await real(session, number)
+
+        monkeypatch.setattr("app.acd.distributor.agent_snapshot", counted)
+
+
+async def test_rounds_within_a_second_use_the_copy_the_events_keep_current(
+        db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    counter = CountingReads(monkeypatch)
+    dist = Distributor(db, load_routing(), EventFeed())
+    first = Inbox()
+    dist.join("c1", first, waiting("c1"), entry_id=1)
+    await dist.round()
+    assert [a.agent.number for a in first.offers] == ["1002"] and counter.reads == 1
+    # 1002 rang and went on a call; 1001 paused through the API: the feed says so.
+    for agent, state in (("1002", "ringing"), ("1002", "on_call"), ("1001", "paused")):
+        assert dist.apply(AgentStateChanged(agent=agent, state=state)) is False
+    dist.leave("c1")  # connected: it left the queue
+    second = Inbox()
+    dist.join("c2", second, waiting("c2"), entry_id=2)
+    await dist.round()
+    assert second.offers == [] and counter.reads == 1, "no query, and nobody is free"
+    # 1001 ready again: that event wakes a round, which offers it without a query.
+    assert dist.apply(AgentStateChanged(agent="1001", state="ready")) is True
+    await dist.round()
+    assert [a.agent.number for a in second.offers] == ["1001"] and counter.reads == 1
+    view = {a.number: a for a in dist.agents}
+    assert view["1002"].state == "on_call" and view["1001"].state == "ready"
+
+
+async def test_the_copy_is_reread_after_a_second_and_a_refused_ring_drops_the_agent(
+        db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    counter = CountingReads(monkeypatch)
+    dist = Distributor(db, load_routing(), EventFeed())
+    await dist.round()
+    # Changed behind the feed's back (another process): seen at the next read.
+    async with db.session() as session:
+        await set_state(session, await get_agent(session, "1002"), "paused", by="system")
+        await session.commit()
+    dist.last_round -= 2  # the copy is older than a second
+    inbox = Inbox()
+    dist.join("c1", inbox, waiting("c1"), entry_id=1)
+    await dist.round()
+    assert counter.reads == 2 and [a.agent.number for a in inbox.offers] == ["1001"]
+    # The ring's own check found 1001 not ready after all: not offered again until re-read.
+    dist.unready("1001")
+    dist.release("c1", "1001")
+    await dist.round()
+    assert [a.agent.number for a in inbox.offers] == ["1001"] and counter.reads == 2

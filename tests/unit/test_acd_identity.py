@@ -61,7 +61,8 @@ def test_agent_accounts_render_as_endpoint_auth_and_aor(tmp_path: Path) -> None:
     for line in ("max_contacts = 1", "remove_existing = yes", "qualify_frequency = 0"):
         assert line in aor
     path = write_agents_file(tmp_path, [("1001", ha1)])
-    assert path.name == FILE_NAME and path.stat().st_mode & 0o077 == 0
+    # Root and the PBX's group (Asterisk runs as its own user) read it; nobody else.
+    assert path.name == FILE_NAME and path.stat().st_mode & 0o777 == 0o640
     assert render_agents([]).count("[") == 0
 
 

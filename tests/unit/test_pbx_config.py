@@ -8,8 +8,21 @@ from pathlib import Path
 import pytest
 
 from app.config import REPO_ROOT, Settings
-from app.pbx.render import RenderError, placeholder_values, render_dialplans, render_text
-from app.pbx.sandbox import SandboxError, debian_mirror, require_root
+from app.pbx.render import (
+    RenderError,
+    placeholder_values,
+    render_dialplans,
+    render_switches,
+    render_text,
+)
+from app.pbx.sandbox import (
+    SandboxError,
+    debian_mirror,
+    hand_over,
+    pbx_account,
+    require_root,
+    share_config,
+)
 from app.pbx.secrets import Credentials, SecretsError, load_credentials
 
 
@@ -19,7 +32,7 @@ def render_all(tmp_path: Path, **overrides: object) -> dict[str, str]:
     target = tmp_path / "etc"
     target.mkdir(parents=True)
     (target / "sample.conf").write_text("; a packaged sample\n")
-    render_dialplans(REPO_ROOT / "dialplans", target, values)
+    render_dialplans(REPO_ROOT / "dialplans", target, values, render_switches(settings))
     return {p.name: p.read_text() for p in target.iterdir()}
 
 
@@ -75,6 +88,80 @@ def test_unknown_placeholder_names_file_and_line() -> None:
         render_text("x.conf", "[a]\nb = @@NOPE@@\n", {"SIP_PORT": "5060"})
 
 
+def conf_section(text: str, name: str) -> dict[str, str]:
+    found: dict[str, str] = {}
+    current = ""
+    for line in text.splitlines():
+        line = line.split(";", 1)[0].strip()
+        if m := re.fullmatch(r"\[(.+)\]", line):
+            current = m.group(1)
+        elif current == name and "=" in line:
+            key, value = (part.strip() for part in line.split("=", 1))
+            found[key] = value
+    return found
+
+
+def test_the_ami_user_reads_events_and_queries_but_changes_nothing(tmp_path: Path) -> None:
+    user = conf_section(render_all(tmp_path, ami_user="hotline")["manager.conf"], "hotline")
+    assert set(user["read"].split(",")) == {
+        "system", "call", "agent", "dialplan", "dtmf", "user", "reporting", "security"}
+    # Read-only queries for a snapshot and the call actions recordings need; no originate,
+    # system, command or config writes.
+    assert set(user["write"].split(",")) == {"call", "reporting"}
+    assert user["secret"] == "ami-secret"
+    assert user["permit"] == "127.0.0.1/255.255.255.255"
+
+
+def extensions(dialplan: str) -> dict[str, set[str]]:
+    """The extensions of each context of a rendered extensions.conf."""
+    found: dict[str, set[str]] = {}
+    context = ""
+    for line in dialplan.splitlines():
+        if m := re.match(r"\[([\w-]+)\]", line):
+            context = m.group(1)
+            found[context] = set()
+        elif m := re.match(r"exten => ([^,]+),", line):
+            found[context].add(m.group(1))
+    return found
+
+
+def test_test_numbers_are_in_the_dialplan_only_with_dev_lines(tmp_path: Path) -> None:
+    off = extensions(render_all(tmp_path / "off", dev_lines=False)["extensions.conf"])
+    on = extensions(render_all(tmp_path / "on", dev_lines=True)["extensions.conf"])
+    assert {"12300", "12399"} <= on["from-callers"]
+    assert "bench-dialplan-menu" in on
+    assert not {"12300", "12399"} & off["from-callers"]
+    assert "bench-dialplan-menu" not in off
+    # Off, those numbers reach the catch-all: "not in service".
+    assert "_X." in off["from-callers"] and "12306" in off["from-callers"]
+    # Everything else is the same either way.
+    assert {k: v - {"12300", "12399"} for k, v in on.items() if k != "bench-dialplan-menu"} == off
+
+
+def test_dev_lines_are_off_unless_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("HOTLINE_DEV_LINES", raising=False)
+    assert render_switches(Settings()) == {"DEV_LINES": False}
+    monkeypatch.setenv("HOTLINE_DEV_LINES", "1")
+    assert render_switches(Settings()) == {"DEV_LINES": True}
+
+
+def test_switched_blocks_are_kept_or_dropped_with_their_markers() -> None:
+    text = "[a]\n; @@IF DEV_LINES@@\nx = 1\n; @@END DEV_LINES@@\ny = 2\n"
+    assert render_text("x.conf", text, {}, {"DEV_LINES": True}) == "[a]\nx = 1\ny = 2\n"
+    assert render_text("x.conf", text, {}, {"DEV_LINES": False}) == "[a]\ny = 2\n"
+
+
+@pytest.mark.parametrize(("text", "error"), [
+    ("; @@IF NOPE@@\n; @@END NOPE@@\n", r"x.conf:1: unknown switch NOPE \(known: DEV_LINES\)"),
+    ("[a]\n; @@IF DEV_LINES@@\nx = 1\n", r"x.conf:2: @@IF DEV_LINES@@ is never closed"),
+    ("[a]\n; @@END DEV_LINES@@\n", r"x.conf:2: @@END DEV_LINES@@ without its @@IF"),
+    ("; @@IF DEV_LINES@@\n; @@IF DEV_LINES@@\n", r"x.conf:2: .* blocks do not nest"),
+])
+def test_broken_blocks_name_file_and_line(text: str, error: str) -> None:
+    with pytest.raises(RenderError, match=error):
+        render_text("x.conf", text, {}, {"DEV_LINES": True})
+
+
 def test_secrets_are_generated_once_and_private(tmp_path: Path) -> None:
     settings = Settings(state_dir=tmp_path)
     with pytest.raises(SecretsError, match="hotline pbx start"):
@@ -99,3 +186,43 @@ def test_root_is_required_for_pbx_actions(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setattr("os.geteuid", lambda: 1000)
     with pytest.raises(SandboxError, match=r"needs root.*sudo"):
         require_root("start")
+
+
+def fake_root(tmp_path: Path, passwd: str) -> Settings:
+    root = tmp_path / "root"
+    (root / "etc").mkdir(parents=True)
+    (root / "etc/passwd").write_text(passwd)
+    return Settings(state_dir=tmp_path / "state", pbx_root=root, instance="t")
+
+
+def test_the_pbx_user_owns_what_it_writes_and_only_reads_its_config(tmp_path: Path) -> None:
+    settings = fake_root(tmp_path, "root:x:0:0:root:/root:/bin/bash\n"
+                         "asterisk:x:101:102:Asterisk PBX daemon:/var/lib/asterisk:/bin/false\n")
+    assert pbx_account(settings.root) == (101, 102)
+    etc = settings.pbx_etc
+    etc.mkdir(parents=True)
+    (etc / "manager.conf").write_text("[general]\n")
+    (etc / "manager.conf").chmod(0o640)
+    # A log left by an earlier run as root.
+    old_log = settings.in_root(settings.pbx_dir / "log/messages.log")
+    old_log.parent.mkdir(parents=True)
+    old_log.write_text("")
+    share_config(settings)
+    hand_over(settings)
+    for sub in ("run", "log", "spool", "db", "cache"):
+        path = settings.in_root(settings.pbx_dir / sub)
+        assert (path.stat().st_uid, path.stat().st_gid) == (101, 102), sub
+    assert (old_log.stat().st_uid, old_log.stat().st_gid) == (101, 102)
+    info = etc.stat()
+    assert (info.st_uid, info.st_gid, stat.S_IMODE(info.st_mode)) == (0, 102, 0o2750)
+    conf = (etc / "manager.conf").stat()
+    assert (conf.st_uid, conf.st_gid, stat.S_IMODE(conf.st_mode)) == (0, 102, 0o640)
+    # Files written into the config dir later (the agents' accounts) get the PBX group.
+    (etc / "pjsip_agents.conf").write_text("")
+    assert (etc / "pjsip_agents.conf").stat().st_gid == 102
+
+
+def test_a_root_without_the_pbx_user_says_how_to_rebuild(tmp_path: Path) -> None:
+    settings = fake_root(tmp_path, "root:x:0:0:root:/root:/bin/bash\n")
+    with pytest.raises(SandboxError, match=r"no user 'asterisk'.*pbx install --force"):
+        pbx_account(settings.root)
