@@ -84,11 +84,14 @@ class Stop(Exception):
 
 
 # --- processes ---------------------------------------------------------------------------------
-def bench_env(tmp: Path) -> dict[str, str]:
+def bench_env(tmp: Path, instance: dict[str, str] | None = None,
+              prefix: str = "HOTLINE_BENCH_") -> dict[str, str]:
+    """The environment of a bench instance (`instance`, INSTANCE by default; <prefix><NAME>
+    overrides) on a fresh SQLite database in tmp."""
     env = {k: v for k, v in os.environ.items()
            if k not in ("HOTLINE_ARI_PASSWORD", "HOTLINE_AMI_SECRET", "HOTLINE_API_TOKEN")}
-    env.update({f"HOTLINE_{k}": os.environ.get(f"HOTLINE_BENCH_{k}", v)
-                for k, v in INSTANCE.items()})
+    env.update({f"HOTLINE_{k}": os.environ.get(f"{prefix}{k}", v)
+                for k, v in (instance or INSTANCE).items()})
     env["HOTLINE_DATABASE_URL"] = f"sqlite:///{tmp / 'hotline.db'}"
     return env
 
