@@ -233,6 +233,7 @@ class Bench:
     closing: bool = False
     phone_restarts: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
+    start_timeout: float = 120.0  # seconds for serve to answer /healthz
 
     def say(self, msg: str) -> None:
         print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
@@ -253,7 +254,8 @@ class Bench:
         self.serve = subprocess.Popen(
             [sys.executable, "-m", "app.cli", "serve", "--demo-data"], env=self.env, cwd=ROOT,
             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.monotonic() + 120  # speech warm-up takes most of the start
+        # Speech warm-up takes most of the start (minutes on a loaded machine).
+        deadline = time.monotonic() + self.start_timeout
         while True:
             with contextlib.suppress(httpx.HTTPError):
                 if httpx.get(self.api + "/healthz", timeout=2).status_code == 200:

@@ -41,6 +41,7 @@ def run_bench(args: argparse.Namespace, name: str, values: dict[str, str], prefi
     os.environ.update({k: v for k, v in env.items() if k.startswith("HOTLINE_")})
     settings = Settings()
     bench = Bench(args, tmp, env, settings, f"http://127.0.0.1:{settings.api_port}")
+    bench.start_timeout = 400  # others' load on the machine slows speech warm-up
 
     def on_term(*_: Any) -> None:
         raise Stop

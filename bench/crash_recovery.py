@@ -209,7 +209,7 @@ class Crash:
         line, reconciled = None, None
         healthy, confirmed = None, None
         restarted_wall = datetime.now(UTC)
-        deadline = restarted + 180
+        deadline = restarted + bench.start_timeout
         while time.monotonic() < deadline and bench.serve.poll() is None:
             now = time.monotonic()
             if line is None:
