@@ -61,6 +61,15 @@ def run_bench(args: argparse.Namespace, name: str, values: dict[str, str], prefi
     return 0
 
 
+def placed(summary: dict[str, Any]) -> tuple[list[str], int]:
+    """SIP call ids and completed calls of a `hotline call` summary (one call's summary has
+    sip_call_id and ok, several calls' sip_call_ids and completed)."""
+    if "sip_call_ids" in summary:
+        return [str(i) for i in summary["sip_call_ids"]], int(summary.get("completed", 0))
+    one = summary.get("sip_call_id")
+    return ([str(one)] if one else []), int(bool(summary.get("ok")))
+
+
 def ari(settings: Settings, path: str) -> Any:
     creds = load_credentials(settings)
     resp = httpx.get(f"{settings.ari_base_url}/{path}", timeout=5,

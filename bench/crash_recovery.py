@@ -47,7 +47,7 @@ from typing import Any
 
 import httpx
 from acd_load import ROOT, Bench
-from bench_kit import instance, open_records, rows, run_bench, stasis_channels
+from bench_kit import instance, open_records, placed, rows, run_bench, stasis_channels
 
 from app.ari_handlers.reconcile import HELPERS
 
@@ -55,7 +55,7 @@ INSTANCE = instance("crash", sip=15670, ari=18670, ami=15671, api=18671, rtp=(20
 # One caller number per group (all in 北京's mobile segment), so the records tell them apart.
 NUMBER = {"talking": "13901000001", "waiting": "13901000002", "in_menu": "13901000003",
           "ending": "13901000004"}
-ENDING_HOLD = 3.0  # the --ending callers hang up this long after answering
+ENDING_HOLD = 8.0  # the --ending callers hang up this long after answering
 RECONCILED = re.compile(r"reconciled: .*")
 
 
@@ -163,12 +163,11 @@ class Crash:
                   == args.waiting, 60)
         self.call("ending", args.ending, "--hold", str(ENDING_HOLD),
                   "--timeout", str(args.hold))
-        total = args.talking + args.waiting + args.in_menu + args.ending
-        # Answered and recorded: a caller the app had not answered yet would wait for a
-        # 200 OK that never comes.
-        self.wait("every caller answered", lambda: rows(
-            bench, "select count(*) from calls where ended_at is null "
-            "and answered_at is not null") == [(total,)], 30)
+        # Kill once all are answered: a caller the app had not answered yet would wait for a
+        # 200 OK that never comes. (Starting `hotline call` takes seconds on a busy machine.)
+        self.wait("the --ending callers answered", lambda: rows(
+            bench, "select count(*) from calls where caller = ? and answered_at is not null",
+            NUMBER["ending"]) == [(args.ending,)], 120)
 
     def snapshot(self) -> dict[str, Any]:
         """Who is where just before the kill, from the database."""
@@ -319,15 +318,15 @@ def run(bench: Bench) -> dict[str, Any]:
             break
         time.sleep(1)
     figures = crash.survived(before, restart.pop("restarted_wall"))
-    placed = args.talking + args.waiting + args.in_menu + args.ending
-    completed = sum(int(s.get("completed", 0)) for s in crash.summaries.values())
+    total = args.talking + args.waiting + args.in_menu + args.ending
+    completed = sum(placed(s)[1] for s in crash.summaries.values())
     return {
         "callers": {"talking": args.talking, "waiting": args.waiting, "in_menu": args.in_menu,
                     "ending": args.ending},
         **restart, **figures,
         "after": after,
         "agent_states_after": dict(Counter(crash.agents().values())),
-        "failed_calls": placed - completed,
+        "failed_calls": total - completed,
         "serve_log": str(bench.tmp / "serve.log"),
     }
 

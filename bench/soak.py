@@ -41,7 +41,7 @@ from collections import Counter
 from typing import Any
 
 from acd_load import ROOT, Bench, cpu_seconds, tree_cpu
-from bench_kit import instance, open_records, rows, run_bench, tree_rss_mb
+from bench_kit import instance, open_records, placed, rows, run_bench, tree_rss_mb
 
 from app.core.clock import today
 from app.pbx import sandbox
@@ -200,9 +200,9 @@ def run(bench: Bench) -> dict[str, Any]:
     failed: dict[str, dict[str, Any]] = {}
     by_branch: dict[str, dict[str, int]] = {}
     for branch, summary in summaries.items():
-        sip_ids = [str(i) for i in summary.get("sip_call_ids", [])]
+        sip_ids, completed = placed(summary)
         by_branch[branch], recorded = outcomes(bench, sip_ids)
-        failed[branch] = {"not_completed": per_branch[branch] - int(summary.get("completed", 0)),
+        failed[branch] = {"not_completed": per_branch[branch] - completed,
                           "no_record": per_branch[branch] - recorded}
         if summary.get("errors") or summary.get("error"):
             failed[branch]["errors"] = summary.get("errors") or summary.get("error")
