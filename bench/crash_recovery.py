@@ -70,10 +70,10 @@ def parse_args() -> argparse.Namespace:
                         help="callers in the main menu at the kill (default 6)")
     parser.add_argument("--ending", type=int, default=4,
                         help="callers who hang up while the app is down (default 4)")
-    parser.add_argument("--hold", type=float, default=240.0, metavar="SECONDS",
+    parser.add_argument("--hold", type=float, default=300.0, metavar="SECONDS",
                         help="the other callers hang up this long after their keys; it must "
                         "outlast the restart and the API's speech warm-up, which takes "
-                        "30-130 s on a busy 2-core machine (default 240)")
+                        "30-200 s on a busy 2-core machine (default 300)")
     args = parser.parse_args()
     if min(args.talking, args.waiting, args.in_menu, args.ending) < 0 or args.talking < 1:
         parser.error("group sizes must be >= 0, --talking >= 1")
@@ -92,7 +92,6 @@ class Crash:
         self.bench, self.args = bench, bench.args
         self.groups: dict[str, subprocess.Popen[str]] = {}
         self.summaries: dict[str, dict[str, Any]] = {}
-        self.adopted: set[str] = set()  # the new process's active calls once all were owned
 
     def call(self, group: str, count: int, *script: str) -> None:
         if count == 0:
@@ -225,7 +224,7 @@ class Crash:
                 with contextlib.suppress(httpx.HTTPError):
                     active = self.active_ids()
                     if self.unowned(active) == 0:
-                        confirmed, self.adopted = now, active
+                        confirmed = now
             if line is not None and confirmed is not None:
                 break
             time.sleep(0.1)
@@ -247,9 +246,11 @@ class Crash:
 
     def survived(self, before: dict[str, Any], restarted: datetime) -> dict[str, Any]:
         """Read from the database once every caller has hung up; only calls the new process
-        had as active count."""
-        bench, calls, adopted = self.bench, before["calls"], self.adopted
+        adopted (an `adopted` step in the record) count."""
+        bench, calls = self.bench, before["calls"]
         cutoff = restarted.isoformat(" ")[:19]
+        adopted = {str(c) for (c,) in rows(
+            bench, "select call_id from call_steps where kind = 'adopted'")}
 
         def steps(call_id: str) -> list[tuple[str, str]]:
             out = []
