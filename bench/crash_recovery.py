@@ -164,9 +164,9 @@ class Crash:
                   "--timeout", str(args.hold))
         # Kill once all are answered: a caller the app had not answered yet would wait for a
         # 200 OK that never comes. (Starting `hotline call` takes seconds on a busy machine.)
-        self.wait("the --ending callers answered", lambda: rows(
-            bench, "select count(*) from calls where caller = ? and answered_at is not null",
-            NUMBER["ending"]) == [(args.ending,)], 120)
+        self.wait("the --ending callers answered", lambda: sum(
+            c["caller"]["number"] == NUMBER["ending"] and c["state"] == "Up"
+            for c in stasis_channels(bench.settings)) == args.ending, 120)
 
     def snapshot(self) -> dict[str, Any]:
         """Who is where just before the kill, from the database."""
