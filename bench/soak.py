@@ -19,7 +19,8 @@ Printed figures (one JSON line):
   before/after      PBX channels and bridges, open call records / queue entries / agent legs,
                     RSS (MB) of `hotline serve` (with its children) and of Asterisk; after =
                     once every caller has ended and the platform settled
-  concurrency       live calls in the app, sampled each second: mean and max
+  concurrency       live calls in the app, sampled each second: mean and max, and how many
+                    samples the API did not answer within 15 s
   failed_calls      per branch: SIP calls that did not complete, calls without a record
   outcomes          per branch: outcome/ended_by of the records
   cpu_ms_per_call   CPU (user+system) of serve (with children) and Asterisk over the load,
@@ -40,6 +41,7 @@ import wave
 from collections import Counter
 from typing import Any
 
+import httpx
 from acd_load import ROOT, Bench, cpu_seconds, tree_cpu
 from bench_kit import instance, open_records, placed, rows, run_bench, tree_rss_mb
 
@@ -149,13 +151,23 @@ def run(bench: Bench) -> dict[str, Any]:
     before = snapshot(bench, serve_pid, pbx_pid)
     plan = scripts(bench)
     live: list[int] = []
+    api_timeouts: list[int] = []
     done = threading.Event()
+
+    def live_calls() -> int:
+        """-1 when the API does not answer in time (it shares serve's event loop)."""
+        try:
+            return bench.live_calls()
+        except httpx.HTTPError:
+            return -1
 
     def sample() -> None:
         while not done.wait(1.0):
-            n = bench.live_calls()
+            n = live_calls()
             if n >= 0:
                 live.append(n)
+            else:
+                api_timeouts.append(1)
 
     def place(branch: str) -> dict[str, Any]:
         n = per_branch[branch]
@@ -184,7 +196,9 @@ def run(bench: Bench) -> dict[str, Any]:
         summaries = dict(zip(plan, pool.map(place, plan), strict=True))
     finally:
         pool.shutdown(wait=False)
-    live_left = bench.settle(60)
+    deadline = time.monotonic() + 60  # until no call is live in the app
+    while (live_left := live_calls()) != 0 and time.monotonic() < deadline:
+        time.sleep(1)
     done.set()
     app_cpu, pbx_cpu = tree_cpu(serve_pid) - a0, cpu_seconds(pbx_pid) - p0
     wall = time.monotonic() - t0
@@ -212,7 +226,8 @@ def run(bench: Bench) -> dict[str, Any]:
         "before": before, "after": after,
         "live_calls_after_settle": live_left,
         "concurrency": {"mean": round(sum(live) / len(live), 1) if live else None,
-                        "max": max(live) if live else None},
+                        "max": max(live) if live else None,
+                        "api_unanswered_samples": len(api_timeouts)},
         "failed_calls": failed,
         "outcomes": by_branch,
         "cpu_ms_per_call": {"app": round(app_cpu * 1000 / args.calls, 1),
