@@ -28,6 +28,8 @@ bench: setup
 	.venv/bin/python bench/asr_live.py
 	.venv/bin/python bench/acd_load.py
 	.venv/bin/python bench/qa_analytics.py
+	.venv/bin/python bench/soak.py
+	.venv/bin/python bench/crash_recovery.py
 
 clean-pbx:
 	-.venv/bin/hotline pbx stop

@@ -85,11 +85,14 @@ class Stop(Exception):
 
 
 # --- processes ---------------------------------------------------------------------------------
-def bench_env(tmp: Path) -> dict[str, str]:
+def bench_env(tmp: Path, instance: dict[str, str] | None = None,
+              prefix: str = "HOTLINE_BENCH_") -> dict[str, str]:
+    """The environment of a bench instance (`instance`, INSTANCE by default; <prefix><NAME>
+    overrides) on a fresh SQLite database in tmp."""
     env = {k: v for k, v in os.environ.items()
            if k not in ("HOTLINE_ARI_PASSWORD", "HOTLINE_AMI_SECRET", "HOTLINE_API_TOKEN")}
-    env.update({f"HOTLINE_{k}": os.environ.get(f"HOTLINE_BENCH_{k}", v)
-                for k, v in INSTANCE.items()})
+    env.update({f"HOTLINE_{k}": os.environ.get(f"{prefix}{k}", v)
+                for k, v in (instance or INSTANCE).items()})
     env["HOTLINE_DATABASE_URL"] = f"sqlite:///{tmp / 'hotline.db'}"
     return env
 
@@ -231,6 +234,7 @@ class Bench:
     closing: bool = False
     phone_restarts: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
+    start_timeout: float = 120.0  # seconds for serve to answer /healthz
 
     def say(self, msg: str) -> None:
         print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
@@ -251,8 +255,8 @@ class Bench:
         self.serve = subprocess.Popen(
             [sys.executable, "-m", "app.cli", "serve", "--demo-data"], env=self.env, cwd=ROOT,
             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        # Speech warm-up takes most of the start: minutes on a busy machine.
-        deadline = time.monotonic() + 360
+        # Speech warm-up takes most of the start (minutes on a loaded machine).
+        deadline = time.monotonic() + self.start_timeout
         while True:
             with contextlib.suppress(httpx.HTTPError):
                 if httpx.get(self.api + "/healthz", timeout=2).status_code == 200:
