@@ -16,6 +16,7 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis import Case
 from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import negative_data_rejection
 
 from app.api.main import create_app
 from app.config import Settings
@@ -59,4 +60,8 @@ def test_every_operation_keeps_the_contract(case: Case, conformance_db: Seeded) 
         response = case.call_and_validate(headers=headers, excluded_checks=[not_a_server_error])
         assert response.status_code in (401, 403, 404, 405, 409, 413, 422, 503), response.text
         return
-    case.call_and_validate(headers=headers)
+    response = case.call(headers=headers)
+    # A body over the limit is refused before it is read (413, documented on every route): a
+    # refusal, whatever the generator made of the body's schema.
+    excluded = [negative_data_rejection] if response.status_code == 413 else []
+    case.validate_response(response, excluded_checks=excluded)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, Field, PlainValidator, WithJsonSchema
 
 from app.api.deps import Session, require, roles_doc
@@ -19,6 +19,8 @@ from app.qa.scoring import Answer, AnswerError, averages, score
 from app.services.auth import Principal
 
 router = APIRouter(prefix="/api/v1", tags=["quality assurance"])
+# Ids are database integers: anything beyond is not found, not an error.
+EvaluationId = Annotated[int, Path(ge=1, le=2_147_483_647)]
 EVALUATE = (Role.QA, Role.SUPERVISOR)
 READ = (Role.QA, Role.SUPERVISOR, Role.AGENT)
 Evaluator = Annotated[Principal, Depends(require(*EVALUATE))]
@@ -302,6 +304,8 @@ async def one_scorecard(name: str, request: Request, user: Reader) -> ScorecardO
 )
 async def create_evaluation(body: EvaluationIn, request: Request, session: Session,
                             user: Evaluator) -> EvaluationOut:
+    if await session.get(CallRecord, body.call_id) is None:  # what is scored comes first
+        raise ApiError(404, "call_not_found", f"no call {body.call_id}")
     card = _scorecard(request, body.scorecard)
     answers = [Answer(a.question, a.points, a.na, a.failed, a.comment) for a in body.answers]
     try:
@@ -417,7 +421,8 @@ async def evaluation_calibration(
     description="An agent reads only its own evaluations. " + roles_doc(*READ),
     responses={404: {"description": "no such evaluation"}},
 )
-async def one_evaluation(evaluation_id: int, session: Session, user: Reader) -> EvaluationOut:
+async def one_evaluation(evaluation_id: EvaluationId, session: Session,
+                         user: Reader) -> EvaluationOut:
     evaluation = await _get(session, evaluation_id)
     _only_own(user, evaluation)
     return evaluation_out(evaluation)
@@ -434,7 +439,8 @@ async def one_evaluation(evaluation_id: int, session: Session, user: Reader) -> 
         409: {"description": "acknowledged already"},
     },
 )
-async def acknowledge(evaluation_id: int, session: Session, user: AgentUser) -> EvaluationOut:
+async def acknowledge(evaluation_id: EvaluationId, session: Session,
+                      user: AgentUser) -> EvaluationOut:
     evaluation = await _get(session, evaluation_id)
     if user.role != Role.AGENT or evaluation.agent is None \
             or evaluation.agent.number != user.name:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import FileResponse
 from pydantic import BaseModel
 from sqlalchemy import Select, and_, exists, func, select
@@ -33,6 +33,8 @@ from app.recordings.recorder import RecordingError
 from app.services.auth import Principal
 
 router = APIRouter(tags=["recordings"], responses=documented(401, 403))
+# Ids are database integers: anything beyond is not found, not an error.
+RecordingId = Annotated[int, Path(ge=1, le=2_147_483_647)]
 READ = (Role.QA, Role.SUPERVISOR, Role.AGENT)  # agents: only the calls they were on
 CONTROL = (Role.SUPERVISOR, Role.AGENT)  # pause/resume: the agent on the call, supervisors
 
@@ -198,7 +200,7 @@ async def list_recordings(
             description=roles_doc())
 async def access_log(
     session: Session, user: Annotated[Principal, Depends(require())],
-    recording_id: int | None = None,
+    recording_id: Annotated[int | None, Query(ge=1, le=2_147_483_647)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> list[AccessOut]:
     query = select(RecordingAccess)
@@ -213,7 +215,8 @@ async def access_log(
             summary="One recording: metadata, pauses, agent segments",
             description=roles_doc(*READ), responses=documented(404))
 async def get_recording(
-    recording_id: int, session: Session, user: Annotated[Principal, Depends(require(*READ))],
+    recording_id: RecordingId, session: Session,
+    user: Annotated[Principal, Depends(require(*READ))],
 ) -> RecordingOut:
     return await _out(session, await _readable(session, user, recording_id), detail=True)
 
@@ -227,7 +230,7 @@ async def get_recording(
                        416: {"description": "the range is outside the file"},
                        **documented(404, 409)})
 async def recording_audio(
-    recording_id: int, request: Request, session: Session,
+    recording_id: RecordingId, request: Request, session: Session,
     user: Annotated[Principal, Depends(require(*READ))], download: bool = False,
 ) -> FileResponse:
     rec = await _readable(session, user, recording_id)
@@ -298,7 +301,7 @@ class TranscriptRequest(BaseModel):
              "the recording's detail when done.",
              responses=documented(404, 409, 503))
 async def request_transcript(
-    recording_id: int, request: Request, session: Session,
+    recording_id: RecordingId, request: Request, session: Session,
     user: Annotated[Principal, Depends(require(Role.QA, Role.SUPERVISOR))],
 ) -> TranscriptRequest:
     rec = await _readable(session, user, recording_id)
