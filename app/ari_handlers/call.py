@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from app.ari_handlers.bridge import Bridge
+from app.ari_handlers.dtmf import RepeatedKeyFilter
 from app.ari_handlers.models import (
     Channel,
     ChannelDestroyed,
@@ -40,6 +41,9 @@ log = logging.getLogger(__name__)
 
 HANGUP_EVENTS = (StasisEnd, ChannelDestroyed, ChannelHangupRequest, ChannelGone)
 TERMINATOR_GRACE = 0.8  # seconds to wait for a # after a complete entry
+# How the PBX hangs up a caller whose RTP stopped (see Call._note_hangup).
+SOFTHANGUP_DEV = 1  # ChannelHangupRequest.cause of a soft hang-up: AST_SOFTHANGUP_DEV
+MEDIA_TIMEOUT_CAUSE = 44  # Q.850 in ChannelDestroyed: AST_CAUSE_REQUESTED_CHAN_UNAVAIL
 
 
 def _iso(event: Event) -> str | None:
@@ -73,6 +77,13 @@ class Call:
         self.heard: deque[Any] = deque()  # speech results not yet consumed
         self.speaking = False  # the caller is mid-utterance (while we listen)
         self.notices: deque[Notice] = deque()  # platform notices not yet consumed
+        self.key_copies = RepeatedKeyFilter()
+        # Why the channel ended, when the PBX said so: the reason of its own soft hang-up
+        # (ChannelHangupRequest), the Q.850 cause and text (ChannelDestroyed).
+        self.hangup_soft_reason: int | None = None
+        self.hangup_cause: int | None = None
+        self.hangup_cause_txt: str = ""
+        self.media_timed_out = False  # the PBX hung up because the caller's media stopped
 
     def deliver(self, event: Event) -> None:
         self.queue.put_nowait(event)
@@ -110,10 +121,16 @@ class Call:
             return None
         if isinstance(event, HANGUP_EVENTS) and self.id in event.channel_ids():
             self.hungup = True
-            self.trace.end_reason = self.trace.end_reason or "caller hung up"
-            self.trace.step("hangup", event=event.type)
+            self._note_hangup(event)
+            reason = "media timeout" if self.media_timed_out else "caller hung up"
+            self.trace.end_reason = self.trace.end_reason or reason
+            self.trace.step("hangup", event=event.type,
+                            **({"by": "media timeout"} if self.media_timed_out else {}))
             raise CallHungUp(self.id)
         if isinstance(event, ChannelDtmfReceived) and event.channel.id == self.id:
+            if self.key_copies.is_copy(event):
+                self.trace.step("dtmf_copy_dropped", ari_ts=_iso(event))
+                return event
             self.digits.append(event.digit)
             self.trace.step("dtmf", digit=event.digit, ari_ts=_iso(event))
         elif isinstance(event, SpeechStarted):
@@ -125,6 +142,27 @@ class Call:
         elif isinstance(event, Notice):
             self.notices.append(event)
         return event
+
+    def _note_hangup(self, event: Event) -> None:
+        """Why the channel ended, as far as the PBX says so (verified on Asterisk 22.10).
+
+        The PBX hangs a caller up for dead media (res_pjsip_sdp_rtp: no RTP for rtp_timeout,
+        or rtp_timeout_hold while the phone holds the call) by setting the Q.850 cause 44 and
+        a soft hang-up of reason AST_SOFTHANGUP_DEV: ARI sends ChannelHangupRequest with
+        soft=true, cause=1 (that `cause` is the soft hang-up reason, not Q.850). A caller's
+        BYE is a ChannelHangupRequest without soft or cause; our own DELETE is soft with
+        reason 32 (explicit). The Q.850 cause (44, "Requested channel not available", against
+        0 "Unknown" after a BYE) is only in ChannelDestroyed, which comes after StasisEnd, when
+        the app is no longer subscribed to the channel: the call rarely sees it. The other
+        users of AST_SOFTHANGUP_DEV hang up channels replaced in SIP transfers, which callers
+        in this platform do not make.
+        """
+        if isinstance(event, ChannelDestroyed):
+            self.hangup_cause, self.hangup_cause_txt = event.cause, event.cause_txt
+            self.media_timed_out = event.cause == MEDIA_TIMEOUT_CAUSE
+        elif isinstance(event, ChannelHangupRequest) and event.soft:
+            self.hangup_soft_reason = event.cause
+            self.media_timed_out = event.cause == SOFTHANGUP_DEV
 
     async def answer(self) -> None:
         await self.rest.answer(self.id)

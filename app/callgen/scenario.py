@@ -2,49 +2,90 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from xml.sax.saxutils import quoteattr
 
-from app.callgen.dtmf_pcap import speech_packets, write_dtmf_pcap, write_speech_pcap
+from app.callgen.dtmf_pcap import PRESS_MS, Frame, RtpStream, write_pcap
 from app.callgen.script import Key, Pause, Speech, Step, wav_data
 
-KEY_GAP_MS = 300  # a press lasts 140 ms (see dtmf_pcap); the rest is the gap to the next key
+KEY_GAP_MS = 160  # from the end of one key to the start of the next, unless told otherwise
+HOLD_TAIL_MS = 2000  # silence goes on a little past the hold, until the BYE is through
 FAILURES = (400, 403, 404, 408, 480, 486, 487, 488, 500, 502, 503, 603)
+
+
+@dataclass(frozen=True)
+class Media:
+    """How the caller's phone sends: key timing, and whether it sends silence between sounds
+    (a real phone does, all call long; `--no-media` is a caller whose RTP has died)."""
+
+    tone_ms: int = PRESS_MS
+    gap_ms: int = KEY_GAP_MS
+    silence: bool = True
 
 
 def _log(message: str) -> str:
     return f'<action><log message={quoteattr(message + " [call_id] [clock_tick]")}/></action>'
 
 
+class _Plays:
+    """The pcap files of one scenario, written into work as the script is laid out."""
+
+    def __init__(self, work: Path) -> None:
+        self.work = work
+        self.count = 0
+
+    def play(self, kind: str, frames: list[Frame]) -> str:
+        self.count += 1
+        path = write_pcap(self.work / f"{kind}-{self.count}.pcap", frames)
+        return f"<nop><action><exec play_pcap_audio={quoteattr(str(path))}/></action></nop>"
+
+
+def _quiet(stream: RtpStream, plays: _Plays, ms: int, media: Media) -> list[str]:
+    """A pause of ms: silence on the line, or nothing at all without media."""
+    body = []
+    if media.silence:
+        body.append(plays.play("silence", stream.silence(ms)))
+    else:
+        stream.skip(ms)
+    body.append(f'<pause milliseconds="{ms}"/>')
+    return body
+
+
 def build_scenario(
-    steps: list[Step], hold_ms: int, caller: str, work: Path, settle_ms: int = 500
+    steps: list[Step], hold_ms: int, caller: str, work: Path, settle_ms: int = 500,
+    media: Media | None = None,
 ) -> str:
-    """The scenario XML; key presses are written as pcap files into work."""
+    """The scenario XML; key presses, speech and silence are written as pcap files into work.
+
+    Each play replaces the one before it (SIPp plays one file at a time per call), so a key
+    carries the silence of its gap, and the hold plays silence until the call ends.
+    """
+    media = media or Media()
     body: list[str] = []
-    presses = speeches = 0
-    # One RTP clock for keys and speech, so the PBX sees a single, continuous stream.
-    clock, seq = 8000, 100
+    stream, plays = RtpStream(), _Plays(work)
     if settle_ms:
-        body.append(f'<pause milliseconds="{settle_ms}"/>')
+        body += _quiet(stream, plays, settle_ms, media)
     for step in steps:
         if isinstance(step, Key):
-            presses += 1
-            path = write_dtmf_pcap(work / f"key-{presses}.pcap", step.key, clock, seq)
-            clock, seq = clock + 8000, seq + 20
-            pcap = quoteattr(str(path))
-            body.append(f"<nop><action><exec play_pcap_audio={pcap}/></action></nop>")
-            body.append(f'<pause milliseconds="{KEY_GAP_MS}"/>')
+            gap = media.gap_ms if media.silence else 0
+            body.append(plays.play("key", stream.key(step.key, media.tone_ms, gap)))
+            if not media.silence:
+                stream.skip(media.gap_ms)
+            body.append(f'<pause milliseconds="{media.tone_ms + media.gap_ms}"/>')
         elif isinstance(step, Pause):
-            body.append(f'<pause milliseconds="{step.ms}"/>')
+            body += _quiet(stream, plays, step.ms, media)
         elif isinstance(step, Speech):
-            speeches += 1
-            ulaw = wav_data(step.path)
-            path = write_speech_pcap(work / f"speech-{speeches}.pcap", ulaw, clock, seq)
-            packets = speech_packets(ulaw)
-            clock, seq = clock + packets * 160 + 8000, seq + packets + 20
-            pcap = quoteattr(str(path))
-            body.append(f"<nop><action><exec play_pcap_audio={pcap}/></action></nop>")
+            frames = stream.audio(wav_data(step.path))
+            if media.silence:
+                tail = len(frames) * 20_000
+                frames += [(tail + t, f) for t, f in stream.silence(200)]
+            else:
+                stream.skip(200)
+            body.append(plays.play("speech", frames))
             body.append(f'<pause milliseconds="{step.ms + 200}"/>')
+    if media.silence and hold_ms > 0:
+        body.append(plays.play("silence", stream.silence(hold_ms + HOLD_TAIL_MS)))
     failures = "\n".join(
         f'  <recv response="{code}" optional="true" next="failed">{_log(f"final {code}")}</recv>'
         for code in FAILURES
