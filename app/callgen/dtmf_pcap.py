@@ -93,17 +93,14 @@ class RtpStream:
     seq: int = 100
     clock: int = 8000
 
-    def key(self, key: str, tone_ms: int = PRESS_MS, then_silence_ms: int = 0) -> list[Frame]:
-        """One press, optionally followed by silence (a phone sends audio between keys)."""
+    def key(self, key: str, tone_ms: int = PRESS_MS) -> list[Frame]:
+        """One press: event packets every 20 ms, the end packet (three times) at tone_ms."""
         steps = tone_packets(tone_ms)
         packets = dtmf_packets(key, self.clock, self.seq, self.ssrc, tone_ms)
         frames = [(min(i, steps) * PACKET_MS * 1000 + i * 10, frame)
                   for i, frame in enumerate(packets)]
         self.seq += steps + 1
         self.clock += steps * SAMPLES_PER_PACKET
-        if then_silence_ms > 0:
-            offset = (steps + 1) * PACKET_MS * 1000
-            frames += [(offset + t, f) for t, f in self.silence(then_silence_ms)]
         return frames
 
     def audio(self, ulaw: bytes) -> list[Frame]:

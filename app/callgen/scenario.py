@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from xml.sax.saxutils import quoteattr
 
-from app.callgen.dtmf_pcap import PRESS_MS, Frame, RtpStream, write_pcap
+from app.callgen.dtmf_pcap import PACKET_MS, PRESS_MS, Frame, RtpStream, write_pcap
 from app.callgen.script import Key, Pause, Speech, Step, wav_data
 
 KEY_GAP_MS = 160  # from the end of one key to the start of the next, unless told otherwise
@@ -28,64 +28,70 @@ def _log(message: str) -> str:
     return f'<action><log message={quoteattr(message + " [call_id] [clock_tick]")}/></action>'
 
 
-class _Plays:
-    """The pcap files of one scenario, written into work as the script is laid out."""
+class _Line:
+    """What the caller's phone sends, laid out on one time line (microseconds from answer)."""
 
-    def __init__(self, work: Path) -> None:
-        self.work = work
-        self.count = 0
+    def __init__(self, media: Media) -> None:
+        self.media = media
+        self.stream = RtpStream()
+        self.frames: list[Frame] = []
+        self.now = 0
 
-    def play(self, kind: str, frames: list[Frame]) -> str:
-        self.count += 1
-        path = write_pcap(self.work / f"{kind}-{self.count}.pcap", frames)
-        return f"<nop><action><exec play_pcap_audio={quoteattr(str(path))}/></action></nop>"
+    def _add(self, frames: list[Frame], at: int) -> None:
+        self.frames += [(at + offset, frame) for offset, frame in frames]
 
+    def quiet(self, ms: int, after_sound: bool = False) -> None:
+        """ms without a sound: silence, as a phone sends it, or nothing without media. Right
+        after a key or speech the first packet is one packet time later."""
+        lead = PACKET_MS if after_sound else 0
+        if self.media.silence:
+            self._add(self.stream.silence(max(0, ms - lead)), self.now + lead * 1000)
+        else:
+            self.stream.skip(ms)
+        self.now += ms * 1000
 
-def _quiet(stream: RtpStream, plays: _Plays, ms: int, media: Media) -> list[str]:
-    """A pause of ms: silence on the line, or nothing at all without media."""
-    body = []
-    if media.silence:
-        body.append(plays.play("silence", stream.silence(ms)))
-    else:
-        stream.skip(ms)
-    body.append(f'<pause milliseconds="{ms}"/>')
-    return body
+    def key(self, key: str) -> None:
+        self._add(self.stream.key(key, self.media.tone_ms), self.now)
+        self.now += self.media.tone_ms * 1000
+        self.quiet(self.media.gap_ms, after_sound=True)
+
+    def speech(self, ulaw: bytes) -> None:
+        frames = self.stream.audio(ulaw)
+        self._add(frames, self.now)
+        self.now += len(frames) * PACKET_MS * 1000
+        self.quiet(200, after_sound=True)
 
 
 def build_scenario(
     steps: list[Step], hold_ms: int, caller: str, work: Path, settle_ms: int = 500,
     media: Media | None = None,
 ) -> str:
-    """The scenario XML; key presses, speech and silence are written as pcap files into work.
+    """The scenario XML; everything the caller sends goes into one pcap file in work.
 
-    Each play replaces the one before it (SIPp plays one file at a time per call), so a key
-    carries the silence of its gap, and the hold plays silence until the call ends.
+    One file, played once from the answer on: SIPp 3.6.1 plays one file at a time per call
+    and a new play cancels the one before, so a key whose sending thread ran late on a busy
+    machine lost its end packets to the next key's play. In one file a late packet is only
+    late. The file goes on with the hold (silence, unless `--no-media`) until the call ends.
     """
-    media = media or Media()
-    body: list[str] = []
-    stream, plays = RtpStream(), _Plays(work)
+    line = _Line(media or Media())
     if settle_ms:
-        body += _quiet(stream, plays, settle_ms, media)
+        line.quiet(settle_ms)
     for step in steps:
         if isinstance(step, Key):
-            gap = media.gap_ms if media.silence else 0
-            body.append(plays.play("key", stream.key(step.key, media.tone_ms, gap)))
-            if not media.silence:
-                stream.skip(media.gap_ms)
-            body.append(f'<pause milliseconds="{media.tone_ms + media.gap_ms}"/>')
+            line.key(step.key)
         elif isinstance(step, Pause):
-            body += _quiet(stream, plays, step.ms, media)
+            line.quiet(step.ms)
         elif isinstance(step, Speech):
-            frames = stream.audio(wav_data(step.path))
-            if media.silence:
-                tail = len(frames) * 20_000
-                frames += [(tail + t, f) for t, f in stream.silence(200)]
-            else:
-                stream.skip(200)
-            body.append(plays.play("speech", frames))
-            body.append(f'<pause milliseconds="{step.ms + 200}"/>')
-    if media.silence and hold_ms > 0:
-        body.append(plays.play("silence", stream.silence(hold_ms + HOLD_TAIL_MS)))
+            line.speech(wav_data(step.path))
+    script_ms = line.now // 1000
+    if hold_ms > 0:
+        line.quiet(hold_ms + HOLD_TAIL_MS)
+    body: list[str] = []
+    if line.frames:
+        path = quoteattr(str(write_pcap(work / "caller.pcap", line.frames)))
+        body.append(f"<nop><action><exec play_pcap_audio={path}/></action></nop>")
+    if script_ms:
+        body.append(f'<pause milliseconds="{script_ms}"/>')
     failures = "\n".join(
         f'  <recv response="{code}" optional="true" next="failed">{_log(f"final {code}")}</recv>'
         for code in FAILURES

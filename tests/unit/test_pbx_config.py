@@ -99,3 +99,21 @@ def test_root_is_required_for_pbx_actions(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setattr("os.geteuid", lambda: 1000)
     with pytest.raises(SandboxError, match=r"needs root.*sudo"):
         require_root("start")
+
+
+def test_callers_without_media_are_hung_up_after_the_configured_timeouts(
+        tmp_path: Path) -> None:
+    files = render_all(tmp_path / "default")
+    caller = files["pjsip.conf"].split("[caller]")[1]
+    assert "rtp_timeout = 30" in caller and "rtp_timeout_hold = 300" in caller
+    assert "mindtmfduration = 40" in files["asterisk.conf"]
+    quick = render_all(tmp_path / "quick", rtp_timeout=8, rtp_timeout_hold=0)
+    assert "rtp_timeout = 8\n" in quick["pjsip.conf"]
+    assert "rtp_timeout_hold = 0\n" in quick["pjsip.conf"]
+
+
+def test_negative_media_timeouts_are_refused() -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="rtp_timeout"):
+        Settings(rtp_timeout=-1)
