@@ -112,13 +112,25 @@ class Call:
         return True
 
     async def next_event(self, timeout: float | None = None) -> Event | None:
-        """The next event of this call, None on timeout; raises CallHungUp when it ends."""
+        """The next event of this call, None on timeout; raises CallHungUp when it ends.
+
+        Asterisk's second copy of a key (app/ari_handlers/dtmf.py) is no event: it is noted
+        in the trace and skipped, so it neither counts as a key nor stops a prompt.
+        """
         if self.hungup:
             raise CallHungUp(self.id)
-        try:
-            event = await asyncio.wait_for(self.queue.get(), timeout)
-        except TimeoutError:
-            return None
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
+        while True:
+            remaining = None if deadline is None else max(0.0, deadline - loop.time())
+            try:
+                event = await asyncio.wait_for(self.queue.get(), remaining)
+            except TimeoutError:
+                return None
+            if not (isinstance(event, ChannelDtmfReceived) and event.channel.id == self.id
+                    and self.key_copies.is_copy(event)):
+                break
+            self.trace.step("dtmf_copy_dropped", ari_ts=_iso(event))
         if isinstance(event, HANGUP_EVENTS) and self.id in event.channel_ids():
             self.hungup = True
             self._note_hangup(event)
@@ -128,9 +140,6 @@ class Call:
                             **({"by": "media timeout"} if self.media_timed_out else {}))
             raise CallHungUp(self.id)
         if isinstance(event, ChannelDtmfReceived) and event.channel.id == self.id:
-            if self.key_copies.is_copy(event):
-                self.trace.step("dtmf_copy_dropped", ari_ts=_iso(event))
-                return event
             self.digits.append(event.digit)
             self.trace.step("dtmf", digit=event.digit, ari_ts=_iso(event))
         elif isinstance(event, SpeechStarted):

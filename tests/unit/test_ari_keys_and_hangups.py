@@ -146,3 +146,31 @@ async def test_a_destroyed_channel_gives_its_q850_cause(fake: FakeAri) -> None:
                                   "cause_txt": "Requested channel not available"}])
     assert (call.hangup_cause, call.hangup_cause_txt) == (44, "Requested channel not available")
     assert call.media_timed_out
+
+
+async def test_a_copy_does_not_stop_the_next_prompt(fake: FakeAri) -> None:
+    stopped_by: list[str | None] = []
+
+    async def handler(call: Call) -> None:
+        fake.play_delay = 30  # long prompts the caller interrupts
+        for _ in range(2):
+            result = await call.play("sound:long", interrupt_on_dtmf=True)
+            call.flush_digits()
+            stopped_by.append(result.interrupted_by)
+
+    client = AriClient(fake.base_url, "hotline", "u", "p", handler,
+                       backoff_initial=0.05, backoff_max=0.2)
+    client.start()
+    await asyncio.wait_for(fake.connected.wait(), 5)
+    await fake.start_call("c1")
+    chan = fake.channels["c1"]
+    await asyncio.sleep(0.2)
+    for event in (dtmf("9", "20.100"), dtmf("9", "20.130"), dtmf("5", "20.600")):
+        await fake.push({"application": "hotline", "channel": chan, **event})
+        await asyncio.sleep(0.2)
+    for _ in range(50):
+        if len(stopped_by) == 2:
+            break
+        await asyncio.sleep(0.1)
+    await client.stop()
+    assert stopped_by == ["9", "5"]
