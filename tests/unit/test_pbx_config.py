@@ -103,7 +103,10 @@ def test_root_is_required_for_pbx_actions(monkeypatch: pytest.MonkeyPatch) -> No
 
 def test_callers_without_media_are_hung_up_after_the_configured_timeouts(
         tmp_path: Path) -> None:
-    files = render_all(tmp_path / "default")
+    # Production defaults (the tests' own instance lowers rtp_timeout through the env).
+    assert Settings.model_fields["rtp_timeout"].default == 30
+    assert Settings.model_fields["rtp_timeout_hold"].default == 300
+    files = render_all(tmp_path / "default", rtp_timeout=30, rtp_timeout_hold=300)
     caller = files["pjsip.conf"].split("[caller]")[1]
     assert "rtp_timeout = 30" in caller and "rtp_timeout_hold = 300" in caller
     assert "mindtmfduration = 40" in files["asterisk.conf"]
