@@ -33,6 +33,11 @@ class Settings(BaseSettings):
     sip_port: int = 5060
     rtp_start: int = 10000
     rtp_end: int = 20000
+    # The PBX hangs up a caller whose RTP has stopped for this many seconds (a phone sends
+    # media all call long, silence included), and after rtp_timeout_hold while the caller's
+    # phone has the call on hold (it may send nothing then); 0 turns the check off.
+    rtp_timeout: int = Field(30, ge=0)
+    rtp_timeout_hold: int = Field(300, ge=0)
     ari_host: str = "127.0.0.1"
     ari_port: int = 8088
     ari_user: str = "hotline"

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from app.ari_handlers.bridge import Bridge
+from app.ari_handlers.dtmf import RepeatedKeyFilter
 from app.ari_handlers.models import (
     Channel,
     ChannelDestroyed,
@@ -45,6 +46,9 @@ TERMINATOR_GRACE = 0.8  # seconds to wait for a # after a complete entry
 HANGUP_EVENT_WAIT = 1.0  # seconds a vanished channel's hang-up event may lag the 404
 # Asterisk's soft hang-up flag (the `cause` of a soft ChannelHangupRequest) for a PBX stop.
 SOFTHANGUP_SHUTDOWN = 1 << 2
+# How the PBX hangs up a caller whose RTP stopped (see Call._note_hangup).
+SOFTHANGUP_DEV = 1  # ChannelHangupRequest.cause of a soft hang-up: AST_SOFTHANGUP_DEV
+MEDIA_TIMEOUT_CAUSE = 44  # Q.850 in ChannelDestroyed: AST_CAUSE_REQUESTED_CHAN_UNAVAIL
 
 
 def _iso(event: Event) -> str | None:
@@ -55,6 +59,10 @@ def ended_by(event: Event) -> tuple[EndedBy, str]:
     """Who ended the call, from the event that says it ended."""
     if isinstance(event, ChannelGone):
         return EndedBy(event.by), "channel gone while the PBX link was down"
+    if isinstance(event, ChannelHangupRequest) and event.soft and event.cause == SOFTHANGUP_DEV:
+        return EndedBy.MEDIA_TIMEOUT, "media timeout"  # the PBX heard no RTP (rtp_timeout)
+    if isinstance(event, ChannelDestroyed) and event.cause == MEDIA_TIMEOUT_CAUSE:
+        return EndedBy.MEDIA_TIMEOUT, "media timeout"
     if isinstance(event, ChannelHangupRequest) and event.soft \
             and (event.cause or 0) & SOFTHANGUP_SHUTDOWN:
         return EndedBy.PBX_RESTART, "the PBX is shutting down"
@@ -94,6 +102,13 @@ class Call:
         self.talk: TalkLeft | None = None
         # While the flow collects a secret (verification digits), the trace hides the keys.
         self.keys_secret = False
+        self.key_copies = RepeatedKeyFilter()
+        # Why the channel ended, when the PBX said so: the reason of its own soft hang-up
+        # (ChannelHangupRequest), the Q.850 cause and text (ChannelDestroyed).
+        self.hangup_soft_reason: int | None = None
+        self.hangup_cause: int | None = None
+        self.hangup_cause_txt: str = ""
+        self.media_timed_out = False  # the PBX hung up because the caller's media stopped
 
     def deliver(self, event: Event) -> None:
         self.queue.put_nowait(event)
@@ -146,17 +161,31 @@ class Call:
         return True
 
     async def next_event(self, timeout: float | None = None) -> Event | None:
-        """The next event of this call, None on timeout; raises CallHungUp when it ends."""
+        """The next event of this call, None on timeout; raises CallHungUp when it ends.
+
+        Asterisk's second copy of a key (app/ari_handlers/dtmf.py) is no event: it is noted
+        in the trace and skipped, so it neither counts as a key nor stops a prompt.
+        """
         if self.hungup:
             raise CallHungUp(self.id)
-        try:
-            event = await asyncio.wait_for(self.queue.get(), timeout)
-        except TimeoutError:
-            return None
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
+        while True:
+            remaining = None if deadline is None else max(0.0, deadline - loop.time())
+            try:
+                event = await asyncio.wait_for(self.queue.get(), remaining)
+            except TimeoutError:
+                return None
+            if not (isinstance(event, ChannelDtmfReceived) and event.channel.id == self.id
+                    and self.key_copies.is_copy(event)):
+                break
+            self.trace.step("dtmf_copy_dropped", ari_ts=_iso(event))
         if isinstance(event, HANGUP_EVENTS) and self.id in event.channel_ids():
             self.hungup = True
+            self._note_hangup(event)
             self.trace.ended(*ended_by(event))
-            self.trace.step("hangup", event=event.type)
+            self.trace.step("hangup", event=event.type,
+                            **({"by": "media timeout"} if self.media_timed_out else {}))
             raise CallHungUp(self.id)
         if isinstance(event, ChannelDtmfReceived) and event.channel.id == self.id:
             self.digits.append(event.digit)
@@ -171,6 +200,27 @@ class Call:
         elif isinstance(event, Notice):
             self.notices.append(event)
         return event
+
+    def _note_hangup(self, event: Event) -> None:
+        """Why the channel ended, as far as the PBX says so (verified on Asterisk 22.10).
+
+        The PBX hangs a caller up for dead media (res_pjsip_sdp_rtp: no RTP for rtp_timeout,
+        or rtp_timeout_hold while the phone holds the call) by setting the Q.850 cause 44 and
+        a soft hang-up of reason AST_SOFTHANGUP_DEV: ARI sends ChannelHangupRequest with
+        soft=true, cause=1 (that `cause` is the soft hang-up reason, not Q.850). A caller's
+        BYE is a ChannelHangupRequest without soft or cause; our own DELETE is soft with
+        reason 32 (explicit). The Q.850 cause (44, "Requested channel not available", against
+        0 "Unknown" after a BYE) is only in ChannelDestroyed, which comes after StasisEnd, when
+        the app is no longer subscribed to the channel: the call rarely sees it. The other
+        users of AST_SOFTHANGUP_DEV hang up channels replaced in SIP transfers, which callers
+        in this platform do not make.
+        """
+        if isinstance(event, ChannelDestroyed):
+            self.hangup_cause, self.hangup_cause_txt = event.cause, event.cause_txt
+            self.media_timed_out = event.cause == MEDIA_TIMEOUT_CAUSE
+        elif isinstance(event, ChannelHangupRequest) and event.soft:
+            self.hangup_soft_reason = event.cause
+            self.media_timed_out = event.cause == SOFTHANGUP_DEV
 
     async def answer(self) -> None:
         await self.rest.answer(self.id)

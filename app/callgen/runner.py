@@ -18,8 +18,9 @@ from typing import Any
 
 import httpx
 
-from app.callgen.scenario import build_scenario
-from app.callgen.script import ScriptError, Speech, Step, keys_of, parse_dtmf, wav_info
+from app.callgen.dtmf_pcap import PACKET_MS, PRESS_MS
+from app.callgen.scenario import KEY_GAP_MS, Media, build_scenario
+from app.callgen.script import Key, ScriptError, Speech, Step, keys_of, parse_dtmf, wav_info
 from app.config import Settings
 
 
@@ -46,6 +47,16 @@ def add_call_arguments(parser: argparse.ArgumentParser) -> None:
                         "hangs up first (default 1)")
     parser.add_argument("--settle", type=int, default=500, metavar="MS",
                         help="wait after answer before the script starts (default 500 ms)")
+    parser.add_argument("--key-tone", type=int, default=PRESS_MS, metavar="MS",
+                        help=f"how long each key is held, {MIN_TONE_MS}-{MAX_TONE_MS} ms in "
+                        f"steps of {PACKET_MS} (default {PRESS_MS})")
+    parser.add_argument("--key-gap", type=int, default=KEY_GAP_MS, metavar="MS",
+                        help="from the end of one key to the start of the next, at least "
+                        f"{MIN_GAP_MS} ms (default {KEY_GAP_MS})")
+    parser.add_argument("--no-media", action="store_true",
+                        help="send no audio but the keys and speech of the script: a caller "
+                        "whose media has died (by default the call sends silence all along, "
+                        "as a phone does)")
     parser.add_argument("--calls", type=int, default=1, help="place N identical calls at once")
     parser.add_argument("--rate", type=float, default=20, help="new calls per second (default 20)")
     parser.add_argument("--pbx", default=None, metavar="HOST:PORT",
@@ -57,6 +68,20 @@ def add_call_arguments(parser: argparse.ArgumentParser) -> None:
                         help="give up on the call(s) after this long "
                         "(default: script length + 30)")
     parser.add_argument("--keep", action="store_true", help="keep SIPp's files and print where")
+
+
+MIN_TONE_MS, MAX_TONE_MS = 40, 2000  # a key shorter than 40 ms is not a key (ITU-T Q.24)
+MIN_GAP_MS = 20  # a key's file must have been played before the next key's starts
+
+
+def key_media(tone_ms: int, gap_ms: int, silence: bool = True) -> Media:
+    """The caller's key timing, checked: a clear error instead of a key the PBX cannot take."""
+    if not MIN_TONE_MS <= tone_ms <= MAX_TONE_MS or tone_ms % PACKET_MS:
+        raise ScriptError(f"--key-tone must be {MIN_TONE_MS}-{MAX_TONE_MS} ms in steps of "
+                          f"{PACKET_MS} (RTP packets are {PACKET_MS} ms), not {tone_ms}")
+    if gap_ms < MIN_GAP_MS:
+        raise ScriptError(f"--key-gap must be at least {MIN_GAP_MS} ms, not {gap_ms}")
+    return Media(tone_ms=tone_ms, gap_ms=gap_ms, silence=silence)
 
 
 @dataclass
@@ -96,12 +121,16 @@ class CallPlan:
     timeout_s: float | None = None
     keep: bool = False
     work: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="hotline-call-")))
+    media: Media = field(default_factory=Media)
 
     @property
     def script_ms(self) -> int:
         total = self.settle_ms + self.hold_ms
         for step in self.steps:
-            total += getattr(step, "ms", 400)
+            if isinstance(step, Key):
+                total += self.media.tone_ms + self.media.gap_ms
+            else:
+                total += step.ms
         return total
 
 
@@ -163,7 +192,8 @@ def run_call(plan: CallPlan) -> dict[str, Any]:
         raise ScriptError("sipp is missing: apt-get install sip-tester (make run does this)")
     scenario = plan.work / "scenario.xml"
     scenario.write_text(
-        build_scenario(plan.steps, plan.hold_ms, plan.caller, plan.work, plan.settle_ms)
+        build_scenario(plan.steps, plan.hold_ms, plan.caller, plan.work, plan.settle_ms,
+                       plan.media)
     )
     log_file, err_file = plan.work / "calls.log", plan.work / "errors.log"
     timeout = plan.timeout_s or (plan.script_ms / 1000 + plan.calls / plan.rate + 30)
@@ -185,6 +215,7 @@ def run_call(plan: CallPlan) -> dict[str, Any]:
         "to": plan.to,
         "digits_sent": keys_of(plan.steps),
         "speech_files": [str(s.path) for s in plan.steps if isinstance(s, Speech)],
+        "media": "silence" if plan.media.silence else "none",
         "sipp_exit": proc.returncode,
         "elapsed": round(elapsed, 3),
     }
@@ -248,6 +279,7 @@ def run_from_args(args: argparse.Namespace, settings: Settings) -> int:
     try:
         if args.calls < 1 or args.rate <= 0 or args.hold < 0:
             raise ScriptError("--calls must be >= 1, --rate > 0 and --hold >= 0")
+        media = key_media(args.key_tone, args.key_gap, silence=not args.no_media)
         steps = build_steps(getattr(args, "script", None) or [], work)
     except ScriptError as exc:
         shutil.rmtree(work, ignore_errors=True)
@@ -257,7 +289,7 @@ def run_from_args(args: argparse.Namespace, settings: Settings) -> int:
         to=args.to or settings.hotline_number, caller=args.caller, steps=steps,
         hold_ms=int(args.hold * 1000), settle_ms=args.settle, calls=args.calls, rate=args.rate,
         pbx=args.pbx or f"127.0.0.1:{settings.sip_port}", timeout_s=args.timeout,
-        keep=args.keep, work=work,
+        keep=args.keep, work=work, media=media,
     )
     summary = run_call(plan)
     api = args.api or f"http://{settings.api_host}:{settings.api_port}"

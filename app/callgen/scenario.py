@@ -2,49 +2,96 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from xml.sax.saxutils import quoteattr
 
-from app.callgen.dtmf_pcap import speech_packets, write_dtmf_pcap, write_speech_pcap
+from app.callgen.dtmf_pcap import PACKET_MS, PRESS_MS, Frame, RtpStream, write_pcap
 from app.callgen.script import Key, Pause, Speech, Step, wav_data
 
-KEY_GAP_MS = 300  # a press lasts 140 ms (see dtmf_pcap); the rest is the gap to the next key
+KEY_GAP_MS = 160  # from the end of one key to the start of the next, unless told otherwise
+HOLD_TAIL_MS = 2000  # silence goes on a little past the hold, until the BYE is through
 FAILURES = (400, 403, 404, 408, 480, 486, 487, 488, 500, 502, 503, 603)
+
+
+@dataclass(frozen=True)
+class Media:
+    """How the caller's phone sends: key timing, and whether it sends silence between sounds
+    (a real phone does, all call long; `--no-media` is a caller whose RTP has died)."""
+
+    tone_ms: int = PRESS_MS
+    gap_ms: int = KEY_GAP_MS
+    silence: bool = True
 
 
 def _log(message: str) -> str:
     return f'<action><log message={quoteattr(message + " [call_id] [clock_tick]")}/></action>'
 
 
+class _Line:
+    """What the caller's phone sends, laid out on one time line (microseconds from answer)."""
+
+    def __init__(self, media: Media) -> None:
+        self.media = media
+        self.stream = RtpStream()
+        self.frames: list[Frame] = []
+        self.now = 0
+
+    def _add(self, frames: list[Frame], at: int) -> None:
+        self.frames += [(at + offset, frame) for offset, frame in frames]
+
+    def quiet(self, ms: int, after_sound: bool = False) -> None:
+        """ms without a sound: silence, as a phone sends it, or nothing without media. Right
+        after a key or speech the first packet is one packet time later."""
+        lead = PACKET_MS if after_sound else 0
+        if self.media.silence:
+            self._add(self.stream.silence(max(0, ms - lead)), self.now + lead * 1000)
+        else:
+            self.stream.skip(ms)
+        self.now += ms * 1000
+
+    def key(self, key: str) -> None:
+        self._add(self.stream.key(key, self.media.tone_ms), self.now)
+        self.now += self.media.tone_ms * 1000
+        self.quiet(self.media.gap_ms, after_sound=True)
+
+    def speech(self, ulaw: bytes) -> None:
+        frames = self.stream.audio(ulaw)
+        self._add(frames, self.now)
+        self.now += len(frames) * PACKET_MS * 1000
+        self.quiet(200, after_sound=True)
+
+
 def build_scenario(
-    steps: list[Step], hold_ms: int, caller: str, work: Path, settle_ms: int = 500
+    steps: list[Step], hold_ms: int, caller: str, work: Path, settle_ms: int = 500,
+    media: Media | None = None,
 ) -> str:
-    """The scenario XML; key presses are written as pcap files into work."""
-    body: list[str] = []
-    presses = speeches = 0
-    # One RTP clock for keys and speech, so the PBX sees a single, continuous stream.
-    clock, seq = 8000, 100
+    """The scenario XML; everything the caller sends goes into one pcap file in work.
+
+    One file, played once from the answer on: SIPp 3.6.1 plays one file at a time per call
+    and a new play cancels the one before, so a key whose sending thread ran late on a busy
+    machine lost its end packets to the next key's play. In one file a late packet is only
+    late. The file goes on with the hold (silence, unless `--no-media`) until the call ends.
+    """
+    line = _Line(media or Media())
     if settle_ms:
-        body.append(f'<pause milliseconds="{settle_ms}"/>')
+        line.quiet(settle_ms)
     for step in steps:
         if isinstance(step, Key):
-            presses += 1
-            path = write_dtmf_pcap(work / f"key-{presses}.pcap", step.key, clock, seq)
-            clock, seq = clock + 8000, seq + 20
-            pcap = quoteattr(str(path))
-            body.append(f"<nop><action><exec play_pcap_audio={pcap}/></action></nop>")
-            body.append(f'<pause milliseconds="{KEY_GAP_MS}"/>')
+            line.key(step.key)
         elif isinstance(step, Pause):
-            body.append(f'<pause milliseconds="{step.ms}"/>')
+            line.quiet(step.ms)
         elif isinstance(step, Speech):
-            speeches += 1
-            ulaw = wav_data(step.path)
-            path = write_speech_pcap(work / f"speech-{speeches}.pcap", ulaw, clock, seq)
-            packets = speech_packets(ulaw)
-            clock, seq = clock + packets * 160 + 8000, seq + packets + 20
-            pcap = quoteattr(str(path))
-            body.append(f"<nop><action><exec play_pcap_audio={pcap}/></action></nop>")
-            body.append(f'<pause milliseconds="{step.ms + 200}"/>')
+            line.speech(wav_data(step.path))
+    script_ms = line.now // 1000
+    if hold_ms > 0:
+        line.quiet(hold_ms + HOLD_TAIL_MS)
+    body: list[str] = []
+    if line.frames:
+        path = quoteattr(str(write_pcap(work / "caller.pcap", line.frames)))
+        body.append(f"<nop><action><exec play_pcap_audio={path}/></action></nop>")
+    if script_ms:
+        body.append(f'<pause milliseconds="{script_ms}"/>')
     failures = "\n".join(
         f'  <recv response="{code}" optional="true" next="failed">{_log(f"final {code}")}</recv>'
         for code in FAILURES

@@ -28,6 +28,8 @@ def placeholder_values(settings: Settings, creds: Credentials) -> dict[str, str]
         "SIP_PORT": str(settings.sip_port),
         "RTP_START": str(settings.rtp_start),
         "RTP_END": str(settings.rtp_end),
+        "RTP_TIMEOUT": str(settings.rtp_timeout),
+        "RTP_TIMEOUT_HOLD": str(settings.rtp_timeout_hold),
         "ARI_PORT": str(settings.ari_port),
         "ARI_USER": settings.ari_user,
         "ARI_PASSWORD": creds.ari_password,

@@ -144,7 +144,7 @@ def start_serve(plat: Platform) -> None:
             stderr=subprocess.STDOUT, env=serve_env(plat.log))
     try:
         # Speech warm-up takes most of the start; on a busy machine it passes 30 s.
-        wait_for(lambda: plat.health() == 200, 300, "hotline serve healthy")
+        wait_for(lambda: plat.health() == 200, 420, "hotline serve healthy")
     except BaseException:
         plat.proc.kill()
         plat.proc.wait()

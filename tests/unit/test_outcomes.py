@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from app.ari_handlers.call import ended_by
-from app.ari_handlers.models import ChannelGone, ChannelHangupRequest
+from app.ari_handlers.models import ChannelDestroyed, ChannelGone, ChannelHangupRequest
 from app.core.calltrace import CallTrace, EndedBy
 from app.db.models import CallOutcome, QueueResult
 from app.ivr.app import still_waiting
@@ -77,3 +77,12 @@ def test_the_hang_up_event_tells_who_ended_the_call() -> None:
     assert ended_by(_hangup(soft=True, cause=32))[0] == EndedBy.CALLER
     gone = ChannelGone(type="ChannelGone", channel_id="c1")
     assert ended_by(gone)[0] == EndedBy.PBX_RESTART
+
+
+def test_a_media_timeout_is_told_apart_from_a_bye() -> None:
+    # The PBX's rtp_timeout: a soft hang-up with AST_SOFTHANGUP_DEV (1), Q.850 44 at the end.
+    assert ended_by(_hangup(soft=True, cause=1))[0] == EndedBy.MEDIA_TIMEOUT
+    destroyed = ChannelDestroyed.model_validate(
+        {"type": "ChannelDestroyed", "channel": {"id": "c1"}, "cause": 44})
+    assert ended_by(destroyed)[0] == EndedBy.MEDIA_TIMEOUT
+    assert ended_by(_hangup(soft=True, cause=32))[0] == EndedBy.CALLER  # our own DELETE

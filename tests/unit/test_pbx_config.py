@@ -226,3 +226,24 @@ def test_a_root_without_the_pbx_user_says_how_to_rebuild(tmp_path: Path) -> None
     settings = fake_root(tmp_path, "root:x:0:0:root:/root:/bin/bash\n")
     with pytest.raises(SandboxError, match=r"no user 'asterisk'.*pbx install --force"):
         pbx_account(settings.root)
+
+
+def test_callers_without_media_are_hung_up_after_the_configured_timeouts(
+        tmp_path: Path) -> None:
+    # Production defaults (the tests' own instance lowers rtp_timeout through the env).
+    assert Settings.model_fields["rtp_timeout"].default == 30
+    assert Settings.model_fields["rtp_timeout_hold"].default == 300
+    files = render_all(tmp_path / "default", rtp_timeout=30, rtp_timeout_hold=300)
+    caller = files["pjsip.conf"].split("[caller]")[1]
+    assert "rtp_timeout = 30" in caller and "rtp_timeout_hold = 300" in caller
+    assert "mindtmfduration = 40" in files["asterisk.conf"]
+    quick = render_all(tmp_path / "quick", rtp_timeout=8, rtp_timeout_hold=0)
+    assert "rtp_timeout = 8\n" in quick["pjsip.conf"]
+    assert "rtp_timeout_hold = 0\n" in quick["pjsip.conf"]
+
+
+def test_negative_media_timeouts_are_refused() -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="rtp_timeout"):
+        Settings(rtp_timeout=-1)
