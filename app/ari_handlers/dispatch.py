@@ -117,10 +117,12 @@ class CallDispatcher:
         call.trace.step("adopted", talking=talk is not None)
         return call
 
-    async def reconcile(self, app: str) -> Leftovers:
+    async def reconcile(self, app: str, min_age: float = 0.0) -> Leftovers:
         """Own everything of our app on the PBX: adopt callers no task owns, hang up helper
-        channels and destroy bridges nobody owns."""
-        found = await find_leftovers(self.rest, app, self.owns)
+        channels and destroy bridges nobody owns (those older than `min_age` seconds)."""
+        if self.closing:
+            return Leftovers()  # stopping: nothing is adopted any more
+        found = await find_leftovers(self.rest, app, self.owns, min_age)
         for bridge in found.destroy:
             with contextlib.suppress(AriError):
                 await self.rest.destroy_bridge(bridge.id)
@@ -128,6 +130,13 @@ class CallDispatcher:
             with contextlib.suppress(AriError):
                 await self.rest.hangup(channel.id)
         for channel in found.callers:
+            trace = self.recent.get(channel.id)
+            if trace is not None and trace.ended_at is not None:
+                # A call this process already ended (its hang-up failed, or is on its way):
+                # it is over, not to be taken up again.
+                with contextlib.suppress(AriError):
+                    await self.rest.hangup(channel.id)
+                continue
             self.adopt(channel, found.talks.get(channel.id))
         if found:
             log.info("reconciled: %d callers adopted (%d talking to an agent), %d channels "

@@ -41,6 +41,7 @@ class Bridge(AriModel):
     technology: str = ""
     bridge_type: str = ""
     bridge_class: str = ""  # "stasis" for bridges made by an ARI app
+    creationtime: datetime | None = None
     name: str = ""
     channels: list[str] = Field(default_factory=list)
 

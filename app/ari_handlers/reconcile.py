@@ -5,8 +5,10 @@ any), helper channels to hang up and bridges to destroy."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from app.ari_handlers.models import Bridge, Channel
 from app.ari_handlers.rest import AriRest
@@ -46,10 +48,19 @@ def stasis_args(channel: Channel, app: str) -> list[str] | None:
     return args if name == app else None
 
 
+def _older_than(created: datetime | None, min_age: float, now: float) -> bool:
+    return created is None or created.timestamp() <= now - min_age
+
+
 def sort_leftovers(channels: list[Channel], bridges: list[Bridge], app: str,
-                   owned: Callable[[str], bool]) -> Leftovers:
+                   owned: Callable[[str], bool], min_age: float = 0.0,
+                   now: float | None = None) -> Leftovers:
+    """`min_age`: leave alone what is younger (its StasisStart, or its claim by the call that
+    made it, may still be on the way)."""
     found = Leftovers()
-    unowned = {c.id: c for c in channels if not owned(c.id)}
+    at = time.time() if now is None else now
+    unowned = {c.id: c for c in channels
+               if not owned(c.id) and _older_than(c.creationtime, min_age, at)}
     legs: dict[str, Channel] = {}  # agent leg channel id -> channel, answered and in Stasis
     for channel in unowned.values():
         args = stasis_args(channel, app)
@@ -71,7 +82,8 @@ def sort_leftovers(channels: list[Channel], bridges: list[Bridge], app: str,
     talking: set[str] = set()
     for bridge in bridges:
         if bridge.bridge_class != "stasis" or owned(bridge.id) \
-                or any(owned(c) for c in bridge.channels):
+                or any(owned(c) for c in bridge.channels) \
+                or not _older_than(bridge.creationtime, min_age, at):
             continue
         members = set(bridge.channels)
         caller = members & callers
@@ -86,5 +98,7 @@ def sort_leftovers(channels: list[Channel], bridges: list[Bridge], app: str,
     return found
 
 
-async def find_leftovers(rest: AriRest, app: str, owned: Callable[[str], bool]) -> Leftovers:
-    return sort_leftovers(await rest.list_channels(), await rest.list_bridges(), app, owned)
+async def find_leftovers(rest: AriRest, app: str, owned: Callable[[str], bool],
+                         min_age: float = 0.0) -> Leftovers:
+    return sort_leftovers(await rest.list_channels(), await rest.list_bridges(), app, owned,
+                          min_age)

@@ -40,9 +40,12 @@ def ivr_handler(flow: Flow, db: Database, voice: Voice,
 
     async def handle(call: Call) -> None:
         await note_sip_call_id(call)
-        async with db.session() as session:
-            await call_records.open_call(session, call.trace, reopen=call.adopted)
-            await session.commit()
+        try:
+            async with db.session() as session:
+                await call_records.open_call(session, call.trace, reopen=call.adopted)
+                await session.commit()
+        except Exception:  # the database is slow or away: serve the caller, store it at the end
+            log.exception("could not open the call record; it is written when the call ends")
         feed.publish(CallStarted(call_id=call.id, caller=mask_phone(call.trace.caller) or "",
                                  called=call.trace.called))
         ctx = CallContext(db=db, voice=voice, call_id=call.id, caller=call.trace.caller,
@@ -78,6 +81,7 @@ def ivr_handler(flow: Flow, db: Database, voice: Voice,
     return handle
 
 
+CLOSE_TRIES = 3  # a busy database (SQLite's lock) gets a second and a third chance
 FAREWELL_LIMIT = 10.0  # seconds: a stop waits no longer for the message to be heard
 
 
@@ -107,20 +111,34 @@ async def _close(db: Database, call: Call, ctx: CallContext) -> CallOutcome:
     ended_by = call.trace.ended_by or EndedBy.PLATFORM
     outcome = outcomes.call_outcome(ctx.outcome, ended_by,
                                     waiting=still_waiting(call.trace.steps))
-    try:
-        async with db.session() as session:
-            if ctx.queue_entry_id is not None:
-                # No agent answers yet: a wait that did not end in a hang-up was ended by us.
-                result = (outcomes.queue_result(ended_by)
-                          if ctx.outcome == CallOutcome.ABANDONED
-                          else QueueResult.ENDED_BY_PLATFORM)
-                await call_records.leave_queue(session, ctx.queue_entry_id, result)
-                ctx.events.publish(QueueLeft(call_id=call.id, queue=ctx.queue or "",
-                                             result=result, entry_id=ctx.queue_entry_id))
-            await call_records.close_call(session, call.trace, language=ctx.lang,
-                                          priority=ctx.priority, outcome=outcome,
-                                          reason=ctx.outcome_reason, ended_by=ended_by)
-            await session.commit()
-    except Exception:
-        log.exception("could not store the call record")
+    for attempt in range(1, CLOSE_TRIES + 1):
+        try:
+            await _store(db, call, ctx, ended_by, outcome)
+            break
+        except Exception:
+            if attempt == CLOSE_TRIES:
+                log.exception("could not store the call record")
+            else:
+                log.warning("storing the call record failed (try %d of %d)", attempt,
+                            CLOSE_TRIES, exc_info=True)
+                await asyncio.sleep(attempt)
     return outcome
+
+
+async def _store(db: Database, call: Call, ctx: CallContext, ended_by: EndedBy,
+                 outcome: CallOutcome) -> None:
+    """One transaction: the queue entry left open (if any) and the call's record."""
+    left: QueueResult | None = None
+    async with db.session() as session:
+        if ctx.queue_entry_id is not None:
+            # No agent answers yet: a wait that did not end in a hang-up was ended by us.
+            left = (outcomes.queue_result(ended_by) if ctx.outcome == CallOutcome.ABANDONED
+                    else QueueResult.ENDED_BY_PLATFORM)
+            await call_records.leave_queue(session, ctx.queue_entry_id, left)
+        await call_records.close_call(session, call.trace, language=ctx.lang,
+                                      priority=ctx.priority, outcome=outcome,
+                                      reason=ctx.outcome_reason, ended_by=ended_by)
+        await session.commit()
+    if left is not None and ctx.queue_entry_id is not None:
+        ctx.events.publish(QueueLeft(call_id=call.id, queue=ctx.queue or "", result=left,
+                                     entry_id=ctx.queue_entry_id))

@@ -290,3 +290,23 @@ async def test_a_drain_waits_for_calls_in_progress_and_new_callers_see_it(
     await client.stop()
     trace = client.recent.get("c2")
     assert trace is not None and trace.ended_by == "platform_shutdown"
+
+
+async def test_a_sweep_hangs_up_a_call_this_process_ended_instead_of_taking_it_up(
+        fake: FakeAri) -> None:
+    async def handler(call: Call) -> None:
+        return None  # the call ends at once; the fake keeps its channel listed
+
+    client = await connect(fake, handler)
+    await fake.start_call("done")
+    await eventually(lambda: client.recent.get("done") is not None
+                     and client.recent.get("done").ended_at is not None)  # type: ignore[union-attr]
+    left = channel("done")
+    left["dialplan"] |= {"app_name": "Stasis", "app_data": "hotline"}
+    fake.channels["done"] = left  # its hang-up was lost: the PBX still has it
+    fake.requests.clear()
+    found = await client.dispatcher.reconcile("hotline")
+    assert [c.id for c in found.callers] == ["done"]
+    assert ("DELETE", "/ari/channels/done") in fake.requests
+    assert "done" not in client.dispatcher.calls
+    await client.stop()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from app.ari_handlers.models import Bridge, Channel
 from app.ari_handlers.reconcile import TalkLeft, sort_leftovers
 
@@ -52,3 +54,15 @@ def test_another_apps_channels_are_not_touched() -> None:
     found = sort_leftovers(CHANNELS, [], "other-app", lambda cid: False)
     assert [c.id for c in found.hang_up] == ["r1"]  # an agent phone ringing for nobody
     assert not found.callers
+
+
+def test_a_sweep_leaves_young_channels_and_bridges_to_their_owners() -> None:
+    young = chan("y1", "PJSIP/caller-7")
+    young.creationtime = datetime.fromtimestamp(1000.0, UTC)
+    old = chan("o2", "PJSIP/caller-8")
+    old.creationtime = datetime.fromtimestamp(900.0, UTC)
+    fresh_bridge = bridge("fb", "holding", "o2")
+    fresh_bridge.creationtime = datetime.fromtimestamp(1000.0, UTC)
+    found = sort_leftovers([young, old], [fresh_bridge], "hotline", lambda cid: False,
+                           min_age=10, now=1005.0)
+    assert [c.id for c in found.callers] == ["o2"] and found.destroy == []
