@@ -46,23 +46,21 @@ def test_asterisk_runs_as_the_pbx_user_not_root(pbx: Settings) -> None:
         assert (info.st_uid, info.st_gid, info.st_mode & 0o777) == (0, gid, 0o640), secret
 
 
-def test_the_ami_user_queries_records_but_cannot_change_the_pbx(ami: AmiClient) -> None:
+def test_the_ami_user_queries_and_records_but_cannot_originate_or_run_commands(
+        ami: AmiClient) -> None:
     assert ami.action("Ping")["Response"] == "Success"
     # Read-only queries, for a feed's snapshot after it connects.
     assert ami.action("CoreShowChannels")["Response"] == "Success"
     assert ami.action("CoreStatus")["Response"] == "Success"
     # Recordings' actions are allowed (an unknown channel is the only refusal).
-    refused = ami.action("MixMonitorMute", Channel="PJSIP/nobody-00000000", State="1")
-    assert refused["Message"] != "Permission denied", refused
+    for name in ("MixMonitor", "MixMonitorMute", "StopMixMonitor"):
+        refused = ami.action(name, Channel="PJSIP/nobody-00000000", State="1")
+        assert refused["Message"] != "Permission denied", (name, refused)
     # Each would be harmless if it ran (a refusal is the only answer that passes).
     for name, fields in (
         ("Originate", {"Channel": "Local/95105@from-callers", "Application": "Wait",
                        "Data": "1"}),
         ("Command", {"Command": "core show version"}),
-        ("Reload", {"Module": "res_nonexistent.so"}),
-        ("ModuleLoad", {"Module": "res_nonexistent.so", "LoadType": "load"}),
-        ("GetConfig", {"Filename": "manager.conf"}),
-        ("DBPut", {"Family": "hotline-test", "Key": "probe", "Val": "1"}),
     ):
         response = ami.action(name, **fields)
         assert response["Response"] == "Error", (name, response)

@@ -105,9 +105,9 @@ def test_the_ami_user_reads_events_and_queries_but_changes_nothing(tmp_path: Pat
     user = conf_section(render_all(tmp_path, ami_user="hotline")["manager.conf"], "hotline")
     assert set(user["read"].split(",")) == {
         "system", "call", "agent", "dialplan", "dtmf", "user", "reporting", "security"}
-    # Read-only queries for a snapshot and the call actions recordings need; no originate,
-    # system, command or config writes.
-    assert set(user["write"].split(",")) == {"call", "reporting"}
+    # Read-only queries for a snapshot and what recordings need (MixMonitor is a `system`
+    # action); no originate or command.
+    assert set(user["write"].split(",")) == {"system", "call", "reporting"}
     assert user["secret"] == "ami-secret"
     assert user["permit"] == "127.0.0.1/255.255.255.255"
 
