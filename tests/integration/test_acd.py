@@ -284,7 +284,11 @@ def test_a_priority_caller_goes_ahead_of_an_earlier_caller(platform: Platform) -
     general, assistance = (platform.record(c["sip_call_id"]) for c in calls)
     assert assistance["priority"] is True
     assert assistance["queue_entries"][0]["queue"] == "assistance"
-    assert assistance["agent_legs"][0]["answer_at"] < general["agent_legs"][0]["answer_at"]
+    # The phone is replaced between the calls: a ring before the new one has registered fails
+    # (and is not the agent's miss); what counts is who was answered first.
+    answered = {name: min(leg["answer_at"] for leg in record["agent_legs"] if leg["answer_at"])
+                for name, record in (("assistance", assistance), ("general", general))}
+    assert answered["assistance"] < answered["general"]
     assert general["queue_entries"][0]["entered_at"] < assistance["queue_entries"][0]["entered_at"]
 
 
