@@ -82,9 +82,9 @@ def phone_result(proc: subprocess.Popen[str], timeout: float = 90) -> dict[str, 
     return dict(json.loads(out.strip().splitlines()[-1]))
 
 
-@pytest.fixture(autouse=True)
-def clean(platform: Platform) -> Iterator[None]:
-    yield
+def release(platform: Platform, settle: float = 20) -> None:
+    """After a test: its agents logged out, its callbacks dropped, its phones gone, and every
+    channel and bridge of every call gone (nothing leaks into the next test)."""
     while AGENTS:  # no agent of one test takes the next test's callers
         set_state(platform, AGENTS.pop(), "logged_out")
     with sqlite3.connect(platform.db_url.removeprefix("sqlite:///")) as db:  # nor its callbacks
@@ -94,9 +94,14 @@ def clean(platform: Platform) -> Iterator[None]:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    # Nothing leaks: every channel and bridge of every call is gone.
-    wait_for(lambda: platform.channels() == 0 and platform.bridges() == 0, 20,
+    wait_for(lambda: platform.channels() == 0 and platform.bridges() == 0, settle,
              "no channel or bridge left")
+
+
+@pytest.fixture(autouse=True)
+def clean(platform: Platform) -> Iterator[None]:
+    yield
+    release(platform)
 
 
 def test_a_waiting_caller_is_connected_to_a_ready_agent(platform: Platform) -> None:

@@ -19,13 +19,12 @@ import pytest
 from tests.data import SPEECH
 from tests.integration.conftest import Platform, start_serve, wait_for
 from tests.integration.test_acd import (
-    AGENTS,
-    PHONES,
     agent,
     agent_view,
     hotline,
     phone,
     phone_result,
+    release,
     set_state,
     token_of,
 )
@@ -38,15 +37,7 @@ SECONDS_TO_CONNECT = ",,,,,,,,,,,,,"  # keys 0 then pauses: the clip goes after 
 @pytest.fixture(autouse=True)
 def clean(platform: Platform) -> Iterator[None]:
     yield
-    while AGENTS:
-        set_state(platform, AGENTS.pop(), "logged_out")
-    while PHONES:
-        proc = PHONES.pop()
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    wait_for(lambda: platform.channels() == 0 and platform.bridges() == 0, 30,
-             "no channel or bridge left")
+    release(platform, 30)
 
 
 def recording_of(platform: Platform, call_id: str, timeout: float = 30) -> dict[str, Any]:

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from tests.integration.conftest import DRAIN_SECONDS, Platform, start_serve, wait_for
-from tests.integration.test_acd import AGENTS, PHONES, agent, agent_view, phone, set_state
+from tests.integration.test_acd import agent, agent_view, phone, release, set_state
 
 
 def ari_get(platform: Platform, path: str) -> Any:
@@ -59,15 +59,7 @@ def live_ids(platform: Platform) -> dict[str, str]:
 def restarted(platform: Platform) -> Iterator[Platform]:
     """The test stops or kills the platform; whatever happened, it is running after."""
     yield platform
-    while AGENTS:
-        set_state(platform, AGENTS.pop(), "logged_out")
-    while PHONES:
-        proc = PHONES.pop()
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    wait_for(lambda: platform.channels() == 0 and platform.bridges() == 0, 30,
-             "no channel or bridge left")
+    release(platform, 30)
 
 
 def test_after_kill_9_every_call_is_picked_up_where_it_was(restarted: Platform) -> None:

@@ -62,10 +62,10 @@ def test_an_existing_open_database_is_made_private(tmp_path: Path) -> None:
 
 
 def test_a_shared_directory_is_refused_with_a_clear_message(tmp_path: Path) -> None:
-    shared = tmp_path / "shared"
-    shared.mkdir()
-    shared.chmod(0o1777)  # like /tmp
+    common = tmp_path / "common"
+    common.mkdir()
+    common.chmod(0o1777)  # like /tmp
     with pytest.raises(DatabaseLocationError, match="a directory other users share"):
-        Database(f"sqlite:///{shared / 'hotline.db'}")
-    assert not (shared / "hotline.db").exists()
-    assert mode(shared) == 0o1777
+        Database(f"sqlite:///{common / 'hotline.db'}")
+    assert not (common / "hotline.db").exists()
+    assert mode(common) == 0o1777
