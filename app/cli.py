@@ -145,6 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
     from app.ivr.cli import register as register_flows
     from app.qa.cli import register as register_qa
     from app.recordings.cli import register as register_recordings
+    from app.stats.cli import register as register_stats
     from app.tts.cli import register as register_prompts
 
     register_db(sub)
@@ -155,6 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
     register_routing(sub)
     register_recordings(sub)
     register_qa(sub)
+    register_stats(sub)
     return parser
 
 

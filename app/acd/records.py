@@ -22,6 +22,7 @@ from app.db.models import (
     CallbackStatus,
     CallRecord,
     Center,
+    OfferKind,
     QueueEntry,
     QueueResult,
 )
@@ -160,6 +161,31 @@ async def request_callback(db: Database, call_id: str, number: str, queue: str, 
         return callback.id
 
 
+async def callback_offer(db: Database, callback_id: int, leg_id: int) -> int | None:
+    """A callback attempt rang an agent: a new offer (a queue entry of kind callback) at the
+    callback's queue and center, with the agent's leg attached. Returns the entry's id."""
+    async with db.session() as session:
+        cb = await session.get(Callback, callback_id)
+        leg = await session.get(AgentLeg, leg_id)
+        if cb is None or leg is None or cb.call_id is None:
+            return None
+        entry = QueueEntry(call_id=cb.call_id, queue=cb.queue, priority=False,
+                           reason=f"callback attempt {cb.attempts}", entered_at=leg.ring_at,
+                           skill=cb.skill, center_id=cb.center_id, kind=OfferKind.CALLBACK,
+                           callback_id=cb.id)
+        session.add(entry)
+        await session.flush()
+        leg.queue_entry_id = entry.id
+        await session.commit()
+        return entry.id
+
+
+async def leg_entry(db: Database, leg_id: int) -> int | None:
+    async with db.session() as session:
+        leg = await session.get(AgentLeg, leg_id)
+        return leg.queue_entry_id if leg is not None else None
+
+
 async def recent_calls(db: Database, caller: str, days: int = 7) -> int:
     """Calls from this number in the last `days` days (for the screen pop)."""
     if not caller:
@@ -189,8 +215,10 @@ class LeftBehind:
 
 async def left_behind(db: Database, call_id: str) -> LeftBehind | None:
     async with db.session() as session:
-        entry = await session.scalar(select(QueueEntry).where(QueueEntry.call_id == call_id)
-                                     .order_by(QueueEntry.id.desc()).limit(1))
+        entry = await session.scalar(
+            select(QueueEntry)
+            .where(QueueEntry.call_id == call_id, QueueEntry.kind == OfferKind.LIVE)
+            .order_by(QueueEntry.id.desc()).limit(1))
         if entry is None:
             return None
         talk = (await session.execute(

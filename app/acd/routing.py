@@ -71,6 +71,8 @@ class QueueRule(_Model):
     wrap_up: float = Field(15.0, ge=0, le=600)
     max_wait: float = Field(180.0, gt=0, le=7200)
     announce_every: float = Field(30.0, ge=5, le=600)
+    # Service level counts calls answered within this many seconds (docs/statistics.md).
+    service_level_seconds: float = Field(20.0, gt=0, le=3600)
     overflow: Overflow = Field(default_factory=Overflow)
 
     @model_validator(mode="after")

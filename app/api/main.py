@@ -31,6 +31,7 @@ from app.db.session import Database
 from app.qa.scorecard import ScorecardLibrary
 from app.services.throttle import LookupThrottle
 from app.services.token_cache import TokenCache
+from app.stats import routes as stats_routes
 
 if TYPE_CHECKING:
     from app.platform import Platform
@@ -74,6 +75,7 @@ def create_app(settings: Settings, db: Database, platform: Platform | None = Non
     api.include_router(agent_events.router)
     api.include_router(recordings.router)
     api.include_router(qa.router)
+    api.include_router(stats_routes.router)
 
     @api.get(
         "/healthz",

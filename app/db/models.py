@@ -315,6 +315,14 @@ class QueueResult(enum.StrEnum):
     PLATFORM_RESTART = "platform_restart"  # the call ended while the platform was down
     PBX_RESTART = "pbx_restart"  # the PBX went away under the waiting caller
     MEDIA_TIMEOUT = "media_timeout"  # the caller's audio stopped
+    # A callback attempt (kind callback) that did not connect:
+    AGENT_MISSED = "agent_missed"  # the agent rung for it did not answer
+    UNREACHED = "unreached"  # the agent answered, the passenger was not reached
+
+
+class OfferKind(enum.StrEnum):
+    LIVE = "live"  # a caller waiting on the line
+    CALLBACK = "callback"  # one callback attempt ringing an agent (docs/statistics.md)
 
 
 class QueueEntry(Base):
@@ -339,6 +347,11 @@ class QueueEntry(Base):
     )
     wait_seconds: Mapped[float | None] = mapped_column(Float)  # null while waiting
     answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Statistics count each entry as one offer: a live wait, or a callback attempt.
+    kind: Mapped[OfferKind] = mapped_column(_enum(OfferKind), default=OfferKind.LIVE,
+                                            server_default=OfferKind.LIVE.value)
+    callback_id: Mapped[int | None] = mapped_column(
+        ForeignKey("callbacks.id", name="fk_queue_entries_callback_id"), index=True)
 
 
 class Center(Base):
