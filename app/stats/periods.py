@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+MAX_DAYS = 366  # a report covers at most a year
+EARLIEST, LATEST = date(2000, 1, 1), date(2999, 12, 31)
 INTERVALS = {"15m": timedelta(minutes=15), "hour": timedelta(hours=1), "day": timedelta(days=1)}
 
 
@@ -42,8 +44,14 @@ class Period:
            ) -> Period:
         start = first if isinstance(first, date) else parse_day(first, "from")
         end = last if isinstance(last, date) else parse_day(last, "to")
+        for day in (start, end):
+            if not EARLIEST <= day <= LATEST:
+                raise PeriodError(f"{day} is out of range ({EARLIEST} to {LATEST})")
         if end < start:
             raise PeriodError(f"to ({end}) is before from ({start})")
+        if (end - start).days >= MAX_DAYS:
+            raise PeriodError(f"from {start} to {end} is more than {MAX_DAYS} days: "
+                              "ask for a year at most")
         if interval is not None and interval not in INTERVALS:
             raise PeriodError(f"interval '{interval}' is not one of {', '.join(INTERVALS)}")
         return cls(start, end, zone(tz), interval)

@@ -3,6 +3,7 @@ supervisors (definitions: docs/statistics.md)."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -18,12 +19,13 @@ from app.services.auth import Principal
 from app.stats import report
 from app.stats.figures import Rules
 from app.stats.periods import Period, PeriodError
-from app.stats.staffing import StaffingError, parse_target, staffing
+from app.stats.staffing import MIN_OCCUPANCY, StaffingError, parse_target, staffing
 
 router = APIRouter(prefix="/api/v1/stats", tags=["statistics"],
                    responses=documented(400, 401, 403))
 READ = (Role.SUPERVISOR,)
-Day = Annotated[str, Query(max_length=10, description="YYYY-MM-DD, local to the time zone")]
+DAY = "YYYY-MM-DD, a day in the center's time zone"
+TARGET = r"^\s*\d{1,3}(\.\d+)?\s*/\s*\d{1,5}(\.\d+)?\s*$"
 
 
 class StaffingOut(BaseModel):
@@ -58,7 +60,7 @@ def _routing(request: Request) -> RoutingRules:
         raise ApiError(500, "routing_file_invalid", str(exc)) from None
 
 
-def _period(request: Request, first: str, last: str, tz: str | None,
+def _period(request: Request, first: date, last: date, tz: str | None,
             interval: str | None = None) -> Period:
     try:
         return Period.of(first, last, tz or _settings(request).timezone, interval)
@@ -82,8 +84,8 @@ def _rules(request: Request, short_abandon: float | None) -> Rules:
 async def get_stats(
     request: Request, session: Session,
     user: Annotated[Principal, Depends(require(*READ))],
-    date_from: Annotated[str, Query(alias="from", max_length=10)],
-    date_to: Annotated[str, Query(alias="to", max_length=10)],
+    date_from: Annotated[date, Query(alias="from", description=DAY)],
+    date_to: Annotated[date, Query(alias="to", description=DAY + " (included)")],
     by: Literal["queue", "agent", "center", "ivr"] = "center",
     interval: Literal["15m", "hour", "day"] | None = None,
     timezone: Annotated[str | None, Query(max_length=64)] = None,
@@ -106,10 +108,10 @@ async def get_stats(
 )
 async def get_staffing(
     user: Annotated[Principal, Depends(require(*READ))],
-    calls_per_hour: Annotated[float, Query(ge=0, le=1_000_000)],
-    aht: Annotated[float, Query(gt=0, le=86_400)],
-    target: Annotated[str, Query(max_length=20)] = "80/20",
-    max_occupancy: Annotated[float, Query(gt=0, le=1)] = 0.85,
+    calls_per_hour: Annotated[float, Query(ge=0, le=100_000)],
+    aht: Annotated[float, Query(gt=0, le=7200)],
+    target: Annotated[str, Query(max_length=20, pattern=TARGET)] = "80/20",
+    max_occupancy: Annotated[float, Query(ge=MIN_OCCUPANCY, le=1)] = 0.85,
 ) -> StaffingOut:
     try:
         result = staffing(calls_per_hour, aht, parse_target(target), max_occupancy)
@@ -127,11 +129,11 @@ async def get_staffing(
 async def get_busiest_hour(
     request: Request, session: Session,
     user: Annotated[Principal, Depends(require(*READ))],
-    date_from: Annotated[str, Query(alias="from", max_length=10)],
-    date_to: Annotated[str, Query(alias="to", max_length=10)],
+    date_from: Annotated[date, Query(alias="from", description=DAY)],
+    date_to: Annotated[date, Query(alias="to", description=DAY + " (included)")],
     timezone: Annotated[str | None, Query(max_length=64)] = None,
-    target: Annotated[str, Query(max_length=20)] = "80/20",
-    max_occupancy: Annotated[float, Query(gt=0, le=1)] = 0.85,
+    target: Annotated[str, Query(max_length=20, pattern=TARGET)] = "80/20",
+    max_occupancy: Annotated[float, Query(ge=MIN_OCCUPANCY, le=1)] = 0.85,
 ) -> BusiestHourOut:
     period = _period(request, date_from, date_to, timezone)
     try:
@@ -143,7 +145,11 @@ async def get_busiest_hour(
         return BusiestHourOut(start=None, offered=0, aht_s=None, staffing=None)
     staff: dict[str, Any] | None = None
     if busiest["aht_s"]:
-        staff = staffing(busiest["offered"], busiest["aht_s"], goal, max_occupancy).as_dict()
+        try:
+            staff = staffing(busiest["offered"], busiest["aht_s"], goal,
+                             max_occupancy).as_dict()
+        except StaffingError as exc:
+            raise ApiError(400, "bad_staffing_input", str(exc)) from None
     return BusiestHourOut(start=busiest["start"], offered=busiest["offered"],
                           aht_s=busiest["aht_s"],
                           staffing=StaffingOut(**staff) if staff else None)

@@ -10,6 +10,8 @@ from typing import Any
 
 from app.acd import erlang
 
+MAX_TRAFFIC = 5000.0  # Erlangs: far beyond one center (15,909 calls a day is about 60)
+MIN_OCCUPANCY = 0.1
 TARGET = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*/\s*(\d+(?:\.\d+)?)\s*$")
 
 
@@ -50,10 +52,13 @@ def staffing(calls_per_hour: float, aht: float, target: tuple[float, float],
         raise StaffingError("calls per hour must be 0 or more")
     if aht <= 0:
         raise StaffingError("AHT must be more than 0 seconds")
-    if not 0 < max_occupancy <= 1:
-        raise StaffingError("max occupancy is a share above 0 and at most 1, e.g. 0.85")
+    if not MIN_OCCUPANCY <= max_occupancy <= 1:
+        raise StaffingError(f"max occupancy is a share from {MIN_OCCUPANCY} to 1, e.g. 0.85")
     goal, seconds = target
     load = erlang.traffic(calls_per_hour, aht, 3600)
+    if load > MAX_TRAFFIC:
+        raise StaffingError(f"{load:g} Erlangs is more traffic than this helper sizes "
+                            f"(at most {MAX_TRAFFIC:g}): split it by queue or center")
     agents = erlang.agents_needed(load, aht, seconds, goal) if load > 0 else 1
     agents = max(agents, math.ceil(load / max_occupancy - 1e-9))
     return Staffing(
