@@ -210,7 +210,11 @@ async def test_api_json_csv_and_roles(scenario_db: str, tmp_path: Path) -> None:
         assert resp.status_code == 403
         resp = await client.get("/api/v1/stats", params={"from": "2026-02-30", "to": DAY},
                                 headers=auth("supervisor"))
+        assert resp.status_code == 422 and resp.json()["error"]["code"] == "invalid_request"
+        resp = await client.get("/api/v1/stats", params={"from": DAY, "to": "2026-11-01"},
+                                headers=auth("supervisor"))
         assert resp.status_code == 400 and resp.json()["error"]["code"] == "bad_period"
+        assert "is before from" in resp.json()["error"]["message"]
         resp = await client.get("/api/v1/stats/busiest-hour", params={"from": DAY, "to": DAY},
                                 headers=auth("supervisor"))
         busiest = resp.json()
