@@ -149,7 +149,8 @@ async def get_call(session: AsyncSession, call_id: str) -> CallRecord | None:
 
 
 async def queue_entries(session: AsyncSession, call_id: str) -> list[QueueEntry]:
-    return list(await session.scalars(select(QueueEntry).where(QueueEntry.call_id == call_id)))
+    return list(await session.scalars(select(QueueEntry).where(QueueEntry.call_id == call_id)
+                                      .order_by(QueueEntry.id)))
 
 
 async def agent_legs(session: AsyncSession, call_id: str) -> list[tuple[AgentLeg, str]]:

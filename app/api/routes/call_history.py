@@ -41,6 +41,7 @@ class QueueEntryOut(BaseModel):
     overflow_from: str | None = None
     overflow_to: str | None = None
     answered_at: UtcDatetime | None = None
+    kind: str = "live"  # live: the caller waited; callback: one callback attempt
 
 
 class AgentLegOut(BaseModel):
@@ -156,6 +157,7 @@ async def get_call(
             if q.overflow_from_center_id else None,
             overflow_to=centers.get(q.overflow_to_center_id) if q.overflow_to_center_id else None,
             answered_at=q.answered_at,
+            kind=q.kind,
         )
         for q in await call_records.queue_entries(session, call_id)
     ]
