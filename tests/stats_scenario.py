@@ -63,6 +63,7 @@ class Scenario:
     db: Database
     clock: Clock
     centers: dict[str, int] = field(default_factory=dict)
+    callbacks: list[int] = field(default_factory=list)
 
     async def agent_state(self, number: str, state: str, reason: str | None = None) -> None:
         async with self.db.session() as session:
@@ -126,8 +127,9 @@ class Scenario:
             entry = await self.enter(call_id)
             self.clock.advance(wait)
             if result == QueueResult.CALLBACK:
-                await records.request_callback(self.db, call_id, "13901001234", "ticket",
-                                               "ticket", self.centers["北京"], {})
+                self.callbacks.append(await records.request_callback(
+                    self.db, call_id, "13901001234", "ticket", "ticket", self.centers["北京"],
+                    {}))
             await records.close_entry(self.db, entry, result)
         return queue
 
@@ -171,7 +173,10 @@ class Scenario:
         assert await records.wrap_up_done(self.db, agent)
 
 
-async def write_scenario(url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+async def write_scenario(url: str, monkeypatch: pytest.MonkeyPatch,
+                         agents: tuple[str, str] = ("1001", "1002")) -> None:
+    """Write the day; `agents`: the 工号 of the agents called 1001 and 1002 above."""
+    a, b = agents
     clock = Clock()
     for module in CLOCKED:
         monkeypatch.setattr(f"{module}.now", clock.now)
@@ -179,17 +184,17 @@ async def write_scenario(url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     try:
         async with db.session() as session:
             await seed_centers(session)
-            await create_agent(session, "1001", name="张敏", center="北京",
-                               skills={"ticket": 5}, password="secret-1001")
-            await create_agent(session, "1002", name="李强", center="上海",
-                               skills={"ticket": 5}, password="secret-1002")
+            await create_agent(session, a, name="张敏", center="北京",
+                               skills={"ticket": 5}, password=f"secret-{a}")
+            await create_agent(session, b, name="李强", center="上海",
+                               skills={"ticket": 5}, password=f"secret-{b}")
             await session.commit()
         s = Scenario(db, clock, await records.center_ids(db))
-        await s.agent_state("1001", "ready")
-        await s.agent_state("1002", "ready")
+        await s.agent_state(a, "ready")
+        await s.agent_state(b, "ready")
         for wait in (5, 10, 15, 20, 25, 30, 8, 12, 18):
-            await s.call(branch="order_query", queue=s.answered_by("1001", wait, 60))
-        await s.call(branch="order_query", queue=s.answered_by("1002", 40, 120, "上海"))
+            await s.call(branch="order_query", queue=s.answered_by(a, wait, 60))
+        await s.call(branch="order_query", queue=s.answered_by(b, 40, 120, "上海"))
         assert clock.t == 993
         for wait in (3, 12, 35):
             await s.call(branch="refund_change", outcome=CallOutcome.ABANDONED,
@@ -208,26 +213,18 @@ async def write_scenario(url: str, monkeypatch: pytest.MonkeyPatch) -> None:
                      outcome=CallOutcome.SELF_SERVICE, ended_by=EndedBy.PLATFORM,
                      queue=talk_in_menu)
         assert clock.t == 1203
-        first, second = await _callback_ids(db)
-        await s.callback_attempt(first, "1001", ring=3, answered=True, connect_after=10,
+        first, second = s.callbacks
+        await s.callback_attempt(first, a, ring=3, answered=True, connect_after=10,
                                  talk=45)
-        await s.callback_attempt(second, "1001", ring=15, answered=False, connect_after=None,
+        await s.callback_attempt(second, a, ring=15, answered=False, connect_after=None,
                                  talk=0)
-        await s.callback_attempt(second, "1002", ring=3, answered=True, connect_after=None,
+        await s.callback_attempt(second, b, ring=3, answered=True, connect_after=None,
                                  talk=30)
         assert clock.t == 1339
-        await s.agent_state("1002", "paused", "用餐")
+        await s.agent_state(b, "paused", "用餐")
         clock.advance(600)
-        await s.agent_state("1001", "logged_out")
-        await s.agent_state("1002", "logged_out")
+        await s.agent_state(a, "logged_out")
+        await s.agent_state(b, "logged_out")
     finally:
         await db.dispose()
 
-
-async def _callback_ids(db: Database) -> list[int]:
-    from sqlalchemy import select
-
-    from app.db.models import Callback
-
-    async with db.session() as session:
-        return list(await session.scalars(select(Callback.id).order_by(Callback.id)))

@@ -40,3 +40,20 @@ def test_buckets_and_split() -> None:
 def test_refusals(first: str, last: str, tz: str, interval: str | None, message: str) -> None:
     with pytest.raises(PeriodError, match=message):
         Period.of(first, last, tz, interval)
+
+
+def test_service_level_t_per_queue_from_the_routing_file() -> None:
+    from app.acd.routing import parse_routing
+    from app.stats.report import rules_from
+
+    text = """\
+queues:
+  general: {skill: ticket}
+  assistance: {skill: assistance, service_level_seconds: 10}
+centers: {names: [北京], default: 北京}
+"""
+    rules = rules_from(parse_routing(text), short_abandon=4)
+    assert (rules.t("general"), rules.t("assistance"), rules.t("gone")) == (20, 10, 20)
+    assert rules.short_abandon == 4
+    with pytest.raises(Exception, match="service_level_seconds"):
+        parse_routing(text.replace("10}", "0}"))
