@@ -139,7 +139,7 @@ function renderChart(data) {
   const max = Math.max(1, ...xs.map((x) => groups.get(x).offered));
   const plotH = height - bottom - top;
   const step = xs.length ? (width - left) / xs.length : 0;
-  const bar = Math.max(2, step * 0.35);
+  const bar = Math.min(40, Math.max(2, step * 0.35));
   svg.append(el("svg:line", { x1: left, y1: height - bottom, x2: width, y2: height - bottom, stroke: "#999" }));
   svg.append(el("svg:text", { x: 2, y: top + 10 }, String(max)));
   svg.append(el("svg:text", { x: 2, y: height - bottom }, "0"));
