@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.clock import as_utc, now
@@ -169,8 +169,14 @@ async def agent_times(session: AsyncSession, period: Period) -> list[AgentTime]:
     agents = {agent_id: (number, center) for agent_id, number, center in await session.execute(
         select(Agent.id, Agent.number, Center.name)
         .join(Center, Center.id == Agent.center_id, isouter=True))}
+    # The period's events, and each agent's last one before it (the state it began in).
+    before = select(func.max(AgentStateEvent.id)).where(
+        AgentStateEvent.at < period.start_utc).group_by(AgentStateEvent.agent_id)
     events = list(await session.scalars(
-        select(AgentStateEvent).where(AgentStateEvent.at < period.end_utc)
+        select(AgentStateEvent).where(
+            or_(AgentStateEvent.id.in_(before),
+                and_(AgentStateEvent.at >= period.start_utc,
+                     AgentStateEvent.at < period.end_utc)))
         .order_by(AgentStateEvent.agent_id, AgentStateEvent.at, AgentStateEvent.id)))
     by_agent: dict[int, list[AgentStateEvent]] = defaultdict(list)
     for ev in events:

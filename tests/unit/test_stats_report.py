@@ -222,3 +222,36 @@ async def test_api_json_csv_and_roles(scenario_db: str, tmp_path: Path) -> None:
             ("2026-11-02T09:00:00+08:00", 17, 80.0)
         assert busiest["staffing"]["traffic_erlangs"] == round(17 * 80 / 3600, 4)
     await db.dispose()
+
+
+async def test_an_agent_ready_since_the_day_before_counts_from_midnight(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from datetime import UTC, datetime
+
+    from app.acd.agents import create_agent
+    from app.admin.demo_data import seed_centers
+    from tests.stats_scenario import CLOCKED, Clock, Scenario
+
+    url = f"sqlite:///{tmp_path / 'ready.db'}"
+    await asyncio.to_thread(migrate.upgrade, url)
+    clock = Clock(datetime(2026, 11, 3, 15, 0, tzinfo=UTC))  # 23:00 on the 3rd, local
+    for module in CLOCKED:
+        monkeypatch.setattr(f"{module}.now", clock.now)
+    db = Database(url)
+    async with db.session() as session:
+        await seed_centers(session)
+        await create_agent(session, "2001", name="王芳", center="太原", password="secret-2001")
+        await session.commit()
+    await Scenario(db, clock).agent_state("2001", "ready")
+    await db.dispose()
+
+    async def ready(day: str) -> Any:
+        db = Database(url)
+        async with db.session() as session:
+            data = await report.build(session, Period.of(day, day, "Asia/Shanghai"), "agent",
+                                      Rules())
+        await db.dispose()
+        return data["totals"]["ready_s"]
+
+    assert await ready("2026-11-03") == 3600.0
+    assert await ready("2026-11-04") == 86400.0  # still ready: the whole day
