@@ -190,6 +190,9 @@ class QueueVisit:
         self.wait: float | None = None
         self.recent: asyncio.Task[int] | None = None
         self.routed: asyncio.Task[None] | None = None
+        # Set once a callback is booked: a hang-up after that (during "callback booked") ends
+        # the wait as a callback, not an abandon.
+        self.booked: QueueResult | None = None
 
     async def run(self) -> QueueResult:
         """How the stay ended (connected, callback, message, no_agents); CallHungUp when the
@@ -220,7 +223,7 @@ class QueueVisit:
             result = await self._wait()
             return result
         except CallHungUp:
-            result = outcomes.queue_result(self.call.trace.ended_by)
+            result = self.booked or outcomes.queue_result(self.call.trace.ended_by)
             raise
         finally:
             acd.distributor.leave(self.call.id)
@@ -331,6 +334,7 @@ class QueueVisit:
                 await self.acd.center_id(self.center),
                 {"ivr_path": hints_of(self.call), "language": self.lang,
                  "priority": self.priority})
+            self.booked = QueueResult.CALLBACK
             await self.say("acd_callback_booked", False)
             return QueueResult.CALLBACK
         if picked == "message":
