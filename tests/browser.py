@@ -122,6 +122,7 @@ def free_port() -> int:
 class WebApp:
     url: str
     db_url: str
+    state_dir: Path  # the app's Settings.state_dir (recordings live under it)
 
     def user(self, role: str, name: str | None = None,
              password: str | None = None) -> tuple[str, str]:
@@ -183,7 +184,7 @@ def web_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebApp]:
         if time.monotonic() > deadline or not thread.is_alive():
             raise RuntimeError("the web app did not start")
         time.sleep(0.2)
-    yield WebApp(base, url)
+    yield WebApp(base, url, state)
     server.should_exit = True
     thread.join(timeout=10)
 
