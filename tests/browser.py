@@ -4,15 +4,18 @@
   Playwright's sync API);
 - `page`: a fresh browser context per test; the test fails on any console error or uncaught
   page error; a screenshot is kept in test-artifacts/<test>.png;
-- `web_app`: the data API and pages alone (no PBX) under uvicorn on a free port, over a
+- `web_app`: the data API and pages alone (no PBX), `hotline api` on a free port, over a
   migrated SQLite database with demo data; `web_app.user(role)` makes someone to log in as.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import secrets
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Coroutine, Iterator
@@ -23,12 +26,9 @@ from typing import Any, TypeVar
 
 import httpx
 import pytest
-import uvicorn
 from playwright.sync_api import Browser, ConsoleMessage, Page, Playwright, sync_playwright
 
 from app.admin.demo_data import seed_demo
-from app.api.main import create_app
-from app.config import Settings
 from app.db import migrate
 from app.db.models import Role
 from app.db.session import Database
@@ -164,29 +164,35 @@ def _seed(url: str) -> None:
 
 @pytest.fixture(scope="session")
 def web_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebApp]:
+    """`hotline api` in its own process, as an API-only node runs."""
     state = tmp_path_factory.mktemp("web")
     url = f"sqlite:///{state / 'web.db'}"
     _seed(url)
-    settings = Settings(state_dir=state, database_url=url)
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(settings, Database(url)),
-                                           host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, name="web-app", daemon=True)
-    thread.start()
+    env = {**os.environ, "HOTLINE_DATABASE_URL": url, "HOTLINE_STATE_DIR": str(state),
+           "HOTLINE_API_PORT": str(port), "HOTLINE_API_HOST": "127.0.0.1"}
+    log = (state / "api.log").open("w")
+    proc = subprocess.Popen([sys.executable, "-m", "app.cli", "api"], env=env,
+                            stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 120
     while True:
         try:
             if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
                 break
         except httpx.HTTPError:
             pass
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the web app did not start")
+        if time.monotonic() > deadline or proc.poll() is not None:
+            proc.kill()
+            raise RuntimeError(f"the web app did not start: {(state / 'api.log').read_text()}")
         time.sleep(0.2)
     yield WebApp(base, url, state)
-    server.should_exit = True
-    thread.join(timeout=10)
+    proc.terminate()
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()
 
 
 def cut_off_internet(page: Page) -> list[str]:

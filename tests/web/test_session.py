@@ -3,6 +3,10 @@ logout that ends it at once."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import httpx
 
 from tests.browser import WebApp, in_thread
@@ -63,3 +67,25 @@ def test_a_user_without_a_password_cannot_log_in(web_app: WebApp) -> None:
                       json={"username": "token-only", "password": "anything-at-all"})
     assert resp.status_code == 401
 
+
+
+def _hotline(db_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "HOTLINE_DATABASE_URL": db_url}
+    return subprocess.run([sys.executable, "-m", "app.cli", *args], env=env,
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_users_get_a_login_password_from_the_command_line(web_app: WebApp) -> None:
+    made = _hotline(web_app.db_url, "users", "create", "qa-cli", "--role", "qa", "--login")
+    assert made.returncode == 0, made.stderr
+    shown = made.stdout.split("(shown once): ")[1].strip()
+    login = {"username": "qa-cli", "password": shown}
+    assert httpx.post(f"{web_app.url}/api/v1/session", json=login).status_code == 200
+    short = _hotline(web_app.db_url, "users", "password", "qa-cli", "--password", "short")
+    assert short.returncode == 2 and "too short" in short.stderr
+    changed = _hotline(web_app.db_url, "users", "password", "qa-cli", "--password",
+                       "a-new-password")
+    assert changed.returncode == 0, changed.stderr
+    assert httpx.post(f"{web_app.url}/api/v1/session", json=login).status_code == 401
+    login["password"] = "a-new-password"
+    assert httpx.post(f"{web_app.url}/api/v1/session", json=login).status_code == 200
