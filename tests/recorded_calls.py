@@ -85,9 +85,11 @@ async def make_agent(db: Database, center: str = "北京") -> str:
 
 
 async def record_call(db: Database, settings: Settings, queue: str = "ticket",
-                      agent: str | None = None) -> RecordedCall:
+                      agent: str | None = None, audio: bool = True,
+                      transcript: bool = True) -> RecordedCall:
     """A call ten minutes ago: IVR menu, a queue wait, an agent rung and connected, a hold,
-    a recording pause, a transfer, the caller hanging up; 10 s of stereo recording."""
+    a recording pause, a transfer, the caller hanging up; 10 s of stereo recording, analysed
+    and transcribed (audio=False: the PBX wrote nothing, the recording is `missing`)."""
     number = agent or await make_agent(db)
     call_id = "qa-" + uuid.uuid4().hex[:12]
     t0 = datetime.now(UTC) - timedelta(minutes=10)
@@ -136,7 +138,9 @@ async def record_call(db: Database, settings: Settings, queue: str = "ticket",
         await session.flush()
         raw = settings.pbx_spool / "monitor" / f"{call_id}.raw"
         raw.parent.mkdir(parents=True, exist_ok=True)
-        raw.write_bytes(stereo(talk(CALLER_TALKS, 8000, 440.0), talk(AGENT_TALKS, 12000, 660.0)))
+        if audio:
+            raw.write_bytes(stereo(talk(CALLER_TALKS, 8000, 440.0),
+                                   talk(AGENT_TALKS, 12000, 660.0)))
         rec = Recording(call_id=call_id, queue=queue, center_id=agent_row.center_id,
                         status=RecordingStatus.RECORDING, raw_path=str(raw),
                         started_at=rec_start, pauses=[])
@@ -147,11 +151,13 @@ async def record_call(db: Database, settings: Settings, queue: str = "ticket",
         await session.commit()
         rec_id = rec.id
     await finalise(settings, db, rec_id, pauses=[list(PAUSE)])
-    await _store_analyses(db, settings, rec_id)
+    if audio:
+        await _store_analyses(db, settings, rec_id, transcript)
     return RecordedCall(call_id, rec_id, number, queue)
 
 
-async def _store_analyses(db: Database, settings: Settings, rec_id: int) -> None:
+async def _store_analyses(db: Database, settings: Settings, rec_id: int,
+                          transcript: bool) -> None:
     """What the analytics tiers would find in this audio, stored by the platform's handler."""
     def activity(name: str, spans: tuple[tuple[float, float], ...]) -> ChannelActivity:
         seconds = sum(b - a for a, b in spans)
@@ -170,4 +176,5 @@ async def _store_analyses(db: Database, settings: Settings, rec_id: int) -> None
     analytics = RecordingAnalytics(settings, db)
     wav = settings.state_dir / "unused.wav"
     await analytics._store(JobOutcome(AnalyticsJob(str(rec_id), wav, Tier.QUICK), quick))
-    await analytics._store(JobOutcome(AnalyticsJob(str(rec_id), wav, Tier.FULL), full))
+    if transcript:
+        await analytics._store(JobOutcome(AnalyticsJob(str(rec_id), wav, Tier.FULL), full))

@@ -10,7 +10,7 @@ from playwright.sync_api import Page, expect
 
 from app.config import Settings
 from app.db.session import Database
-from tests.browser import WebApp, cut_off_internet, in_thread
+from tests.browser import PageErrors, WebApp, cut_off_internet, in_thread
 from tests.recorded_calls import RecordedCall, record_call
 
 # Pixels of the side's colour in its canvas (qa.js COLORS), and in the other side's canvas.
@@ -26,26 +26,28 @@ CALLER_BLUE = (0x0B, 0x5C, 0xAD)
 AGENT_GREEN = (0x1E, 0x8E, 0x3E)
 
 
-def recorded(web_app: WebApp, tmp_path: Path) -> RecordedCall:
+def recorded(web_app: WebApp, tmp_path: Path, audio: bool = True,
+             transcript: bool = True) -> RecordedCall:
     settings = Settings(state_dir=web_app.state_dir, database_url=web_app.db_url,
                         pbx_root=tmp_path / "root")
 
     async def seed() -> RecordedCall:
         db = Database(web_app.db_url)
         try:
-            return await record_call(db, settings)
+            return await record_call(db, settings, audio=audio, transcript=transcript)
         finally:
             await db.dispose()
 
     return in_thread(seed)
 
 
-def open_call(page: Page, web_app: WebApp, call: RecordedCall) -> None:
+def open_call(page: Page, web_app: WebApp, call: RecordedCall, keyword: str = "") -> None:
     name, password = web_app.user("qa")
     page.goto(f"{web_app.url}/qa")
     web_app.login(page, name, password)
     expect(page.locator("#who")).to_have_text(name)
     page.fill("#search input[name=agent]", call.agent)
+    page.fill("#search input[name=keyword]", keyword)
     page.click("#search button[type=submit]")
     row = page.locator(f"#results tr[data-call='{call.call_id}']")
     expect(page.locator("#results tbody tr")).to_have_count(1)  # only this agent's call
@@ -57,7 +59,7 @@ def test_qa_finds_plays_and_scores_a_recorded_call(
         page: Page, web_app: WebApp, tmp_path: Path) -> None:
     call = recorded(web_app, tmp_path)
     refused = cut_off_internet(page)
-    open_call(page, web_app, call)
+    open_call(page, web_app, call, keyword="稍等")  # in the agent's words, not spotted
 
     # Both sides drawn from the peaks, each in its own colour.
     page.wait_for_function("() => Number(document.getElementById('wave-agent').dataset.drawn) > 0")
@@ -76,6 +78,7 @@ def test_qa_finds_plays_and_scores_a_recorded_call(
     # The transcript with the spotted keyword marked.
     expect(page.locator("#transcript .segment.side-caller mark").first).to_have_text("退票")
     expect(page.locator("#keywords .keyword")).to_have_text("退票 · 旅客 0:01.0")
+    expect(page.locator("#transcript .segment.side-agent mark")).to_have_text("稍等")
 
     # Play: the audio element reaches `playing`; the marks follow the playback.
     page.evaluate("""() => {
@@ -124,3 +127,28 @@ def test_the_index_links_the_qa_page_and_agents_may_not_use_it(
     web_app.login(page, name, password)
     expect(page.locator("form.login .error")).to_have_text("此账号无权使用本页面")
     expect(page.locator("#content")).to_be_hidden()
+
+
+def test_a_call_whose_recording_is_missing_still_shows_its_timeline(
+        page: Page, web_app: WebApp, tmp_path: Path) -> None:
+    call = recorded(web_app, tmp_path, audio=False)
+    open_call(page, web_app, call)
+    expect(page.locator("#results tbody tr td").last).to_have_text("缺失")
+    expect(page.locator("#events li")).to_have_count(12)
+    assert page.locator("#wave-caller").get_attribute("data-drawn") == "0"
+    assert page.locator("#audio").get_attribute("src") is None
+    expect(page.locator("#transcript-note")).to_have_text("尚无转写文本")
+    expect(page.locator("#ask-transcript")).to_be_hidden()  # nothing to transcribe
+
+
+def test_qa_asks_for_a_missing_transcript(
+        page: Page, web_app: WebApp, tmp_path: Path, page_errors: PageErrors) -> None:
+    call = recorded(web_app, tmp_path, transcript=False)
+    open_call(page, web_app, call)
+    expect(page.locator("#keywords .keyword")).to_have_count(1)  # the quick tier ran
+    expect(page.locator("#transcript .segment")).to_have_count(0)
+    expect(page.locator("#transcript-note")).to_have_text("尚无转写文本")
+    # Transcripts are made by `hotline serve`; this API-only node answers 503 and says so.
+    page_errors.allowed.append("503 (Service Unavailable)")
+    page.click("#ask-transcript")
+    expect(page.locator("#transcript-note")).to_contain_text("hotline serve")

@@ -153,12 +153,23 @@ function renderResults() {
 
 // ---- one recording -------------------------------------------------------------------------
 
+const PLAYABLE = new Set(["ready", "partial"]);
+
 async function openRecording(id) {
-  const [recording, peaks, timeline] = await Promise.all([
-    Hotline.api(`/api/v1/recordings/${id}`),
-    Hotline.api(`/api/v1/recordings/${id}/peaks?points=600`),
-    Hotline.api(`/api/v1/recordings/${id}/timeline`),
-  ]);
+  showError("detail-error", null);
+  const listed = QA.results.find((r) => r.id === id);
+  let recording, peaks, timeline;
+  try {
+    [recording, peaks, timeline] = await Promise.all([
+      Hotline.api(`/api/v1/recordings/${id}`),
+      // No file to outline (still recording, missing, purged): no waveform, the rest shows.
+      listed && !PLAYABLE.has(listed.status) ? null : Hotline.api(`/api/v1/recordings/${id}/peaks?points=600`),
+      Hotline.api(`/api/v1/recordings/${id}/timeline`),
+    ]);
+  } catch (err) {
+    showError("detail-error", err);
+    return;
+  }
   QA.recording = recording;
   QA.peaks = peaks;
   QA.events = timeline.events;
@@ -167,7 +178,8 @@ async function openRecording(id) {
   document.getElementById("detail").hidden = false;
   document.getElementById("call-id").textContent = recording.call_id;
   const audio = document.getElementById("audio");
-  audio.src = `/api/v1/recordings/${id}/audio`;
+  if (PLAYABLE.has(recording.status)) audio.src = `/api/v1/recordings/${id}/audio`;
+  else { audio.pause(); audio.removeAttribute("src"); audio.load(); }
   renderResults();
   renderDetail();
   renderScoreForm();
@@ -224,6 +236,8 @@ function drawWaves() {
         ctx.fillRect(x, h / 2 - half, Math.max(1, Math.floor((i + 1) * step) - x), half * 2);
       }
       canvas.dataset.drawn = String(values.length);
+    } else {
+      canvas.dataset.drawn = "0";
     }
     const now = document.getElementById("audio").currentTime || 0;
     if (total > 0) {
@@ -297,7 +311,7 @@ function renderTranscript() {
   }, el("span", { class: "who", text: `${Hotline.t(`side.${s.channel}`)} ${clock(s.start)}` }),
   highlighted(s.text))));
   const none = !QA.segments.length;
-  document.getElementById("ask-transcript").hidden = !none;
+  document.getElementById("ask-transcript").hidden = !none || !PLAYABLE.has(QA.recording.status);
   document.getElementById("transcript-note").textContent = none ? Hotline.t("qa.transcript.none") : "";
 }
 
