@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import httpx
 from playwright.sync_api import Page, expect
 
 from app.config import Settings
@@ -96,6 +97,14 @@ def test_qa_finds_plays_and_scores_a_recorded_call(
     head = page.locator("#timeline-bar .playhead").evaluate("e => parseFloat(e.style.left)")
     assert head > 25  # past 3 s of 10
     page.evaluate("() => document.getElementById('audio').pause()")
+    # The player fetched the audio by HTTP Range, each fetch a listen in the access log.
+    admin, password = web_app.user("admin")
+    with httpx.Client(base_url=web_app.url) as client:
+        client.post("/api/v1/session", json={"username": admin, "password": password})
+        trail = client.get(f"/api/v1/recordings/access?recording_id={call.recording_id}").json()
+    qa_name = page.locator("#who").inner_text()
+    assert trail and {(a["actor"], a["action"]) for a in trail} == {(qa_name, "listen")}
+    assert any((a["detail"] or "").startswith("bytes=") for a in trail)
 
     # Score: full marks but one point off the greeting.
     expect(page.locator("#questions .question")).not_to_have_count(0)
