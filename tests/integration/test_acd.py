@@ -71,7 +71,7 @@ def phone(platform: Platform, number: str, *args: str) -> subprocess.Popen[str]:
          PASSWORD, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env=platform.env())
     PHONES.append(proc)
-    wait_for(lambda: bool(contacts(platform, number) - before), 20,
+    wait_for(lambda: bool(contacts(platform, number) - before), 60,
              f"agent {number} registered")
     return proc
 
