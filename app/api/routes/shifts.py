@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Path, Query, Response
 from pydantic import BaseModel, Field
 
 from app.acd import shifts as svc
@@ -23,6 +23,7 @@ READ = (Role.AGENT, Role.SUPERVISOR)
 Writer = Annotated[Principal, Depends(require(*WRITE))]
 Reader = Annotated[Principal, Depends(require(*READ))]
 LIST_DAYS = 7
+ShiftId = Annotated[int, Path(ge=1, le=2_147_483_647)]
 TIMES = ("Times are local to the shift's center (its time zone, Asia/Shanghai by default) and "
          "answered with their UTC offset. ")
 
@@ -75,7 +76,8 @@ class RosterOut(BaseModel):
 
 
 def _bad(exc: AgentError) -> ApiError:
-    if isinstance(exc, AgentNotFound | svc.ShiftNotFound):
+    if isinstance(exc, AgentNotFound | svc.ShiftNotFound) or str(exc).startswith(
+            "unknown center"):
         return ApiError(404, "not_found", str(exc))
     if isinstance(exc, svc.ShiftError) and "already has shift" in str(exc):
         return ApiError(409, "shift_overlap", str(exc))
@@ -106,7 +108,7 @@ async def add_shift(body: ShiftIn, session: Session, user: Writer) -> ShiftOut:
             responses=documented(404, e404="no such agent or center"),
             description=roles_doc(*READ) + " An agent reads only its own shifts. Days are "
             f"inclusive, in the center's time zone (default: today and the next {LIST_DAYS - 1} "
-            "days). " + TIMES)
+            f"days; `to` alone: the {LIST_DAYS} days up to it; `to` before `from`: none). " + TIMES)
 async def list_shifts(
     session: Session, user: Reader,
     center: Annotated[str | None, Query(max_length=40, description="name or code")] = None,
@@ -120,10 +122,11 @@ async def list_shifts(
         agent = user.name
     try:
         tz = await svc.zone_of(session, center)
-        first = date_from or now().astimezone(tz).date()
-        last = date_to or first + timedelta(days=LIST_DAYS - 1)
-        if (last - first).days > 92:
-            raise svc.ShiftError("ask for at most 93 days at a time")
+        span = timedelta(days=LIST_DAYS - 1)
+        first = date_from or (date_to - span if date_to else now().astimezone(tz).date())
+        last = date_to or first + span
+        if last < first:
+            return []
         begins, ends = svc.day_bounds(tz, first, last)
         found = await svc.list_shifts(session, begins=begins, ends=ends, center=center,
                                       agent=agent)
@@ -162,9 +165,9 @@ async def roster(
                      extra=sum(r.status == "extra" for r in out), rows=out)
 
 
-@router.delete("/{shift_id}", status_code=204, summary="Delete a shift",
+@router.delete("/{shift_id:int}", status_code=204, summary="Delete a shift",
                responses=documented(404, e404="no such shift"), description=roles_doc(*WRITE))
-async def remove_shift(shift_id: int, session: Session, user: Writer) -> Response:
+async def remove_shift(shift_id: ShiftId, session: Session, user: Writer) -> Response:
     try:
         await svc.remove_shift(session, shift_id)
     except AgentError as exc:
