@@ -115,19 +115,17 @@ def test_overnight_overlap_and_bad_input(env: Path, capsys: pytest.CaptureFixtur
 
 
 def test_times_follow_the_centers_zone(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    con = sqlite3.connect(env / "hotline.db")
-    con.execute("update centers set timezone = 'Europe/London' where code = 'sh'")
-    con.commit()
-    con.close()
+    assert main(["centers", "timezone", "上海", "Mars/Olympus"]) == 2
+    assert "unknown time zone 'Mars/Olympus'" in capsys.readouterr().err
+    assert main(["centers", "timezone", "sh", "Europe/London"]) == 0
+    assert "center 上海: time zone Europe/London" in capsys.readouterr().out
+    assert main(["centers", "list", "--json"]) == 0
+    assert [c["timezone"] for c in json.loads(capsys.readouterr().out)] == [
+        "Asia/Shanghai", "Europe/London", "Asia/Shanghai"]
     [shift] = run_json(capsys, "add", "2001", "--date", "2026-12-01", "--start", "08:00",
                        "--end", "12:00")  # type: ignore[misc]
     assert (shift["timezone"], shift["start"]) == ("Europe/London", "2026-12-01T08:00:00+00:00")
     assert stored(env)[0][1].startswith("2026-12-01 08:00:00")
-    # The default zone of a new center is Asia/Shanghai.
-    con = sqlite3.connect(env / "hotline.db")
-    assert con.execute("select timezone from centers where code = 'ty'").fetchone() == (
-        "Asia/Shanghai",)
-    con.close()
 
 
 async def _states(url: str, wanted: dict[str, tuple[str, str | None]]) -> None:
