@@ -181,11 +181,6 @@ const Desk = {
       if (!this.call || this.call.id !== m.call_id) this.newCall(m.call_id, m);
       else { this.call.pop = m; this.prefill(); }
       this.render();
-    } else if (m.kind === "agent.leg_ended" && this.call && this.call.id === m.call_id
-               && m.result !== "answered") {
-      this.call.status = "ended";  // not answered here (missed, rejected, the caller left)
-      this.call.live = false;
-      this.render();
     } else if (m.kind === "agent.connected" && this.call && this.call.id === m.call_id) {
       this.call.status = "talking";
       this.render();
