@@ -90,6 +90,8 @@ def test_an_agent_takes_a_call_on_the_desk_and_saves_a_work_order(
         # After the agent's phone hangs up: wrap-up with its countdown, then ready again.
         expect(page.locator("#wrapup")).to_contain_text("话后处理", timeout=40_000)
         expect(page.locator("#state")).to_have_text("就绪", timeout=20_000)
+        expect(page.locator("#call-status")).to_have_text("已结束")
+        expect(page.locator("#btn-hangup")).to_be_disabled()
         summary = calling.result(timeout=120)
     assert phone_result(softphone)["ok"]
 

@@ -166,6 +166,7 @@ const Desk = {
     }
     if (state === "on_call" && this.call) this.call.status = "talking";
     if ((state === "ready" || state === "paused" || state === "logged_out" || state === "wrap_up") && this.call) {
+      if (this.call.live) this.call.status = "ended";  // the agent's leg is over
       this.call.live = false;
     }
     this.render();
