@@ -65,6 +65,7 @@ class AgentStateChanged(PlatformEvent):
     agent: str
     state: str
     reason: str | None = None
+    seconds: float | None = None  # how long the state lasts when known (wrap-up)
 
 
 Filter = Callable[[PlatformEvent], bool]

@@ -31,6 +31,7 @@ from app.db.models import (
     OfferKind,
     QueueEntry,
     QueueResult,
+    WorkOrder,
 )
 from app.db.session import Database
 
@@ -207,6 +208,18 @@ async def recent_calls(db: Database, caller: str, days: int = 7) -> int:
         return int(await session.scalar(
             select(func.count()).select_from(CallRecord)
             .where(CallRecord.caller == caller, CallRecord.started_at >= since)) or 0)
+
+
+async def recent_work_orders(db: Database, caller: str, limit: int = 5) -> list[dict[str, Any]]:
+    """This number's latest work orders, newest first (for the screen pop)."""
+    if not caller:
+        return []
+    async with db.session() as session:
+        rows = await session.scalars(
+            select(WorkOrder).where(WorkOrder.caller_number == caller)
+            .order_by(WorkOrder.created_at.desc(), WorkOrder.id.desc()).limit(limit))
+        return [{"number": w.number, "type": w.type.value, "status": w.status.value,
+                 "created_at": _aware(w.created_at).isoformat()} for w in rows]
 
 
 @dataclass(frozen=True)

@@ -140,7 +140,8 @@ def hints_of(call: Call) -> list[str]:
 
 
 def screen_context(call: Call, ctx_vars: dict[str, str], lang: str, priority: bool,
-                   waited: float, overflow_from: str | None, recent: int) -> dict[str, Any]:
+                   waited: float, overflow_from: str | None, recent: int,
+                   work_orders: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     speech = [s for s in call.trace.steps if s["kind"] == "speech"]
     last = speech[-1] if speech else {}
     # The menu collects the order number's 9 digits (var order_no); the pop shows it masked.
@@ -152,6 +153,7 @@ def screen_context(call: Call, ctx_vars: dict[str, str], lang: str, priority: bo
         "order_number": f"E{order[:2]}*****{order[-2:]}" if len(order) >= 6 else None,
         "language": lang, "priority": priority, "wait_seconds": round(waited, 1),
         "overflow_from": overflow_from, "calls_last_7_days": recent,
+        "work_orders": work_orders or [],
     }
 
 
@@ -189,6 +191,7 @@ class QueueVisit:
         self.music = False
         self.wait: float | None = None
         self.recent: asyncio.Task[int] | None = None
+        self.orders: asyncio.Task[list[dict[str, Any]]] | None = None
         self.routed: asyncio.Task[None] | None = None
         # Set once a callback is booked: a hang-up after that (during "callback booked") ends
         # the wait as a callback, not an abandon.
@@ -205,6 +208,9 @@ class QueueVisit:
         self.recent = asyncio.create_task(records.recent_calls(acd.db, self.call.trace.caller))
         # Read when the phone rings (errors logged there); a call that ends first drops it.
         self.recent.add_done_callback(lambda t: t.cancelled() or t.exception())
+        self.orders = asyncio.create_task(
+            records.recent_work_orders(acd.db, self.call.trace.caller))
+        self.orders.add_done_callback(lambda t: t.cancelled() or t.exception())
         self.call.trace.step("queue", queue=self.queue, skill=self.skill, center=self.center,
                              priority=self.priority)
         result: QueueResult | None = None
@@ -232,6 +238,15 @@ class QueueVisit:
     async def _route(self) -> None:
         await records.route_entry(self.acd.db, self.entry_id, self.skill,
                                   await self.acd.center_id(self.center))
+
+    async def _recent_orders(self) -> list[dict[str, Any]]:
+        if self.orders is None:
+            return []
+        try:
+            return await asyncio.shield(self.orders)
+        except Exception:  # the pop goes without them rather than the call failing
+            log.exception("call %s: recent work orders not read", self.call.id)
+            return []
 
     async def _recent_calls(self) -> int:
         if self.recent is None:
@@ -384,7 +399,8 @@ class QueueVisit:
             acd.events.publish(AgentRinging(
                 call_id=call.id, agent=agent, queue=self.queue, skill=self.skill, caller=masked,
                 context=screen_context(call, self.vars, self.lang, self.priority, waited,
-                                       overflow_from, await self._recent_calls())))
+                                       overflow_from, await self._recent_calls(),
+                                       await self._recent_orders())))
             try:
                 answered = await self._await_answer(channel_id, rule.ring_timeout + 2)
             except CallHungUp:
@@ -499,6 +515,7 @@ class QueueVisit:
                 await asyncio.shield(acd.recorder.leg_ended(call.id, leg_id))
                 acd.recorder.stop(call.id, partial=call.trace.ended_by == EndedBy.PBX_RESTART)
             await asyncio.shield(records.talk_ended(acd.db, agent, leg_id, self.rule.wrap_up))
-            acd.distributor.publish_state(agent, "wrap_up", call_id=call.id)
+            acd.distributor.publish_state(agent, "wrap_up", call_id=call.id,
+                                          seconds=self.rule.wrap_up)
             acd.events.publish(AgentLegEnded(call_id=call.id, agent=agent, result="answered"))
             acd.wrap_up(agent, self.rule.wrap_up)

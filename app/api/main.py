@@ -26,6 +26,7 @@ from app.api.routes import (
     qa,
     recordings,
     session,
+    shifts,
     work_orders,
 )
 from app.config import Settings
@@ -81,6 +82,7 @@ def create_app(settings: Settings, db: Database, platform: Platform | None = Non
     api.include_router(recordings.router)
     api.include_router(qa.router)
     api.include_router(stats_routes.router)
+    api.include_router(shifts.router)
     api.include_router(session.router)
     install_pages(api)
 

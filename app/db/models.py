@@ -362,6 +362,9 @@ class Center(Base):
     name: Mapped[str] = mapped_column(String(40), unique=True)
     code: Mapped[str] = mapped_column(String(8), unique=True)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    # IANA zone name; shift times and the center's days are read in it.
+    timezone: Mapped[str] = mapped_column(String(40), default="Asia/Shanghai",
+                                          server_default="Asia/Shanghai")
 
 
 class Agent(Base):
@@ -626,3 +629,23 @@ class LookupFailure(Base):
     key: Mapped[str] = mapped_column(String(80))
     # Unix seconds: compared as numbers on both engines, no time zone to lose in SQLite.
     at: Mapped[float] = mapped_column(Float, index=True)
+
+
+class Shift(Base):
+    """A scheduled shift 班次 of one agent at one center; times stored in UTC."""
+
+    __tablename__ = "shifts"
+    __table_args__ = (
+        Index("ix_shifts_center_start", "center_id", "starts_at"),
+        Index("ix_shifts_agent_start", "agent_id", "starts_at"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    center_id: Mapped[int] = mapped_column(ForeignKey("centers.id"))
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"))
+    starts_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    ends_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    note: Mapped[str | None] = mapped_column(String(200))
+    created_by: Mapped[str] = mapped_column(String(60))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    center: Mapped[Center] = relationship()
+    agent: Mapped[Agent] = relationship()
