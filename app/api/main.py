@@ -24,6 +24,7 @@ from app.api.routes import (
     lookups,
     qa,
     recordings,
+    wall,
     work_orders,
 )
 from app.config import Settings
@@ -74,6 +75,7 @@ def create_app(settings: Settings, db: Database, platform: Platform | None = Non
     api.include_router(agent_events.router)
     api.include_router(recordings.router)
     api.include_router(qa.router)
+    api.include_router(wall.router)
 
     @api.get(
         "/healthz",
