@@ -75,6 +75,10 @@ class Wall:
         before calls are taken, so no event falls between the read and the subscription."""
         self.board.seed(await finished_today(self.db, self.board.day),
                         await agent_rows(self.db))
+        self.follow()
+
+    def follow(self) -> None:
+        """Take the feed's events from now on and push the changes to the screens."""
         self._sub = self.events.subscribe(self._take, maxsize=1)
         self._task = asyncio.create_task(self._pushing(), name="wallboard")
 
