@@ -38,6 +38,7 @@ PLATFORM_ENDED = frozenset({"ended_by_platform", "platform_restart", "pbx_restar
                             "media_timeout"})
 OTHER_ENDS = frozenset({"callback", "message", "no_agents"})  # offered, neither answered
 UNKNOWN_CENTER = "?"
+TIME_DEPENDENT = frozenset({"longest_wait_s", "levels", "level"})
 
 
 def center_day(moment: float) -> date:
@@ -133,6 +134,7 @@ class Board:
     waiting: dict[str, Waiting] = field(default_factory=dict)  # by call id
     agents: dict[str, AgentRow] = field(default_factory=dict)
     changed_agents: set[str] = field(default_factory=set)  # since the last delta
+    sent: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)  # last tiles sent
 
     # --- counting -----------------------------------------------------------------------------
     def _roll(self, moment: float) -> None:
@@ -310,10 +312,19 @@ class Board:
         }
 
     def delta(self, now: float | None = None) -> dict[str, Any]:
-        """What changed since the last delta: every tile (they are few), the agents changed."""
+        """What changed since the last delta: the tiles whose figures changed (the longest
+        wait grows by itself: screens count it on from `oldest_entered_at`) and the agents."""
         now = time.time() if now is None else now
         changed = sorted(self.changed_agents)
         self.changed_agents.clear()
-        return {"kind": "wall.update", "at": now, "day": self.day.isoformat(),
-                **self.tiles(now),
+        tiles = self.tiles(now)
+        out: dict[str, list[dict[str, Any]]] = {}
+        for kind, group in tiles.items():
+            out[kind] = []
+            for tile in group:
+                steady = {k: v for k, v in tile.items() if k not in TIME_DEPENDENT}
+                if self.sent.get((kind, tile["key"])) != steady:
+                    self.sent[(kind, tile["key"])] = steady
+                    out[kind].append(tile)
+        return {"kind": "wall.update", "at": now, "day": self.day.isoformat(), **out,
                 "agents": [self.agents[n].as_dict() for n in changed if n in self.agents]}

@@ -24,7 +24,7 @@ from app.wall.seed import agent_rows, finished_today
 
 log = logging.getLogger(__name__)
 
-PUSH_EVERY = 0.15  # seconds: at most one update per this, bursts coalesced
+PUSH_EVERY = 0.1  # seconds: at most one update per this, bursts coalesced
 CLIENT_BACKLOG = 8  # updates a screen may have queued before it is resynchronised
 RESYNC = None  # queued instead of updates: send the screen a full snapshot
 MAX_SOURCES = 200  # events listed per update (for latency measurement)

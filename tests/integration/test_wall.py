@@ -34,16 +34,24 @@ class WallStream:
         url = platform.api.replace("http://", "ws://") + "/api/v1/wall/ws"
         self.ws = connect(f"{url}?token={platform.supervisor_token}", open_timeout=10)
         self.messages: list[dict[str, Any]] = []
+        self.tiles: dict[tuple[str, str], dict[str, Any]] = {}
         self.thread = threading.Thread(target=self._read, daemon=True)
         self.thread.start()
 
     def _read(self) -> None:
         with contextlib.suppress(Exception):
             for raw in self.ws:
-                self.messages.append(json.loads(raw))
+                message = json.loads(raw)
+                for kind in ("queues", "centers"):  # an update carries the changed tiles
+                    self.tiles.update({(kind, t["key"]): t for t in message[kind]})
+                self.messages.append(message)
 
-    def tile(self, kind: str, key: str, index: int = -1) -> dict[str, Any]:
-        return next(t for t in self.messages[index][kind] if t["key"] == key)
+    def tile(self, kind: str, key: str) -> dict[str, Any]:
+        """The tile as the screen shows it now."""
+        return self.tiles[(kind, key)]
+
+    def first(self, kind: str, key: str) -> dict[str, Any]:
+        return next(t for t in self.messages[0][kind] if t["key"] == key)
 
     def close(self) -> None:
         self.ws.close()
@@ -64,8 +72,8 @@ def test_the_wallboard_socket_counts_a_real_caller_waiting_then_abandoning(
     try:
         wait_for(lambda: bool(stream.messages), 10, "the snapshot")
         assert stream.messages[0]["kind"] == "wall.snapshot"
-        before = stream.tile("queues", "general", 0)
-        center_before = stream.tile("centers", "北京", 0)
+        before = stream.first("queues", "general")
+        center_before = stream.first("centers", "北京")
         with concurrent.futures.ThreadPoolExecutor(1) as pool:
             caller = pool.submit(platform.call, "--dtmf", "0", "--hold", "12")
             wait_for(lambda: stream.tile("queues", "general")["waiting"]

@@ -170,6 +170,18 @@ def test_the_agents_grid_follows_states_calls_and_monitoring() -> None:
     assert b.agents["1077"].state == "ready" and b.agents["1077"].center == "?"
 
 
+def test_an_update_carries_only_the_tiles_whose_figures_changed() -> None:
+    b = board()
+    first = b.delta(now=T0)
+    assert len(first["queues"]) == len(RULES.queues) and len(first["centers"]) == 3
+    b.apply(joined("d1", T0 + 1, center="上海", queue="ticket"))
+    second = b.delta(now=T0 + 2)
+    assert [t["key"] for t in second["queues"]] == ["ticket"]
+    assert [t["key"] for t in second["centers"]] == ["上海"]
+    # The longest wait grows without an event: no update for it.
+    assert b.delta(now=T0 + 50)["queues"] == []
+
+
 def test_a_repeated_state_is_no_change() -> None:
     b = board()
     assert not b.apply(AgentStateChanged(agent="1001", state="ready", at=T0 + 1))
