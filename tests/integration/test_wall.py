@@ -7,6 +7,7 @@ import concurrent.futures
 import contextlib
 import json
 import re
+import secrets
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -14,11 +15,20 @@ from typing import Any
 
 import httpx
 import pytest
+from playwright.sync_api import Page, expect
 from websockets.sync.client import connect
 
 from app.pbx import sandbox
 from tests.integration.conftest import Platform, wait_for
-from tests.integration.test_acd import agent, agent_view, phone, phone_result, release, set_state
+from tests.integration.test_acd import (
+    agent,
+    agent_view,
+    hotline,
+    phone,
+    phone_result,
+    release,
+    set_state,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -160,3 +170,39 @@ def test_a_supervisor_phone_listens_in_then_barges_into_an_agents_call(
         assert result["ok"] and [c["answered"] for c in result["calls"]] == [True, True]
         assert phone_result(agent_phone)["ok"]
         caller.result(timeout=60)
+
+
+def web_user(platform: Platform, role: str) -> tuple[str, str]:
+    name, password = f"wall-{role}-{secrets.token_hex(3)}", secrets.token_urlsafe(12)
+    assert hotline(platform, "users", "create", name, "--role", role).returncode == 0
+    made = hotline(platform, "users", "password", name, "--password", password)
+    assert made.returncode == 0, made.stderr
+    return name, password
+
+
+def test_the_wall_page_shows_a_real_caller_waiting_and_the_paused_agent(
+        platform: Platform, page: Page) -> None:
+    number = agent(platform, "7621", "ticket:5")
+    phone(platform, number, "--timeout", "90")
+    set_state(platform, number, "ready")
+    set_state(platform, number, "paused")  # logged in, not ready: the caller has to wait
+    name, password = web_user(platform, "supervisor")
+    page.goto(f"{platform.api}/wall")
+    page.fill("form.login input[name=username]", name)
+    page.fill("form.login input[name=password]", password)
+    page.click("form.login button[type=submit]")
+    waiting = page.locator('[data-tile="queues:general"] .waiting')
+    expect(waiting).to_have_text(re.compile(r"^[0-9]+$"))
+    expect(page.locator("#link")).to_have_attribute("data-state", "open")
+    before = int(waiting.inner_text())
+    expect(page.locator(f'[data-agent="{number}"] td.state')).to_have_text("暂停（小休）")
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        caller = pool.submit(platform.call, "--dtmf", "0", "--hold", "12")
+        expect(waiting).to_have_text(str(before + 1), timeout=30_000)
+        expect(page.locator('[data-tile="centers:北京"] .waiting')).not_to_have_text("0")
+        caller.result(timeout=60)
+    expect(waiting).to_have_text(str(before), timeout=20_000)
+    abandoned = page.locator('[data-tile="queues:general"] .abandoned')
+    expect(abandoned).not_to_have_text("0")
+    page.click("[data-lang-switch]")  # the tiles speak English too
+    expect(page.locator('[data-tile="queues:general"] .name')).to_have_text("General general")

@@ -2,8 +2,8 @@
 `/api/v1/wall/ws` (a snapshot, then each change within a fraction of a second), and listening
 in on an agent's call: `POST /api/v1/agents/{no}/listen|whisper|barge`.
 
-The WebSocket takes the token in the `Authorization: Bearer` header or, for browsers, as
-`?token=`.
+The WebSocket takes the token in the `Authorization: Bearer` header or, for browsers, the
+pages' login cookie or `?token=`.
 """
 
 from __future__ import annotations
@@ -56,7 +56,8 @@ async def wall_socket(ws: WebSocket) -> None:
             user = await authenticate(session, token)
     await ws.accept()  # first, so a refusal carries its code and reason
     if user is None:
-        await ws.close(UNAUTHENTICATED, "send an API token (Authorization header or ?token=)")
+        await ws.close(UNAUTHENTICATED, "log in, or send an API token (Authorization header "
+                       "or ?token=)")
         return
     if user.role not in WATCHERS:
         await ws.close(FORBIDDEN, f"role {user.role.value} may not watch the wallboard")
