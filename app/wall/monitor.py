@@ -114,7 +114,8 @@ class Monitors:
                 caller_id=f'"{mode} {agent}" <{agent}>', timeout=RING_SECONDS)
         except AriError as exc:
             self.sessions.pop(session.id, None)
-            raise MonitorError(502 if exc.status >= 500 or exc.status == 0 else 409,
+            # The PBX itself unreachable or failing: 503; the endpoint refused: 409.
+            raise MonitorError(503 if exc.status >= 500 or exc.status == 0 else 409,
                                "endpoint_unreachable",
                                f"cannot ring {endpoint}: {exc}") from exc
         session.phone_channel = phone.id
