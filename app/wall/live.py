@@ -131,6 +131,7 @@ class Wall:
         message = self.board.delta()
         message["seq"] = self.seq
         message["sources"] = self.sources
+        message["pushed_at"] = time.time()  # sources -> pushed_at: the time spent here
         self.sources = []
         text = encode(message)
         for screen in self.screens:
