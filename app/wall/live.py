@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 PUSH_EVERY = 0.1  # seconds: at most one update per this, bursts coalesced
 CLIENT_BACKLOG = 8  # updates a screen may have queued before it is resynchronised
 RESYNC = None  # queued instead of updates: send the screen a full snapshot
+CLOSED = ""  # queued when the screen went away: its sender stops
 MAX_SOURCES = 200  # events listed per update (for latency measurement)
 
 
@@ -49,6 +50,12 @@ class Screen:
             self.resyncs += 1
             return
         self.outbox.put_nowait(text)
+
+    def close(self) -> None:
+        """The screen went away: whatever was queued is dropped, its sender stops."""
+        while not self.outbox.empty():
+            self.outbox.get_nowait()
+        self.outbox.put_nowait(CLOSED)
 
     async def next(self) -> str | None:
         return await self.outbox.get()

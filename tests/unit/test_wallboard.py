@@ -30,7 +30,7 @@ from app.events import (
     QueueLeft,
 )
 from app.wall.board import AgentRow, Board, Ended, center_day
-from app.wall.live import CLIENT_BACKLOG, Wall
+from app.wall.live import CLIENT_BACKLOG, CLOSED, Wall
 from app.wall.monitor import ENDPOINT, MonitorError, Monitors
 from app.wall.seed import agent_rows, finished_today
 
@@ -239,6 +239,9 @@ def test_a_screen_that_falls_behind_gets_a_snapshot_instead_of_the_backlog() -> 
         screen.offer(f"update {i}")
     assert screen.outbox.qsize() == 3 and screen.resyncs == 1
     assert screen.outbox.get_nowait() is None  # None: send a full snapshot
+    screen.offer("update")
+    screen.close()  # gone: its sender stops at once, nothing queued is sent
+    assert screen.outbox.qsize() == 1 and screen.outbox.get_nowait() == CLOSED
 
 
 @pytest.mark.parametrize(("endpoint", "ok"), [

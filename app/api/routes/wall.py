@@ -22,7 +22,7 @@ from app.api.routes.agent_events import FORBIDDEN, UNAUTHENTICATED, UNAVAILABLE,
 from app.db.models import Role
 from app.db.session import Database
 from app.services.auth import Principal, authenticate
-from app.wall.live import Wall, encode
+from app.wall.live import CLOSED, Wall, encode
 from app.wall.monitor import MODES, MonitorError, Monitors
 
 router = APIRouter(tags=["wallboard"], responses=documented(401, 403))
@@ -67,16 +67,12 @@ async def wall_socket(ws: WebSocket) -> None:
         await ws.close(UNAVAILABLE, "no live figures on an API-only node")
         return
     screen = wall.connect()
+    # The reader notices the screen going away and stops the sender below through its outbox.
     reader = asyncio.create_task(_drain(ws))
+    reader.add_done_callback(lambda _: screen.close())
     try:
         await ws.send_text(encode(wall.snapshot()))
-        while True:
-            getting = asyncio.create_task(screen.next())
-            await asyncio.wait({getting, reader}, return_when=asyncio.FIRST_COMPLETED)
-            if not getting.done():
-                getting.cancel()
-                break  # the screen went away
-            text = getting.result()
+        while (text := await screen.next()) != CLOSED:
             await ws.send_text(text if text is not None else encode(wall.snapshot()))
     except (WebSocketDisconnect, RuntimeError):
         pass
