@@ -25,7 +25,9 @@ from app.db.session import Database
 from tests.api.conftest import Seeded, _seed
 
 # Operations served by `hotline serve` only (live calls, recording control).
-NEEDS_TELEPHONY = ("/api/v1/calls/recent", "/api/v1/calls/{call_id}/recording/")
+NEEDS_TELEPHONY = ("/api/v1/calls/recent", "/api/v1/calls/{call_id}/recording/",
+                   "/api/v1/wall", "/api/v1/agents/{number}/listen",
+                   "/api/v1/agents/{number}/whisper", "/api/v1/agents/{number}/barge")
 # Enough to reach every route's documented answers; bounded so `make test` stays quick.
 EXAMPLES_PER_OPERATION = 25
 

@@ -13,7 +13,7 @@ import contextlib
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, WebSocket, WebSocketDisconnect
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from app.acd.agents import AgentNotFound, get_agent
 from app.api.deps import get_database, require, roles_doc
@@ -23,7 +23,7 @@ from app.db.models import Role
 from app.db.session import Database
 from app.services.auth import Principal, authenticate
 from app.wall.live import CLOSED, Wall, encode
-from app.wall.monitor import MODES, MonitorError, Monitors
+from app.wall.monitor import ENDPOINT, MODES, MonitorError, Monitors
 
 router = APIRouter(tags=["wallboard"], responses=documented(401, 403))
 WATCHERS = {Role.SUPERVISOR, Role.ADMIN}
@@ -83,20 +83,24 @@ async def wall_socket(ws: WebSocket) -> None:
             await reader
 
 
-class MonitorIn(BaseModel):
-    endpoint: str | None = Field(None, description="the supervisor's phone, e.g. "
-                                 "PJSIP/agent-1009", examples=["PJSIP/agent-1009"])
-    agent: str | None = Field(None, pattern=r"^[0-9]{4,6}$",
-                              description="or the supervisor's own 工号: its softphone rings")
+class PhoneIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
 
-    @model_validator(mode="after")
-    def one_phone(self) -> MonitorIn:
-        if (self.endpoint is None) == (self.agent is None):
-            raise ValueError("give exactly one of endpoint or agent")
-        return self
+
+class EndpointIn(PhoneIn):
+    endpoint: str = Field(pattern=ENDPOINT.pattern, description="the supervisor's phone",
+                          examples=["PJSIP/agent-1009"])
 
     def target(self) -> str:
-        return self.endpoint or f"PJSIP/agent-{self.agent}"
+        return self.endpoint
+
+
+class OwnPhoneIn(PhoneIn):
+    agent: str = Field(pattern=r"^[0-9]{4,6}$",
+                       description="the supervisor's own 工号: its softphone rings")
+
+    def target(self) -> str:
+        return f"PJSIP/agent-{self.agent}"
 
 
 class MonitorOut(BaseModel):
@@ -122,7 +126,7 @@ def _monitor_route(mode: str) -> None:
         "answers, it is connected until it hangs up or the agent's call ends. The wallboard "
         "marks the agent as monitored meanwhile.",
     )
-    async def monitor(number: str, body: MonitorIn, request: Request,
+    async def monitor(number: str, body: EndpointIn | OwnPhoneIn, request: Request,
                       user: Supervisor) -> MonitorOut:
         monitors: Monitors | None = getattr(request.app.state.platform, "monitors", None)
         if monitors is None:
