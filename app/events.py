@@ -48,6 +48,7 @@ class QueueJoined(PlatformEvent):
     queue: str
     priority: bool = False
     entry_id: int | None = None
+    center: str | None = None  # the center the caller entered at (None without an ACD)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -57,6 +58,7 @@ class QueueLeft(PlatformEvent):
     result: str
     wait_seconds: float | None = None
     entry_id: int | None = None
+    center: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -66,6 +68,17 @@ class AgentStateChanged(PlatformEvent):
     state: str
     reason: str | None = None
     seconds: float | None = None  # how long the state lasts when known (wrap-up)
+
+
+@dataclass(frozen=True, kw_only=True)
+class AgentMonitored(PlatformEvent):
+    """A supervisor started (active) or stopped listening in, whispering or barging."""
+
+    kind: ClassVar[str] = "agent.monitored"
+    agent: str
+    mode: str  # listen, whisper, barge
+    supervisor: str
+    active: bool
 
 
 Filter = Callable[[PlatformEvent], bool]

@@ -268,7 +268,7 @@ class QueueVisit:
             self.wait = await records.close_entry(self.acd.db, self.entry_id, result)
         self.acd.events.publish(QueueLeft(call_id=self.call.id, queue=self.queue,
                                           result=result.value, wait_seconds=self.wait,
-                                          entry_id=self.entry_id))
+                                          entry_id=self.entry_id, center=self.center))
 
     async def _hold(self) -> None:
         if self.holding is None:

@@ -27,6 +27,7 @@ from app.api.routes import (
     recordings,
     session,
     shifts,
+    wall,
     work_orders,
 )
 from app.config import Settings
@@ -83,6 +84,7 @@ def create_app(settings: Settings, db: Database, platform: Platform | None = Non
     api.include_router(qa.router)
     api.include_router(stats_routes.router)
     api.include_router(shifts.router)
+    api.include_router(wall.router)
     api.include_router(session.router)
     install_pages(api)
 

@@ -487,8 +487,11 @@ class FlowRunner:
             await session.commit()
             self.ctx.queue_entry_id = entry.id
         self.ctx.queue = a.queue
+        center = self.ctx.acd.rules.center_for(self.call.trace.called, self.call.trace.caller) \
+            if self.ctx.acd is not None else None
         self.ctx.events.publish(QueueJoined(call_id=self.call.id, queue=a.queue,
-                                            priority=self.ctx.priority, entry_id=entry.id))
+                                            priority=self.ctx.priority, entry_id=entry.id,
+                                            center=center))
         self.ctx.outcome = CallOutcome.TRANSFERRED
         self.ctx.outcome_reason = reason
         self.call.trace.step("enqueue", queue=a.queue, reason=reason, priority=self.ctx.priority)

@@ -25,7 +25,9 @@ from app.db.session import Database
 from tests.api.conftest import Seeded, _seed
 
 # Operations served by `hotline serve` only (live calls, recording control).
-NEEDS_TELEPHONY = ("/api/v1/calls/recent", "/api/v1/calls/{call_id}/recording/")
+NEEDS_TELEPHONY = ("/api/v1/calls/recent", "/api/v1/calls/{call_id}/recording/",
+                   "/api/v1/wall", "/api/v1/agents/{number}/listen",
+                   "/api/v1/agents/{number}/whisper", "/api/v1/agents/{number}/barge")
 # Refusals of values the schema cannot express (a date range backwards or over a year, a
 # service-level target of 100 %): 400 with these codes, documented, and a clear message.
 SEMANTIC_REFUSALS = ("bad_period", "bad_staffing_input")
