@@ -200,10 +200,13 @@ class Conversation:
             if exc.status == 404 and await self.call.gone():
                 raise CallHungUp(self.call.id) from exc
             return
+        answer = self.snapshot()
+        if request.action in ("transfer", "complete"):
+            answer["state"] = "transferred"  # handed on (the new agent, if any, in `agent`)
         self.call.trace.step("control", action=request.action, by=request.by,
-                             state=self.state)
+                             state=answer["state"])
         if not reply.done():
-            reply.set_result(self.snapshot())
+            reply.set_result(answer)
 
     async def _on_event(self, event: Event) -> None:
         if isinstance(event, StasisStart):
