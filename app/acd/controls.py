@@ -29,6 +29,7 @@ from app.acd.agents import AgentNotFound
 from app.ari_handlers.bridge import Bridge
 from app.ari_handlers.call import CallHungUp
 from app.ari_handlers.models import (
+    Channel,
     ChannelDestroyed,
     ChannelHangupRequest,
     Event,
@@ -254,10 +255,18 @@ class Conversation:
     async def _ring_timeouts(self) -> None:
         now = time.monotonic()
         for leg in (self.consult, self.ringing):
-            if leg is not None and not leg.answered and now >= leg.ring_deadline:
-                with contextlib.suppress(AriError):
-                    await self.call.rest.hangup(leg.channel_id)  # its end comes as an event
-                leg.ring_deadline = now + RING_GRACE
+            if leg is None or leg.answered or now < leg.ring_deadline:
+                continue
+            leg.ring_deadline = now + RING_GRACE
+            try:
+                await self.call.rest.hangup(leg.channel_id)  # its end comes as an event
+            except AriError as exc:
+                if exc.status != 404:
+                    continue
+                # Already gone without a word: its end will not come as an event.
+                await self._on_event(ChannelDestroyed(
+                    type="ChannelDestroyed", channel=Channel(id=leg.channel_id),
+                    cause=0))
 
     # --- the controls ---------------------------------------------------------------------
     def _need_agent(self) -> Leg:
@@ -407,9 +416,11 @@ class Conversation:
         call = self.call
         with contextlib.suppress(AriError):
             await call.rest.stop_moh(call.id)
-        if self.holding is not None:
+        if self.holding is not None:  # taken down: a hold is the exception, not the rule
             with contextlib.suppress(AriError):
                 await self.holding.remove(call.id)
+            await self.holding.destroy()
+            self.holding = None
         await self.talk.add(call.id)
         self.caller_held = self.explicit_hold = False
         call.trace.step("caller_unheld")
