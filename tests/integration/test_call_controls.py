@@ -101,10 +101,12 @@ def long_speech(folder: Path) -> Path:
 
 def test_hold_plays_music_to_the_caller_mute_silences_the_agent_and_hangup_ends_it(
         platform: Platform, tmp_path: Path) -> None:
+    speech = long_speech(tmp_path)
     number = agent(platform, "7801", "ticket:5")
-    stranger = token_of(platform, agent(platform, "7802", "ticket:5"))
-    proc = phone(platform, number, "--answer-after", "1", "--talk", str(long_speech(tmp_path)),
+    other = agent(platform, "7802", "ticket:5")
+    proc = phone(platform, number, "--answer-after", "1", "--talk", str(speech),
                  "--timeout", "150")
+    stranger = token_of(platform, other)
     set_state(platform, number, "ready")
     set_state(platform, number, "paused")  # the caller waits in the queue first
     token = token_of(platform, number)
