@@ -64,6 +64,8 @@ class Settings(BaseSettings):
     # database checks (a revocation takes effect within this time; at most 5 s).
     token_days: float = Field(90.0, gt=0)
     token_cache_seconds: float = Field(2.0, ge=0, le=5)
+    # Web pages: a login lasts this long (an agent's shift and some), then asks again.
+    session_hours: float = Field(12.0, gt=0)
 
     hotline_number: str = "12306"
     # The engineers' test numbers (echo 12300, plain-dialplan bench menu 12399) exist in the

@@ -95,12 +95,26 @@ def recovery_hook(platform: Platform, db: Database) -> Callable[[], Awaitable[No
         live = set(platform.ari.dispatcher.calls)
         await close_left_behind(db, live, agents=first)
         recorder = platform.acd.recorder if platform.acd is not None else None
-        await finalise_left_behind(platform.settings, db, live, recorder)
+        await finalise_left_behind(platform.settings, db, live.__contains__, recorder)
         first = False
         if platform.acd is not None:
             platform.acd.distributor.kick()
 
     return recover
+
+
+def recordings_sweep(platform: Platform, db: Database) -> Callable[[], Awaitable[None]]:
+    """Now and then: finalise a recording whose call ended without its task finalising it
+    (an adopted call that hung up before the new task took the recording over)."""
+    from app.recordings.recovery import finalise_left_behind
+
+    async def sweep() -> None:
+        recorder = platform.acd.recorder if platform.acd is not None else None
+        if recorder is not None:
+            await finalise_left_behind(platform.settings, db,
+                                       platform.ari.dispatcher.calls.__contains__, recorder)
+
+    return sweep
 
 
 def call_handler(db: Database, platform: Callable[[], Platform | None],
@@ -195,6 +209,7 @@ def serve(settings: Settings, start_pbx: bool = False, demo_data: bool = False) 
         # platform's database is the source of truth, applied on every ARI (re)connect.
         platform.ari.connect_hooks.append(recovery_hook(platform, db))
         platform.ari.connect_hooks.append(lambda: provision_agents(settings, db))
+        platform.ari.sweep_hooks.append(recordings_sweep(platform, db))
         config = uvicorn.Config(
             create_app(settings, db, platform),
             host=settings.api_host,

@@ -11,7 +11,13 @@ from typing import Any
 from sqlalchemy import func, select
 
 from app.acd.agents import get_agent
-from app.acd.states import StateError, agent_snapshot, record_no_answer, set_state
+from app.acd.states import (
+    StateError,
+    agent_snapshot,
+    record_no_answer,
+    record_unreachable,
+    set_state,
+)
 from app.core.clock import now
 from app.db.models import (
     Agent,
@@ -88,17 +94,21 @@ async def start_ringing(db: Database, number: str, call_id: str, entry_id: int |
 
 
 async def ring_failed(db: Database, number: str, leg_id: int, result: AgentLegResult,
-                      channel_id: str | None, counts: bool = True) -> str:
+                      channel_id: str | None, counts: bool = True,
+                      offline: bool = False) -> str:
     """The agent did not take the call: the leg's result; a no-answer or rejection counts
     towards the automatic pause (two in a row), a ring the caller gave up (counts=False) does
-    not. Returns the agent's new state."""
+    not, a phone that could not be rung at all (offline) pauses the agent at once. Returns the
+    agent's new state."""
     async with db.session() as session:
         leg = await session.get(AgentLeg, leg_id)
         if leg is not None:
             leg.result, leg.end_at, leg.channel_id = result, now(), channel_id
         agent = await get_agent(session, number)
         try:
-            if counts:
+            if offline:
+                state = (await record_unreachable(session, agent)).state.value
+            elif counts:
                 state = (await record_no_answer(session, agent)).state.value
             else:
                 state = (await set_state(session, agent, AgentStateName.READY,

@@ -22,6 +22,7 @@ from app.acd.distributor import AgentOffered, Distributor, Waiter
 from app.acd.estimate import WaitHistory, estimate_wait
 from app.acd.routing import QueueRule, RoutingRules
 from app.acd.selection import Assignment, WaitingCall
+from app.acd.states import MISSED, OFFLINE
 from app.ari_handlers.bridge import Bridge
 from app.ari_handlers.call import Call, CallHungUp
 from app.ari_handlers.models import ChannelDestroyed, StasisStart
@@ -38,6 +39,8 @@ log = logging.getLogger(__name__)
 
 Say = Callable[..., Awaitable[Any]]  # FlowRunner.say_prompt(prompt, interrupt, slots)
 BUSY_CAUSES = {17, 21}  # user busy, call rejected: the agent pressed reject
+# ARI refuses to originate to a phone with no registration ("Allocation failed").
+UNREACHABLE = {500}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -356,6 +359,7 @@ class QueueVisit:
         channel_id: str | None = None
         leg_id: int | None = None
         result = AgentLegResult.NO_ANSWER
+        offline = False  # the PBX could not ring the phone at all (not registered)
         try:
             try:
                 channel = await call.rest.originate(
@@ -367,6 +371,7 @@ class QueueVisit:
                 result = AgentLegResult.FAILED  # the caller left, or the phone is gone
                 if exc.status == 404 and await call.gone():
                     raise CallHungUp(call.id) from exc
+                offline = exc.status in UNREACHABLE
                 log.info("agent %s cannot be rung: %s", agent, exc)
                 return False
             channel_id = channel.id
@@ -401,9 +406,9 @@ class QueueVisit:
                 if leg_id is not None:
                     state = await asyncio.shield(records.ring_failed(
                         acd.db, agent, leg_id, result, channel_id,
-                        counts=result != AgentLegResult.FAILED))
-                    acd.distributor.publish_state(agent, state,
-                                                  "未接" if state == "paused" else None)
+                        counts=result != AgentLegResult.FAILED, offline=offline))
+                    reason = (OFFLINE if offline else MISSED) if state == "paused" else None
+                    acd.distributor.publish_state(agent, state, reason)
                     acd.events.publish(AgentLegEnded(call_id=call.id, agent=agent,
                                                      result=result.value))
                     call.trace.step("agent_no_answer", agent=agent, result=result.value)

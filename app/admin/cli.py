@@ -23,6 +23,7 @@ from app.services.auth import (
     list_tokens,
     list_users,
     revoke_tokens,
+    set_password,
 )
 
 
@@ -86,8 +87,16 @@ async def _users_async(args: argparse.Namespace) -> int:
                 if args.users_action == "create":
                     user = await create_user(session, args.name, Role(args.role))
                     print(f"user {user.name} ({user.role.value}) created")
+                    if args.password is not None or args.login:
+                        shown = await set_password(session, args.name, args.password)
+                        if shown:
+                            print(f"web login password (shown once): {shown}")
                     if args.token:
                         print(await issue_token(session, args.name, days))
+                elif args.users_action == "password":
+                    shown = await set_password(session, args.name, args.password)
+                    print(f"password of {args.name} set" +
+                          (f" (shown once): {shown}" if shown else ""))
                 elif args.users_action == "token":
                     print(await issue_token(session, args.name, days))
                 elif args.users_action == "revoke":
@@ -139,8 +148,17 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     create.add_argument("name")
     create.add_argument("--role", required=True, choices=[r.value for r in Role])
     create.add_argument("--token", action="store_true", help="also issue and print a token")
+    create.add_argument("--password", default=None,
+                        help="web login password (at least 8 characters) for the pages")
+    create.add_argument("--login", action="store_true",
+                        help="generate a web login password and print it once")
     days_help = "days until the token expires (default HOTLINE_TOKEN_DAYS, 90)"
     create.add_argument("--days", type=float, default=None, help=days_help)
+    password = users_sub.add_parser(
+        "password", help="set a user's web login password (generated and printed once "
+        "without --password)")
+    password.add_argument("name")
+    password.add_argument("--password", default=None, help="the new password (8+ characters)")
     token = users_sub.add_parser("token", help="issue a new API token (printed once)")
     token.add_argument("name")
     token.add_argument("--days", type=float, default=None, help=days_help)

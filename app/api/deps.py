@@ -28,22 +28,32 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 Session = Annotated[AsyncSession, Depends(get_session)]
 
 
+SESSION_COOKIE = "hotline_session"  # the web pages' login (POST /api/v1/session)
+
+
+def request_token(request: Request) -> str:
+    """The API token of the request: the Authorization header, else the pages' login cookie."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return token.strip()
+    return request.cookies.get(SESSION_COOKIE, "")
+
+
 def require(*roles: Role) -> Callable[..., Awaitable[Principal]]:
     """A dependency admitting these roles (and admin); the route's docs list them."""
     admitted = {*roles, Role.ADMIN}
 
     async def check(request: Request) -> Principal:
-        header = request.headers.get("authorization", "")
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token:
+        token = request_token(request)
+        if not token:
             raise ApiError(
                 401,
                 "unauthenticated",
-                "send an API token: Authorization: Bearer TOKEN",
+                "send an API token: Authorization: Bearer TOKEN (or log in: POST /api/v1/session)",
                 headers={"WWW-Authenticate": "Bearer"},
             )
         tokens: TokenCache = request.app.state.token_cache
-        user = await tokens.principal(get_database(request), token.strip())
+        user = await tokens.principal(get_database(request), token)
         if user is None:
             raise ApiError(
                 401,

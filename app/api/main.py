@@ -1,4 +1,5 @@
-"""FastAPI app: health, look-ups, lost-and-found, work orders, calls, agents, QA scoring.
+"""FastAPI app: health, look-ups, lost-and-found, work orders, calls, agents, QA scoring, and
+the web pages (app/web).
 
 `hotline serve` runs it beside the Stasis app; without a platform it serves the data API alone
 (tests, benchmarks).
@@ -25,6 +26,7 @@ from app.api.routes import (
     lookups,
     qa,
     recordings,
+    session,
     work_orders,
 )
 from app.config import Settings
@@ -32,6 +34,7 @@ from app.db.session import Database
 from app.qa.scorecard import ScorecardLibrary
 from app.services.throttle import LookupThrottle
 from app.services.token_cache import TokenCache
+from app.web.pages import install_pages
 
 if TYPE_CHECKING:
     from app.platform import Platform
@@ -58,6 +61,8 @@ def create_app(settings: Settings, db: Database, platform: Platform | None = Non
         'have the body `{"error": {"code", "message", "details"}}`.',
         lifespan=lifespan,
         responses=documented(400, 413, 422),
+        docs_url=None,  # served by install_pages from local assets (no CDN)
+        redoc_url=None,
     )
     api.state.db = db
     api.state.settings = settings
@@ -76,6 +81,8 @@ def create_app(settings: Settings, db: Database, platform: Platform | None = Non
     api.include_router(agent_events.router)
     api.include_router(recordings.router)
     api.include_router(qa.router)
+    api.include_router(session.router)
+    install_pages(api)
 
     @api.get(
         "/healthz",

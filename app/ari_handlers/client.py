@@ -28,6 +28,8 @@ class AriClient:
         self.dispatcher = CallDispatcher(self.rest, handler, self.recent)
         # Run after every (re)connect, once calls are re-synced: Asterisk may have restarted.
         self.connect_hooks: list[Callable[[], Awaitable[None]]] = []
+        # Run after every sweep: records whose call ended with no task left to close them.
+        self.sweep_hooks: list[Callable[[], Awaitable[None]]] = []
         self._sweeper: asyncio.Task[None] | None = None
         self.events = AriEventStream(
             base_url, app, user, password,
@@ -60,6 +62,11 @@ class AriClient:
                 await self.dispatcher.reconcile(self.app, min_age=SWEEP_MIN_AGE)
             except AriError as exc:
                 log.warning("sweep of unowned channels failed: %s", exc)
+            for hook in self.sweep_hooks:
+                try:
+                    await hook()
+                except Exception:  # the sweep goes on: the next one retries
+                    log.exception("sweep hook failed")
 
     async def drain(self, grace: float) -> int:
         """Take no new calls; give those in progress up to `grace` seconds to finish."""

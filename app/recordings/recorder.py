@@ -67,6 +67,7 @@ class Recorder:
         self.ami = ami
         self.active: dict[str, Active] = {}
         self._finishing: set[asyncio.Task[None]] = set()
+        self._finishing_calls: set[str] = set()
         self.analytics: RecordingAnalytics | None = None  # finalised recordings are analysed
 
     def _raw_paths(self, call_id: str) -> tuple[PurePosixPath, Path]:
@@ -185,7 +186,13 @@ class Recorder:
             active.pauses.append([active.offset(active.paused_at), active.offset()])
         task = asyncio.create_task(self._finish(active, partial), name=f"recording-{call_id}")
         self._finishing.add(task)
+        self._finishing_calls.add(call_id)
         task.add_done_callback(self._finishing.discard)
+        task.add_done_callback(lambda _: self._finishing_calls.discard(call_id))
+
+    def busy(self, call_id: str) -> bool:
+        """The call's recording is ours: still being written, or being finalised."""
+        return call_id in self.active or call_id in self._finishing_calls
 
     async def _finish(self, active: Active, partial: bool) -> None:
         try:  # the caller may still be on the line (back in the menu): stop the PBX writing

@@ -1,9 +1,12 @@
-"""Recordings a stopped or crashed platform left being written: the PBX closed each file when
-its call ended (or died with it); whatever it wrote is finalised and verified."""
+"""Recordings nobody finalises: those a stopped or crashed platform left being written, and
+those of an adopted call that ended before its new task took the recording over. The PBX
+closed each file when its call ended (or died with it); whatever it wrote is finalised and
+verified."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from sqlalchemy import select
 
@@ -15,15 +18,17 @@ from app.recordings.recorder import Recorder, finalise
 log = logging.getLogger(__name__)
 
 
-async def finalise_left_behind(settings: Settings, db: Database, live: set[str],
+async def finalise_left_behind(settings: Settings, db: Database, live: Callable[[str], bool],
                                recorder: Recorder | None = None) -> int:
+    """`live`: whether a call is in progress here, asked of each recording in turn (a new
+    call's recording may appear while this runs)."""
     async with db.session() as session:
         left = [(r.id, r.call_id) for r in await session.scalars(
             select(Recording).where(Recording.status == RecordingStatus.RECORDING))]
     done = 0
     for recording_id, call_id in left:
-        if call_id in live:
-            continue  # adopted: its call goes on, and so does the recording
+        if live(call_id) or (recorder is not None and recorder.busy(call_id)):
+            continue  # its call goes on (adopted or not), or it is being finalised already
         await finalise(settings, db, recording_id)
         if recorder is not None:
             await recorder.analyse(recording_id)

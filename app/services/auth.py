@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import os
@@ -51,6 +52,10 @@ def hash_password(password: str) -> str:
     salt = os.urandom(16)
     digest = hashlib.scrypt(password.encode(), salt=salt, n=_SCRYPT_N, r=_SCRYPT_R, p=_SCRYPT_P)
     return f"scrypt${_SCRYPT_N}${_SCRYPT_R}${_SCRYPT_P}${salt.hex()}${digest.hex()}"
+
+
+# Checked when a name is unknown, so a wrong name costs as long as a wrong password.
+_DECOY = "scrypt$16384$8$1$" + "00" * 16 + "$" + "00" * 64
 
 
 def verify_password(password: str, stored: str | None) -> bool:
@@ -154,6 +159,12 @@ async def revoke_tokens(session: AsyncSession, name: str, prefix: str | None = N
     return count
 
 
+async def revoke_session(session: AsyncSession, token_hash: str) -> None:
+    """Revoke one token by its hash (a web page's logout)."""
+    await session.execute(update(ApiToken).where(ApiToken.token_hash == token_hash)
+                          .values(revoked=True))
+
+
 async def list_tokens(session: AsyncSession, name: str) -> list[ApiToken]:
     user = await session.scalar(select(User).where(User.name == name))
     if user is None:
@@ -163,6 +174,31 @@ async def list_tokens(session: AsyncSession, name: str) -> list[ApiToken]:
             select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.id)
         )
     )
+
+
+MIN_PASSWORD = 8
+
+
+async def set_password(session: AsyncSession, name: str, password: str | None) -> str | None:
+    """Give the user a login password (web pages); returns it when generated (shown once)."""
+    user = await session.scalar(select(User).where(User.name == name))
+    if user is None:
+        raise UserError(f"no user {name!r}: `hotline users list` shows who exists")
+    if password is not None and len(password) < MIN_PASSWORD:
+        raise UserError(f"the password is too short: use at least {MIN_PASSWORD} characters")
+    generated = None if password else secrets.token_urlsafe(12)
+    user.password_hash = hash_password(password or generated or "")
+    await session.flush()
+    return generated
+
+
+async def check_login(session: AsyncSession, name: str, password: str) -> User | None:
+    """The active user with this name and password, else None (whichever part was wrong)."""
+    user = await session.scalar(select(User).where(User.name == name, User.active.is_(True)))
+    stored = user.password_hash if user is not None else None
+    # scrypt is slow on purpose: off the event loop, and run for unknown names too.
+    ok = await asyncio.to_thread(verify_password, password, stored or _DECOY)
+    return user if ok and stored else None
 
 
 async def list_users(session: AsyncSession) -> list[User]:

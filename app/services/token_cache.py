@@ -51,3 +51,7 @@ class TokenCache:
         if found is None or found.expired(now()):
             return None
         return found
+
+    def forget(self, token: str) -> None:
+        """A token just revoked here (a logout): refused at once, not after the cache time."""
+        self._entries.pop(hash_token(token), None)

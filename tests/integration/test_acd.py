@@ -377,6 +377,19 @@ def test_an_agent_phone_that_dies_while_ringing_does_not_strand_the_caller(
     assert record["queue_entries"][0]["result"] == "connected"
 
 
+def test_an_agent_whose_phone_is_not_registered_is_paused_not_rung_again_and_again(
+        platform: Platform) -> None:
+    offline = agent(platform, "7591", "ticket:5")  # never had a phone on this PBX
+    set_state(platform, offline, "ready")
+    summary = platform.call("--dtmf", "0", "--hold", "20")
+    record = platform.record(summary["sip_call_id"])
+    # One failed attempt, not one every distribution round while the caller waits.
+    assert [(leg["agent"], leg["result"]) for leg in record["agent_legs"]] == [
+        (offline, "failed")]
+    view = agent_view(platform, offline)
+    assert view["state"] == "paused" and view["reason"] == "离线"
+
+
 def test_after_a_pbx_restart_agents_are_back_and_nothing_is_left_ringing(
         platform: Platform) -> None:
     number = agent(platform, "7591", "ticket:5")

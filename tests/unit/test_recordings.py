@@ -155,3 +155,33 @@ async def test_export_places_the_recording_in_the_whole_call(
     assert set(samples[5 * 8000:]) == {0}
     with wave.open(str(tmp_path / "both.wav")) as fh:
         assert fh.getnchannels() == 2
+
+
+async def test_only_recordings_of_calls_ended_and_unowned_are_finalised_left_behind(
+        db: Database, settings: Settings) -> None:
+    from app.recordings.recorder import Active, Recorder
+    from app.recordings.recovery import finalise_left_behind
+
+    ids = {}
+    for call_id in ("talking", "owned", "ended"):
+        raw = settings.pbx_spool / "monitor" / f"{call_id}.raw"
+        raw.parent.mkdir(parents=True, exist_ok=True)
+        stereo_raw(raw, np.full(8000, 1000, dtype="<i2"), np.zeros(8000, dtype="<i2"))
+        async with db.session() as session:
+            session.add(CallRecord(id=call_id, caller="13800138000", called="12306",
+                                   started_at=now()))
+            await session.flush()
+            rec = Recording(call_id=call_id, status=RecordingStatus.RECORDING,
+                            raw_path=str(raw), started_at=now(), pauses=[])
+            session.add(rec)
+            await session.commit()
+            ids[call_id] = rec.id
+    recorder = Recorder(settings, db, ami=None)  # type: ignore[arg-type]
+    recorder.active["owned"] = Active(ids["owned"], "owned", "PJSIP/x", 0.0,
+                                      settings.pbx_spool / "monitor" / "owned.raw")
+    done = await finalise_left_behind(settings, db, {"talking"}.__contains__, recorder)
+    assert done == 1
+    async with db.session() as session:
+        status = {r.call_id: r.status for r in await session.scalars(select(Recording))}
+    assert status == {"talking": RecordingStatus.RECORDING, "owned": RecordingStatus.RECORDING,
+                      "ended": RecordingStatus.READY}

@@ -2,7 +2,7 @@
 
 WebSocket `/api/v1/agents/{no}/events`, for the agent itself or a supervisor. The token comes
 in the `Authorization: Bearer` header or, for browsers (which cannot set headers on a
-WebSocket), as `?token=`. The first message is the agent's current state.
+WebSocket), as the pages' login cookie or `?token=`. The first message is the agent's current state.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from fastapi.encoders import jsonable_encoder
 
 from app.acd.states import agent_snapshot
+from app.api.deps import SESSION_COOKIE
 from app.db.models import Role
 from app.db.session import Database
 from app.events import PlatformEvent, concerns_agent
@@ -30,7 +31,7 @@ def _token(ws: WebSocket) -> str:
     scheme, _, token = ws.headers.get("authorization", "").partition(" ")
     if scheme.lower() == "bearer" and token:
         return token.strip()
-    return ws.query_params.get("token", "")
+    return ws.query_params.get("token", "") or ws.cookies.get(SESSION_COOKIE, "")
 
 
 @router.websocket("/api/v1/agents/{number}/events")
