@@ -26,6 +26,7 @@ from pydantic import Field
 
 from app.acd import records
 from app.acd.agents import AgentNotFound
+from app.acd.states import MISSED, OFFLINE
 from app.ari_handlers.bridge import Bridge
 from app.ari_handlers.call import CallHungUp
 from app.ari_handlers.models import (
@@ -476,8 +477,9 @@ class Conversation:
                 timeout=int(rule.ring_timeout),
                 variables={"PJSIP_HEADER(add,X-Hotline-Call-Id)": call.id})
         except AriError as exc:
-            leg = Leg(number, leg_id, "")
-            await self._ring_failed(leg, None)
+            # A phone that is not registered cannot be rung (ARI answers 500): the agent is
+            # paused 离线 as when the distributor rings it.
+            await self._ring_failed(Leg(number, leg_id, ""), None, offline=exc.status == 500)
             raise ControlError(409, "agent_unreachable",
                                f"agent {number} cannot be rung: {exc.message}") from None
         call.dispatcher.claim(channel.id, call)
@@ -507,7 +509,7 @@ class Conversation:
                                           queue=self.visit.queue))
         call.trace.step("agent_connected", agent=leg.agent, transfer=True)
 
-    async def _ring_failed(self, leg: Leg, event: Event | None) -> None:
+    async def _ring_failed(self, leg: Leg, event: Event | None, offline: bool = False) -> None:
         """A ring that did not become a talk: the leg's result, the agent's state."""
         acd = self.acd
         if event is None:  # cancelled by us, or the PBX refused it: not the agent's miss
@@ -518,8 +520,10 @@ class Conversation:
                 else AgentLegResult.NO_ANSWER
             counts = True
         state = await asyncio.shield(records.ring_failed(
-            acd.db, leg.agent, leg.leg_id, result, leg.channel_id or None, counts=counts))
-        acd.distributor.publish_state(leg.agent, state, "未接" if state == "paused" else None)
+            acd.db, leg.agent, leg.leg_id, result, leg.channel_id or None, counts=counts,
+            offline=offline))
+        reason = (OFFLINE if offline else MISSED) if state == "paused" else None
+        acd.distributor.publish_state(leg.agent, state, reason)
         acd.distributor.release(self.call.id, leg.agent, answered=False)
         from app.acd.waiting import AgentLegEnded
 

@@ -43,6 +43,16 @@ def clean(platform: Platform) -> Iterator[None]:
     release(platform, 30)
 
 
+def registered(platform: Platform, number: str, *args: str) -> subprocess.Popen[str]:
+    """The agent's softphone, registered. On this shared test machine a PBX reloading the
+    agents' accounts under heavy load sometimes leaves a REGISTER unanswered: the phone is
+    started once more then (registration is not what these tests are about)."""
+    try:
+        return phone(platform, number, *args)
+    except AssertionError:
+        return phone(platform, number, *args)
+
+
 def control(platform: Platform, call_id: str, action: str, token: str | None = None,
             **body: Any) -> httpx.Response:
     return httpx.post(f"{platform.api}/api/v1/calls/{call_id}/{action}",
@@ -104,7 +114,7 @@ def test_hold_plays_music_to_the_caller_mute_silences_the_agent_and_hangup_ends_
     speech = long_speech(tmp_path)
     number = agent(platform, "7801", "ticket:5")
     other = agent(platform, "7802", "ticket:5")
-    proc = phone(platform, number, "--answer-after", "1", "--talk", str(speech),
+    proc = registered(platform, number, "--answer-after", "1", "--talk", str(speech),
                  "--timeout", "150")
     stranger = token_of(platform, other)
     set_state(platform, number, "ready")
@@ -177,8 +187,8 @@ def test_a_blind_transfer_rings_the_second_agent_and_keeps_one_recording(
         platform: Platform) -> None:
     first = agent(platform, "7811", "ticket:5")
     second = agent(platform, "7812", "refund_change:5")
-    one = phone(platform, first, "--answer-after", "1", "--timeout", "120")
-    two = phone(platform, second, "--answer-after", "1", "--hold", "4", "--timeout", "120")
+    one = registered(platform, first, "--answer-after", "1", "--timeout", "120")
+    two = registered(platform, second, "--answer-after", "1", "--hold", "4", "--timeout", "120")
     set_state(platform, first, "ready")
     stream = EventStream(platform, second, token_of(platform, second))
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
@@ -213,8 +223,8 @@ def test_a_blind_transfer_to_a_queue_reaches_an_agent_of_that_queue(
         platform: Platform) -> None:
     first = agent(platform, "7821", "ticket:5")
     second = agent(platform, "7822", "refund_change:5")
-    one = phone(platform, first, "--answer-after", "1", "--timeout", "120")
-    two = phone(platform, second, "--answer-after", "1", "--hold", "4", "--timeout", "120")
+    one = registered(platform, first, "--answer-after", "1", "--timeout", "120")
+    two = registered(platform, second, "--answer-after", "1", "--hold", "4", "--timeout", "120")
     set_state(platform, first, "ready")
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
         future = pool.submit(platform.call, "--dtmf", "0", "--hold", "60")
@@ -240,8 +250,8 @@ def test_a_blind_transfer_to_a_queue_reaches_an_agent_of_that_queue(
 def test_consult_then_cancel_then_consult_and_complete(platform: Platform) -> None:
     first = agent(platform, "7831", "ticket:5")
     second = agent(platform, "7832", "refund_change:5")
-    one = phone(platform, first, "--answer-after", "1", "--timeout", "150")
-    two = phone(platform, second, "--answer-after", "1", "--calls", "2", "--timeout", "150")
+    one = registered(platform, first, "--answer-after", "1", "--timeout", "150")
+    two = registered(platform, second, "--answer-after", "1", "--calls", "2", "--timeout", "150")
     set_state(platform, first, "ready")
     first_token, second_token = token_of(platform, first), token_of(platform, second)
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
