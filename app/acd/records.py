@@ -195,6 +195,15 @@ async def was_on_call(db: Database, number: str, call_id: str) -> bool:
                    AgentLeg.answer_at.is_not(None))))
 
 
+async def being_answered(db: Database, call_id: str) -> bool:
+    """Whether an agent has answered this call and not left it (the talk may be starting)."""
+    async with db.session() as session:
+        return bool(await session.scalar(
+            select(func.count()).select_from(AgentLeg)
+            .where(AgentLeg.call_id == call_id, AgentLeg.answer_at.is_not(None),
+                   AgentLeg.end_at.is_(None))))
+
+
 async def call_known(db: Database, call_id: str) -> bool:
     async with db.session() as session:
         return await session.get(CallRecord, call_id) is not None

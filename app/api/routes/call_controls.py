@@ -21,6 +21,7 @@ router = APIRouter(prefix="/api/v1/calls", tags=["call controls"],
                    responses=documented(401, 403, 404, 409, 503))
 CONTROL = (Role.AGENT, Role.SUPERVISOR)
 Controller = Annotated[Principal, Depends(require(*CONTROL))]
+CONNECTING_WAIT = 5.0  # seconds: from the agent's answer to the talk bridge
 REPLY_TIMEOUT = 20.0  # seconds: a control is a few PBX requests; the call task may be mid-step
 AgentNo = Annotated[str, Field(pattern=r"^\d{4,6}$", description="the agent's 工号")]
 DOC = roles_doc(*CONTROL) + " Agents: only the call they are on."
@@ -71,6 +72,13 @@ async def _control(request: Request, user: Principal, call_id: str, action: str,
         raise ApiError(503, "no_telephony", "call controls run in `hotline serve`")
     db = request.app.state.db
     conversation = acd.conversations.get(call_id)
+    if conversation is None and call_id in platform.ari.dispatcher.calls \
+            and await records.being_answered(db, call_id):
+        # The agent has answered (its state says on_call) and the talk is being set up.
+        deadline = asyncio.get_running_loop().time() + CONNECTING_WAIT
+        while conversation is None and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.1)
+            conversation = acd.conversations.get(call_id)
     is_agent = user.role == Role.AGENT
     if conversation is None or (is_agent and (
             conversation.current is None or conversation.current.agent != user.name)):
