@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.acd import records
+from app.acd.controls import Conversation, TransferOut
 from app.acd.distributor import AgentOffered, Distributor, Waiter
 from app.acd.estimate import WaitHistory, estimate_wait
 from app.acd.routing import QueueRule, RoutingRules
@@ -24,10 +25,9 @@ from app.acd.selection import Assignment, WaitingCall
 from app.acd.states import MISSED, OFFLINE
 from app.ari_handlers.bridge import Bridge
 from app.ari_handlers.call import Call, CallHungUp
-from app.ari_handlers.models import ChannelDestroyed, ChannelHangupRequest, StasisEnd, StasisStart
+from app.ari_handlers.models import ChannelDestroyed, StasisStart
 from app.ari_handlers.reconcile import TalkLeft
 from app.ari_handlers.rest import AriError, AriRest
-from app.core.calltrace import EndedBy
 from app.db.models import AgentLegResult, QueueResult
 from app.db.session import Database
 from app.events import EventFeed, PlatformEvent, QueueLeft
@@ -88,6 +88,8 @@ class Acd:
         self.history = WaitHistory()
         self._centers: dict[str, int] = {}
         self._wrapups: set[asyncio.Task[None]] = set()
+        # Calls where a caller talks to an agent now: the call controls act on them.
+        self.conversations: dict[str, Conversation] = {}
         self.recorder: Recorder | None = None  # conversations are recorded when set
         self.recording_notice = True  # callers hear that the call may be recorded
 
@@ -173,7 +175,7 @@ class QueueVisit:
 
     def __init__(self, acd: Acd, call: Call, queue: str, entry_id: int, say: Say,
                  ctx_vars: dict[str, str], lang: str, priority: bool,
-                 entered: float | None = None) -> None:
+                 entered: float | None = None, transferred: bool = False) -> None:
         self.acd = acd
         self.call = call
         self.queue = queue
@@ -196,6 +198,8 @@ class QueueVisit:
         # Set once a callback is booked: a hang-up after that (during "callback booked") ends
         # the wait as a callback, not an abandon.
         self.booked: QueueResult | None = None
+        self.transferred = transferred  # an agent transferred the caller into this queue
+        self.transfer: TransferOut | None = None  # the caller left the talk for another queue
 
     async def run(self) -> QueueResult:
         """How the stay ended (connected, callback, message, no_agents); CallHungUp when the
@@ -220,7 +224,7 @@ class QueueVisit:
             if not acd.distributor.anyone_for(self.skill):
                 result = await self._offer(no_agents=True) or QueueResult.NO_AGENTS
                 return result
-            if acd.recorder is not None and acd.recording_notice:
+            if acd.recorder is not None and acd.recording_notice and not self.transferred:
                 await self.say("recording_notice", False)  # before any agent can answer
             waiting = WaitingCall(self.call.id, self.queue, self.skill, self.center,
                                   self.priority, self.entered)
@@ -495,27 +499,8 @@ class QueueVisit:
 
     async def _converse(self, agent: str, leg_id: int, channel_id: str, talk: Bridge,
                         join: bool) -> None:
-        acd, call = self.acd, self.call
-        try:
-            if join:
-                await talk.add(call.id)
-                await talk.add(channel_id)
-            while True:
-                event = await call.next_event()
-                if isinstance(event, (StasisEnd, ChannelDestroyed, ChannelHangupRequest)) \
-                        and channel_id in event.channel_ids():
-                    call.trace.ended(EndedBy.AGENT, "agent hung up")
-                    call.trace.step("agent_hung_up", agent=agent)
-                    return
-        finally:
-            with contextlib.suppress(AriError):
-                await call.rest.hangup(channel_id)
-            await asyncio.shield(talk.destroy())
-            if acd.recorder is not None:
-                await asyncio.shield(acd.recorder.leg_ended(call.id, leg_id))
-                acd.recorder.stop(call.id, partial=call.trace.ended_by == EndedBy.PBX_RESTART)
-            await asyncio.shield(records.talk_ended(acd.db, agent, leg_id, self.rule.wrap_up))
-            acd.distributor.publish_state(agent, "wrap_up", call_id=call.id,
-                                          seconds=self.rule.wrap_up)
-            acd.events.publish(AgentLegEnded(call_id=call.id, agent=agent, result="answered"))
-            acd.wrap_up(agent, self.rule.wrap_up)
+        """Caller and agent talk, with the call controls (hold, mute, transfers, consult)
+        applied, until one hangs up or the caller is transferred to a queue (self.transfer:
+        the caller's task takes it there)."""
+        conversation = Conversation(self, agent, leg_id, channel_id, talk)
+        self.transfer = await conversation.run(join)

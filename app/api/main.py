@@ -20,6 +20,7 @@ from app.api.errors import MAX_BODY_BYTES, documented, install_error_handlers
 from app.api.routes import (
     agent_events,
     agents,
+    call_controls,
     call_history,
     calls,
     lookups,
@@ -78,6 +79,7 @@ def create_app(settings: Settings, db: Database, platform: Platform | None = Non
     api.include_router(work_orders.router)
     api.include_router(calls.router)
     api.include_router(call_history.router)
+    api.include_router(call_controls.router)
     api.include_router(agents.router)
     api.include_router(agent_events.router)
     api.include_router(recordings.router)

@@ -138,6 +138,13 @@ class AriRest:
     async def stop_moh(self, channel_id: str) -> None:
         await self.request("DELETE", f"/channels/{channel_id}/moh")
 
+    async def mute(self, channel_id: str, direction: str = "in") -> None:
+        """Mute a channel: `in` drops what its phone sends (the others no longer hear it)."""
+        await self.request("POST", f"/channels/{channel_id}/mute", {"direction": direction})
+
+    async def unmute(self, channel_id: str, direction: str = "in") -> None:
+        await self.request("DELETE", f"/channels/{channel_id}/mute", {"direction": direction})
+
     async def originate(
         self, endpoint: str, app: str, app_args: str = "", caller_id: str | None = None,
         timeout: int = 30, channel_id: str | None = None,

@@ -352,6 +352,12 @@ class QueueEntry(Base):
                                             server_default=OfferKind.LIVE.value)
     callback_id: Mapped[int | None] = mapped_column(
         ForeignKey("callbacks.id", name="fk_queue_entries_callback_id"), index=True)
+    # Set when an agent transferred the caller into this queue (blind transfer): the agent leg
+    # that handed the caller on. Statistics tell transfers from callers' own entries by it.
+    transferred_from_leg_id: Mapped[int | None] = mapped_column(
+        ForeignKey("agent_legs.id", name="fk_queue_entries_transferred_from_leg_id",
+                   use_alter=True)
+    )
 
 
 class Center(Base):
@@ -438,8 +444,24 @@ class AgentLegResult(enum.StrEnum):
     FAILED = "failed"
 
 
+class AgentLegKind(enum.StrEnum):
+    QUEUE = "queue"  # the distributor offered the waiting caller to this agent
+    TRANSFER = "transfer"  # an agent transferred the caller to this agent (blind)
+    CONSULT = "consult"  # an agent consulted this agent while the caller held
+
+
+class TransferKind(enum.StrEnum):
+    BLIND = "blind"
+    CONSULT = "consult"
+
+
 class AgentLeg(Base):
-    """One attempt to reach an agent for a queued call, and the talk that followed."""
+    """One attempt to reach an agent for a queued call, and the talk that followed.
+
+    talk_seconds excludes the time the caller spent on hold (hold_seconds, hold_count), so
+    handling time is talk + hold + wrap-up. A leg that handed the caller on names the
+    transfer (kind and target); the leg it went to points back with from_leg_id.
+    """
 
     __tablename__ = "agent_legs"
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -454,6 +476,14 @@ class AgentLeg(Base):
     talk_seconds: Mapped[float | None] = mapped_column(Float)
     hold_seconds: Mapped[float | None] = mapped_column(Float)
     wrap_up_seconds: Mapped[float | None] = mapped_column(Float)
+    kind: Mapped[AgentLegKind] = mapped_column(_enum(AgentLegKind), default=AgentLegKind.QUEUE)
+    hold_count: Mapped[int] = mapped_column(Integer, default=0)
+    from_leg_id: Mapped[int | None] = mapped_column(
+        ForeignKey("agent_legs.id", name="fk_agent_legs_from_leg_id"))
+    transfer_kind: Mapped[TransferKind | None] = mapped_column(_enum(TransferKind))
+    transfer_queue: Mapped[str | None] = mapped_column(String(40))
+    transfer_agent_id: Mapped[int | None] = mapped_column(
+        ForeignKey("agents.id", name="fk_agent_legs_transfer_agent_id"))
 
 
 class CallbackStatus(enum.StrEnum):

@@ -24,8 +24,8 @@ from app.db import migrate
 from app.db.session import Database
 from tests.api.conftest import Seeded, _seed
 
-# Operations served by `hotline serve` only (live calls, recording control).
-NEEDS_TELEPHONY = ("/api/v1/calls/recent", "/api/v1/calls/{call_id}/recording/",
+# Operations served by `hotline serve` only (live calls, recording and call controls).
+NEEDS_TELEPHONY = ("/api/v1/calls/recent", "/api/v1/calls/{call_id}/",
                    "/api/v1/wall", "/api/v1/agents/{number}/listen",
                    "/api/v1/agents/{number}/whisper", "/api/v1/agents/{number}/barge")
 # Refusals of values the schema cannot express (a date range backwards or over a year, a
