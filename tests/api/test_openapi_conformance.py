@@ -62,8 +62,11 @@ def test_every_operation_keeps_the_contract(case: Case, conformance_db: Seeded) 
     if case.operation.path.startswith(NEEDS_TELEPHONY):
         # An API-only node has no live calls: its documented answer is 503 (checked against the
         # documentation like every other answer), which the server-error check would count.
-        response = case.call_and_validate(headers=headers, excluded_checks=[not_a_server_error])
-        assert response.status_code in (401, 403, 404, 405, 409, 413, 422, 503), response.text
+        # Nor can a valid request be accepted there (a transfer names a queue or an agent, not
+        # both: a rule the schema does not express, refused with 422 before the 503).
+        response = case.call_and_validate(
+            headers=headers, excluded_checks=[not_a_server_error, positive_data_acceptance])
+        assert response.status_code in (400, 401, 403, 404, 405, 409, 413, 422, 503), response.text
         return
     response = case.call(headers=headers)
     # A body over the limit is refused before it is read (413, documented on every route): a

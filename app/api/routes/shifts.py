@@ -146,7 +146,7 @@ async def roster(
     session: Session, user: Writer,
     center: Annotated[str, Query(max_length=40, description="name or code")],
     day: Annotated[IsoDate | None, Query(alias="date", description="YYYY-MM-DD")] = None,
-    at_time: Annotated[str | None, Query(alias="time", pattern=r"^\d{2}:\d{2}$",
+    at_time: Annotated[str | None, Query(alias="time", pattern=r"^([01]\d|2[0-3]):[0-5]\d$",
                                          description="HH:MM")] = None,
 ) -> RosterOut:
     try:
