@@ -111,7 +111,11 @@ def test_after_kill_9_every_call_is_picked_up_where_it_was(restarted: Platform) 
     short_id = call_id_of(platform, short_summary["sip_call_id"])
     assert rows(platform, "select outcome, ended_by from calls where id = ?", short_id) == [
         ("platform_restart", "platform_restart")]
-    assert agent_view(platform, talker)["state"] in ("wrap_up", "ready")
+    # Not left on the call: free again, or paused (离线) when the waiting caller was offered to
+    # it after its phone, done with its one call, had gone.
+    view = agent_view(platform, talker)
+    assert view["state"] in ("wrap_up", "ready") or (view["state"], view["reason"]) == (
+        "paused", "离线"), view
 
 
 def outcome_of(platform: Platform, summary: dict[str, Any]) -> tuple[str, str]:
