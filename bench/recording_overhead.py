@@ -50,6 +50,7 @@ from acd_load import Bench, cpu_seconds, run_bench, tree_cpu, wait_quiet
 from bench_kit import instance, rows
 
 from app.pbx import sandbox
+from app.recordings.recorder import recordings_dir
 
 INSTANCE = instance("recbench", sip=15470, ari=18470, ami=15471, api=18471,
                     rtp=(23000, 24999))
@@ -188,6 +189,9 @@ def measure(bench: Bench) -> dict[str, Any]:
         result["storage"] = {"recordings_ready": count, "unfinalised": unfinalised,
                              "recorded_minutes": round(seconds / 60, 1),
                              "bytes_per_recorded_minute": round(size / (seconds / 60))}
+    # The run's database is thrown away: its recordings would only fill the instance's disk.
+    for (path,) in rows(bench, "select path from recordings where path is not null"):
+        (recordings_dir(bench.settings) / path).unlink(missing_ok=True)
     return result
 
 
