@@ -28,6 +28,7 @@ bench: setup
 	.venv/bin/python bench/asr_live.py
 	.venv/bin/python bench/acd_load.py
 	.venv/bin/python bench/qa_analytics.py
+	.venv/bin/python bench/recording_overhead.py
 	.venv/bin/python bench/soak.py
 	.venv/bin/python bench/crash_recovery.py
 	.venv/bin/python bench/wallboard.py

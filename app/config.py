@@ -89,6 +89,9 @@ class Settings(BaseSettings):
     recording_notice: bool = True
     # Speech analytics of every finalised recording, in low-priority background threads.
     recording_analytics: bool = True
+    # Days a recording is kept when its queue sets no retention_days in the routing file, and
+    # for calls that never reached a queue (`hotline recordings purge` deletes older ones).
+    recording_retention_days: float = Field(180.0, gt=0, allow_inf_nan=False)
     # QA scorecards 质检评分表: NAME.yaml per scorecard (`hotline qa check` validates them).
     scorecards_dir: Path = REPO_ROOT / "app" / "qa" / "scorecards"
     # A stop (SIGTERM, Ctrl-C) lets calls in progress finish for this long, then ends them.

@@ -144,6 +144,25 @@ def stop_group(proc: subprocess.Popen[Any], sig: int = signal.SIGTERM, wait: flo
         os.killpg(proc.pid, signal.SIGKILL)  # SIPp left behind by a finished parent
 
 
+def idle_cpu(serve_pid: int, pbx_pid: int, seconds: float = 5.0) -> dict[str, float]:
+    """CPU ms per second with no call: what a call's share is compared against."""
+    a, p = tree_cpu(serve_pid), cpu_seconds(pbx_pid)
+    time.sleep(seconds)
+    return {"app": round((tree_cpu(serve_pid) - a) * 1000 / seconds, 1),
+            "asterisk": round((cpu_seconds(pbx_pid) - p) * 1000 / seconds, 1)}
+
+
+def wait_quiet(serve_pid: int, pbx_pid: int, tries: int = 30) -> dict[str, float]:
+    """Speech warm-up (the recogniser pool's prefill) goes on after /healthz answers: the
+    load starts once serve is quiet (under 50 ms CPU a second, at most `tries` x 2 s);
+    returns the last idle figures."""
+    for _ in range(tries):
+        idle = idle_cpu(serve_pid, pbx_pid, 2.0)
+        if idle["app"] < 50:
+            break
+    return idle
+
+
 def pct(values: list[float], q: float) -> float | None:
     ordered = sorted(values)
     if not ordered:
@@ -565,18 +584,7 @@ def run(bench: Bench) -> dict[str, Any]:
     serve_pid = bench.serve.pid
     pbx_pid = int(sandbox.pid_file(bench.settings).read_text().strip())
 
-    def idle_cpu(seconds: float = 5.0) -> dict[str, float]:
-        """CPU ms per second with no call: what a call's share is compared against."""
-        a, p = tree_cpu(serve_pid), cpu_seconds(pbx_pid)
-        time.sleep(seconds)
-        return {"app": round((tree_cpu(serve_pid) - a) * 1000 / seconds, 1),
-                "asterisk": round((cpu_seconds(pbx_pid) - p) * 1000 / seconds, 1)}
-
-    # Speech warm-up goes on after /healthz answers: start the load once serve is quiet.
-    for _ in range(30):
-        idle_before = idle_cpu(2.0)
-        if idle_before["app"] < 50:
-            break
+    idle_before = wait_quiet(serve_pid, pbx_pid)
     bench.say(f"placing {args.callers} callers over {args.duration:g} s")
     a0, p0, t0 = tree_cpu(serve_pid), cpu_seconds(pbx_pid), time.monotonic()
     summaries = bench.place_callers()
@@ -584,7 +592,7 @@ def run(bench: Bench) -> dict[str, Any]:
     app_cpu, pbx_cpu = tree_cpu(serve_pid) - a0, cpu_seconds(pbx_pid) - p0
     wall = time.monotonic() - t0
     bench.say(f"callers done after {wall:.0f} s; reading the records")
-    idle_after = idle_cpu()
+    idle_after = idle_cpu(serve_pid, pbx_pid)
     sip_ids = [i for s in summaries for i in s.get("sip_call_ids", [])]
     db_url = bench.env["HOTLINE_DATABASE_URL"]
     figures = asyncio.run(read_figures(db_url, sip_ids, bench.ami,

@@ -74,6 +74,9 @@ class QueueRule(_Model):
     # Service level counts calls answered within this many seconds (docs/statistics.md).
     service_level_seconds: float = Field(20.0, gt=0, le=3600)
     overflow: Overflow = Field(default_factory=Overflow)
+    # Days this queue's recordings are kept (`hotline recordings purge`); None: the platform's
+    # HOTLINE_RECORDING_RETENTION_DAYS. Strict: `yes` or "30" is a mistake, not a number.
+    retention_days: float | None = Field(None, gt=0, strict=True, allow_inf_nan=False)
 
     @model_validator(mode="after")
     def one_skill_source(self) -> QueueRule:
@@ -233,6 +236,9 @@ def parse_routing(
             message = f"{where}: {err['msg']}" if where else err["msg"]
             if err["type"] == "literal_error" and "skill" in where:
                 message += f" (known skills: {', '.join(SKILLS)})"
+            if loc[:1] == ["queues"] and loc[-1:] == ["retention_days"] and len(loc) == 3:
+                message = (f"queue {loc[1]}: retention_days must be a number of days above 0 "
+                           f"(got {err['input']!r})")
             problem(_line_of(root, loc), message)
         raise RoutingError(problems) from exc
     _check_references(rules, root, problem, known_hints)

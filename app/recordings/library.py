@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import struct
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ from app.core.clock import now
 from app.db.models import CallRecord, Recording, RecordingAccess, RecordingStatus
 from app.recordings import wavfile
 from app.recordings.recorder import recordings_dir
+from app.recordings.retention import Retention
 
 KEPT = (RecordingStatus.READY, RecordingStatus.PARTIAL)
 
@@ -80,18 +81,21 @@ async def verify_all(session: AsyncSession, settings: Settings) -> Verification:
     return result
 
 
-async def purge(session: AsyncSession, settings: Settings, older_than_days: float,
+async def purge(session: AsyncSession, settings: Settings, retention: Retention | float,
                 dry_run: bool, actor: str = "cli") -> list[dict[str, Any]]:
-    """Recordings started more than N days ago: their files deleted, each row kept as
-    `purged` with an audit entry. A dry run only lists them."""
-    cutoff = now() - timedelta(days=older_than_days)
+    """Recordings past their retention (a number: started more than that many days ago):
+    their files deleted, each row kept as `purged` with an audit entry. A dry run only lists
+    them."""
+    if not isinstance(retention, Retention):
+        retention = Retention.uniform(retention)
     found = []
     for rec in await session.scalars(select(Recording).where(
-            Recording.started_at < cutoff,
+            retention.expired(now()),
             Recording.status.in_([*KEPT, RecordingStatus.MISSING]))
             .order_by(Recording.id)):
         path = file_of(settings, rec)
-        found.append({"id": rec.id, "call_id": rec.call_id,
+        found.append({"id": rec.id, "call_id": rec.call_id, "queue": rec.queue,
+                      "retention_days": retention.days_for(rec.queue),
                       "started_at": _aware(rec.started_at).isoformat(),
                       "path": str(path) if path else None, "size_bytes": rec.size_bytes})
         if dry_run:
@@ -99,7 +103,7 @@ async def purge(session: AsyncSession, settings: Settings, older_than_days: floa
         if path is not None:
             await asyncio.to_thread(path.unlink, True)
         rec.status, rec.purged_at, rec.path = RecordingStatus.PURGED, now(), None
-        audit(session, rec.id, actor, "purge", f"older than {older_than_days:g} days")
+        audit(session, rec.id, actor, "purge", retention.reason(rec.queue))
     return found
 
 
