@@ -194,6 +194,22 @@ def test_check_command_prints_routing_problems(tmp_path: Path,
     assert "missing.yaml:0: cannot read" in capsys.readouterr().err
 
 
+def test_check_without_a_file_checks_the_platforms_routing_file(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from app.config import get_settings
+
+    routing = write(tmp_path, "r.yaml", GOOD.replace("skill: assistance", "skill: x"))
+    flow = write(tmp_path, "f.yaml", FLOW.replace("queue: lost", "queue: general"))
+    monkeypatch.setenv("HOTLINE_ROUTING_FILE", str(routing))
+    get_settings.cache_clear()
+    try:
+        assert main(["routing", "check", "--flows", str(flow)]) == 1
+    finally:
+        get_settings.cache_clear()
+    assert capsys.readouterr().err.startswith(f"{routing}:7: queues.assistance.skill")
+
+
 def test_shipped_file_loads() -> None:
     assert load_routing(ROUTING_FILE).centers.default == "北京"
 
