@@ -78,7 +78,7 @@ class Settings(BaseSettings):
     passenger_port: int = 5080
     # Statistics (docs/statistics.md): report dates are whole days in this time zone, and a
     # caller who hangs up within this many seconds of entering a queue is a short abandon
-    # (reported apart, neither offered nor abandoned).
+    # (reported apart, neither offered nor abandoned) in the statistics and on the wallboard.
     timezone: str = "Asia/Shanghai"
     short_abandon_seconds: float = Field(5.0, ge=0)
     # Queues, skills, centers and overflow rules (`hotline routing check` validates it).

@@ -68,7 +68,8 @@ class Platform:
             from app.wall.live import Wall
             from app.wall.monitor import Monitors
 
-            self.wall = Wall(acd.db, acd.rules, self.events)
+            # One short-abandon threshold for the wallboard and the statistics.
+            self.wall = Wall(acd.db, acd.rules, self.events, settings.short_abandon_seconds)
             self.monitors = Monitors(acd.db, self.events, settings.ari_app,
                                      lambda: self.ari.rest)
 

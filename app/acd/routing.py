@@ -35,6 +35,12 @@ QueueName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
 DIGITS = re.compile(r"^[0-9]+$")
 # The platform's own fallback (a technical error in a flow) enqueues here, so it must exist.
 REQUIRED_QUEUES = ("general",)
+# Keys that moved out of the routing file, and where to set them now.
+MOVED_KEYS = {
+    ("wallboard", "short_abandon_seconds"):
+        "the short-abandon threshold is now one setting for the wallboard and the statistics: "
+        "set HOTLINE_SHORT_ABANDON_SECONDS (default 5) and remove this line",
+}
 
 
 class RoutingError(ValueError):
@@ -132,8 +138,8 @@ class WallThresholds(_Model):
 
 
 class Wallboard(_Model):
-    # A caller who hangs up sooner than this is a short abandon: neither offered nor abandoned.
-    short_abandon_seconds: float = Field(5.0, ge=0, le=60)
+    # The short-abandon threshold is not here: HOTLINE_SHORT_ABANDON_SECONDS, one setting for
+    # the wallboard and the statistics (MOVED_KEYS).
     thresholds: WallThresholds = Field(default_factory=WallThresholds)
 
 
@@ -221,6 +227,11 @@ def parse_routing(
     data = _plain(root)
     if isinstance(data, dict):
         data.pop("source", None)  # not a file key; set below
+        for (section, key), where_now in MOVED_KEYS.items():
+            part = data.get(section)
+            if isinstance(part, dict) and key in part:
+                problem(_line_of(root, [section, key]), f"{section}.{key}: {where_now}")
+                del part[key]  # reported once, not again as an unknown key
         # The numbers are digit strings even when the YAML author forgot the quotes.
         centers = data.get("centers")
         if isinstance(centers, dict):
