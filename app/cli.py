@@ -141,6 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
     from app.acd.cli import register as register_acd
     from app.acd.cli_routing import register as register_routing
     from app.admin.cli import register as register_db
+    from app.agi.cli import register as register_agi
     from app.asr.cli import register as register_asr
     from app.ivr.cli import register as register_flows
     from app.qa.cli import register as register_qa
@@ -155,6 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
     register_routing(sub)
     register_recordings(sub)
     register_qa(sub)
+    register_agi(sub)
     return parser
 
 

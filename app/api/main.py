@@ -22,6 +22,7 @@ from app.api.routes import (
     agents,
     call_history,
     calls,
+    dialplan_services,
     lookups,
     qa,
     recordings,
@@ -80,6 +81,7 @@ def create_app(settings: Settings, db: Database, platform: Platform | None = Non
     api.include_router(recordings.router)
     api.include_router(qa.router)
     api.include_router(session.router)
+    api.include_router(dialplan_services.router)
     install_pages(api)
 
     @api.get(

@@ -613,3 +613,7 @@ class LookupFailure(Base):
     key: Mapped[str] = mapped_column(String(80))
     # Unix seconds: compared as numbers on both engines, no time zone to lose in SQLite.
     at: Mapped[float] = mapped_column(Float, index=True)
+
+
+# The dialplan services' tables live with their feature; imported here so the schema is whole.
+from app.agi import models as _agi_models  # noqa: E402,F401

@@ -40,6 +40,8 @@ def placeholder_values(settings: Settings, creds: Credentials) -> dict[str, str]
         "HOTLINE_NUMBER": settings.hotline_number,
         "PBX_DIR": str(settings.pbx_dir),
         "PASSENGER_PORT": str(settings.passenger_port),
+        "AGI_HOST": settings.agi_host,
+        "AGI_PORT": str(settings.agi_port),
     }
 
 
