@@ -23,6 +23,7 @@ from app.api.routes import (
     call_history,
     calls,
     dialplan_services,
+    flows,
     lookups,
     qa,
     recordings,
@@ -82,6 +83,7 @@ def create_app(settings: Settings, db: Database, platform: Platform | None = Non
     api.include_router(qa.router)
     api.include_router(session.router)
     api.include_router(dialplan_services.router)
+    api.include_router(flows.router)
     install_pages(api)
 
     @api.get(
