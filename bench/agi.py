@@ -139,8 +139,13 @@ async def main(args: argparse.Namespace) -> None:
     await asyncio.to_thread(migrate.upgrade, url)
     db = Database(url)
     await seed(db)
-    agi = AgiServer(db, settings.agi_host, settings.agi_port, settings.agi_budget)
-    await agi.start()
+    await db.dispose()
+    # The AGI server in a process of its own, as in `hotline serve`: the AMI watcher's event
+    # parsing here must not share its event loop.
+    server = await asyncio.create_subprocess_exec(
+        sys.executable, __file__, "--serve", url, stdout=subprocess.PIPE)
+    assert server.stdout is not None
+    await server.stdout.readline()  # "ready"
     was_running = sandbox.is_running(settings)
     if not was_running:
         await asyncio.to_thread(sandbox.start, settings)
@@ -151,12 +156,12 @@ async def main(args: argparse.Namespace) -> None:
         _, _, without = await phase(settings, args.calls, args.rate)
         render_extensions(settings, with_agi=True)
     finally:
-        await agi.stop()
-        await db.dispose()
+        server.terminate()
+        counts = (await server.communicate())[0].decode().split()
         if not was_running:
             await asyncio.to_thread(sandbox.stop, settings)
     print(f"AGI dialplan services, {args.calls} calls at {args.rate:g} calls/s "
-          f"(PBX clock, ms); answers with defaults: {agi.defaulted} of {agi.answered}")
+          f"(PBX clock, ms); answers with defaults: {' of '.join(counts[-2:])}")
     print(f"  AGI round trip per route   p50 {pct(trips, .5):6.2f}  p99 {pct(trips, .99):6.2f}"
           f"  ({len(trips)} requests)")
     print(f"  AGI per call (3 routes)    p50 {pct(per_call, .5):6.2f}  "
@@ -169,8 +174,30 @@ async def main(args: argparse.Namespace) -> None:
           f"p99 {pct(with_agi, .99) - pct(without, .99):6.2f}")
 
 
+async def serve(url: str) -> None:
+    """The FastAGI server alone until SIGTERM; prints `defaulted answered` at the end."""
+    import signal
+
+    settings = Settings()
+    db = Database(url)
+    agi = AgiServer(db, settings.agi_host, settings.agi_port, settings.agi_budget)
+    await agi.start()
+    print("ready", flush=True)
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    await stop.wait()
+    await agi.stop()
+    await db.dispose()
+    print(agi.defaulted, agi.answered, flush=True)
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=200)
     parser.add_argument("--rate", type=float, default=20)
-    asyncio.run(main(parser.parse_args()))
+    parser.add_argument("--serve", metavar="DATABASE_URL", help=argparse.SUPPRESS)
+    parsed = parser.parse_args()
+    if parsed.serve:
+        asyncio.run(serve(parsed.serve))
+    else:
+        asyncio.run(main(parsed))
