@@ -147,6 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     from app.acd.cli import register as register_acd
     from app.acd.cli_routing import register as register_routing
+    from app.acd.cli_shifts import register as register_shifts
     from app.admin.cli import register as register_db
     from app.agi.cli import register as register_agi
     from app.asr.cli import register as register_asr
@@ -154,6 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
     from app.pbx.cli_dialplan import register as register_dialplan
     from app.qa.cli import register as register_qa
     from app.recordings.cli import register as register_recordings
+    from app.stats.cli import register as register_stats
     from app.tts.cli import register as register_prompts
 
     register_db(sub)
@@ -162,10 +164,12 @@ def build_parser() -> argparse.ArgumentParser:
     register_asr(sub)
     register_prompts(sub)
     register_routing(sub)
+    register_shifts(sub)
     register_recordings(sub)
     register_qa(sub)
     register_agi(sub)
     register_dialplan(sub)
+    register_stats(sub)
     return parser
 
 

@@ -1,7 +1,7 @@
 """dialplan services: blocklist, special passengers, business calendar, called-number routes
 
 Revision ID: 0014
-Revises: 0009
+Revises: 0011
 Create Date: 2026-11-30 15:15:00.000000
 
 """
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision: str = '0014'
-down_revision: Union[str, Sequence[str], None] = '0009'
+down_revision: Union[str, Sequence[str], None] = '0011'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
