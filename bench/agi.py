@@ -20,6 +20,7 @@ import os
 import random
 import subprocess
 import sys
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -157,13 +158,17 @@ async def main(args: argparse.Namespace) -> None:
         render_extensions(settings, with_agi=True)
     finally:
         server.terminate()
-        counts = (await server.communicate())[0].decode().split()
+        report = (await server.communicate())[0].decode().splitlines()
+        counts = report[-1].split()
+        inside = report[-2].split()
         if not was_running:
             await asyncio.to_thread(sandbox.stop, settings)
     print(f"AGI dialplan services, {args.calls} calls at {args.rate:g} calls/s "
           f"(PBX clock, ms); answers with defaults: {' of '.join(counts[-2:])}")
     print(f"  AGI round trip per route   p50 {pct(trips, .5):6.2f}  p99 {pct(trips, .99):6.2f}"
           f"  ({len(trips)} requests)")
+    print(f"  inside the server (per request, from connect incl. header wait)  p50 {inside[0]}"
+          f"  p99 {inside[1]}  max {inside[2]}")
     print(f"  AGI per call (3 routes)    p50 {pct(per_call, .5):6.2f}  "
           f"p99 {pct(per_call, .99):6.2f}  ({len(per_call)} calls)")
     print(f"  set-up with services       p50 {pct(with_agi, .5):6.2f}  "
@@ -174,13 +179,26 @@ async def main(args: argparse.Namespace) -> None:
           f"p99 {pct(with_agi, .99) - pct(without, .99):6.2f}")
 
 
+class TimedAgiServer(AgiServer):
+    """The server with the time each request spends in it, headers read to connection closed."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.inside: list[float] = []
+
+    async def handler(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        started = time.perf_counter()
+        await super().handler(reader, writer)
+        self.inside.append((time.perf_counter() - started) * 1000)
+
+
 async def serve(url: str) -> None:
     """The FastAGI server alone until SIGTERM; prints `defaulted answered` at the end."""
     import signal
 
     settings = Settings()
     db = Database(url)
-    agi = AgiServer(db, settings.agi_host, settings.agi_port, settings.agi_budget)
+    agi = TimedAgiServer(db, settings.agi_host, settings.agi_port, settings.agi_budget)
     await agi.start()
     print("ready", flush=True)
     stop = asyncio.Event()
@@ -188,6 +206,8 @@ async def serve(url: str) -> None:
     await stop.wait()
     await agi.stop()
     await db.dispose()
+    inside = sorted(agi.inside)
+    print(f"{pct(inside, .5):.2f} {pct(inside, .99):.2f} {max(inside, default=0):.2f}")
     print(agi.defaulted, agi.answered, flush=True)
 
 

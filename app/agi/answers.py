@@ -8,17 +8,12 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.agi.models import (
-    BlockedNumber,
-    CalendarPeriod,
-    CalledRoute,
-    PeriodKind,
-    SpecialPassenger,
-    WeeklyHours,
-)
+from app.agi.models import BlockedNumber, PeriodKind
+from app.agi.tables import DialplanTables, Period
+from app.agi.tables import load as load_tables
 from app.core.clock import CST
 from app.db.models import CallRecord
 
@@ -35,35 +30,46 @@ DEFAULTS: dict[str, dict[str, str]] = {
 }
 
 
-async def caller_profile(session: AsyncSession, caller: str, now: datetime,
-                         count: bool = True) -> dict[str, str]:
-    blocked = await session.scalar(
-        select(BlockedNumber).where(
-            BlockedNumber.number == caller,
-            or_(BlockedNumber.expires_at.is_(None), BlockedNumber.expires_at > now),
-        )
-    )
-    if blocked is not None and count:
-        blocked.hits += 1
-        await session.commit()
-    special = await session.scalar(
-        select(func.count()).select_from(SpecialPassenger).where(SpecialPassenger.number == caller)
-    )
-    lang = await session.scalar(
-        select(CallRecord.language).where(CallRecord.caller == caller)
-        .order_by(CallRecord.started_at.desc()).limit(1)
-    )
-    repeat = await session.scalar(
-        select(func.count()).select_from(CallRecord).where(
-            CallRecord.caller == caller, CallRecord.started_at >= now - REPEAT_WINDOW
-        )
-    )
+async def caller_history(session: AsyncSession, caller: str,
+                         now: datetime) -> tuple[str | None, int]:
+    """(language of this number's last call, its calls in the last 24 h), in one query."""
+    last_lang = (select(CallRecord.language).where(CallRecord.caller == caller)
+                 .order_by(CallRecord.started_at.desc()).limit(1).scalar_subquery())
+    repeat = (select(func.count()).select_from(CallRecord)
+              .where(CallRecord.caller == caller, CallRecord.started_at >= now - REPEAT_WINDOW)
+              .scalar_subquery())
+    row = (await session.execute(select(last_lang, repeat))).one()
+    return row[0], int(row[1] or 0)
+
+
+async def count_blocked_hit(session: AsyncSession, caller: str) -> None:
+    await session.execute(update(BlockedNumber).where(BlockedNumber.number == caller)
+                          .values(hits=BlockedNumber.hits + 1))
+    await session.commit()
+
+
+def profile_from(tables: DialplanTables, caller: str, now: datetime, lang: str | None,
+                 repeat: int) -> dict[str, str]:
     return {
-        "HOTLINE_PRIORITY": "1" if special else "0",
+        "HOTLINE_PRIORITY": "1" if caller in tables.specials else "0",
         "HOTLINE_LANG": lang or "zh",
-        "HOTLINE_BLOCKED": "1" if blocked is not None else "0",
-        "HOTLINE_REPEAT": str(repeat or 0),
+        "HOTLINE_BLOCKED": "1" if tables.is_blocked(caller, now) else "0",
+        "HOTLINE_REPEAT": str(repeat),
     }
+
+
+async def caller_profile(session: AsyncSession, caller: str, now: datetime,
+                         count: bool = True, tables: DialplanTables | None = None
+                         ) -> dict[str, str]:
+    """The caller's variables; `tables` is the snapshot to read (else read now), `count`
+    counts a blocked caller's hit."""
+    if tables is None:
+        tables = await load_tables(session)
+    lang, repeat = await caller_history(session, caller, now)
+    values = profile_from(tables, caller, now, lang, repeat)
+    if values["HOTLINE_BLOCKED"] == "1" and count:
+        await count_blocked_hit(session, caller)
+    return values
 
 
 def _within(moment: time, opens: time, closes: time) -> bool:
@@ -73,35 +79,38 @@ def _within(moment: time, opens: time, closes: time) -> bool:
     return opens <= moment < closes
 
 
-def _period_open(period: CalendarPeriod, moment: time) -> bool:
+def _period_open(period: Period, moment: time) -> bool:
     if period.opens is None or period.closes is None:
         return period.kind == PeriodKind.PEAK  # a peak without hours: all day; a holiday: closed
     return _within(moment, period.opens, period.closes)
 
 
-async def business_hours(session: AsyncSession, now: datetime) -> dict[str, str]:
+def business_hours(tables: DialplanTables, now: datetime) -> dict[str, str]:
     """Open now for agents? A period covering today (peak before holiday) overrides the weekly
     hours; without any weekly hours the hotline is open around the clock."""
     local = now.astimezone(CST)
     day: date = local.date()
     moment = local.time().replace(tzinfo=None)
-    periods = list(await session.scalars(
-        select(CalendarPeriod).where(CalendarPeriod.first_day <= day,
-                                     CalendarPeriod.last_day >= day)
-    ))
-    periods.sort(key=lambda p: (p.kind != PeriodKind.PEAK, p.first_day))
+    periods = sorted((p for p in tables.periods if p.first_day <= day <= p.last_day),
+                     key=lambda p: (p.kind != PeriodKind.PEAK, p.first_day))
     if periods:
         period = periods[0]
         return {"HOTLINE_OPEN": "1" if _period_open(period, moment) else "0",
                 "HOTLINE_MODE": period.kind.value}
-    hours = list(await session.scalars(select(WeeklyHours)))
-    if not hours:
+    if not tables.hours:
         return dict(DEFAULTS["business_hours"])
-    today = [h for h in hours if h.weekday == local.weekday()]
+    today = [h for h in tables.hours if h.weekday == local.weekday()]
     is_open = any(_within(moment, h.opens, h.closes) for h in today)
     return {"HOTLINE_OPEN": "1" if is_open else "0", "HOTLINE_MODE": "normal"}
 
 
-async def route(session: AsyncSession, called: str) -> dict[str, str]:
-    flow = await session.scalar(select(CalledRoute.flow).where(CalledRoute.called == called))
-    return {"HOTLINE_FLOW": flow or DEFAULT_FLOW}
+def route(tables: DialplanTables, called: str) -> dict[str, str]:
+    return {"HOTLINE_FLOW": tables.routes.get(called, DEFAULT_FLOW)}
+
+
+async def preview(session: AsyncSession, caller: str, called: str,
+                  now: datetime) -> dict[str, str]:
+    """Every variable a call from `caller` to `called` would get now (no hit counted)."""
+    tables = await load_tables(session)
+    return {**await caller_profile(session, caller, now, count=False, tables=tables),
+            **business_hours(tables, now), **route(tables, called)}

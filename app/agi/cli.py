@@ -162,10 +162,7 @@ async def _routes(session: AsyncSession, args: argparse.Namespace) -> int:
 
 
 async def _preview(session: AsyncSession, args: argparse.Namespace) -> int:
-    moment = now()
-    values = {**await answers.caller_profile(session, args.caller, moment, count=False),
-              **await answers.business_hours(session, moment),
-              **await answers.route(session, args.called)}
+    values = await answers.preview(session, args.caller, args.called, now())
     for key, value in values.items():
         print(f"{key}={value}")
     return 0

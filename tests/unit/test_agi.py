@@ -9,10 +9,11 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.agi import answers, store
+from app.agi import answers, store, tables
 from app.agi.models import PeriodKind
-from app.agi.server import AgiServer
+from app.agi.server import REFRESH_SECONDS, AgiServer, _set_commands
 from app.db import migrate
 from app.db.models import CallRecord
 from app.db.session import Database
@@ -65,20 +66,24 @@ async def test_language_and_repeat_calls_from_the_call_records(db: Database) -> 
     assert got["HOTLINE_REPEAT"] == "2", "calls in the last 24 h"
 
 
+async def hours_at(s: AsyncSession, moment: datetime) -> dict[str, str]:
+    return answers.business_hours(await tables.load(s), moment)
+
+
 async def test_weekly_hours_holidays_and_peak(db: Database) -> None:
     async with db.session() as s:
-        open_all_week = await answers.business_hours(s, WEDNESDAY_10)
+        open_all_week = await hours_at(s, WEDNESDAY_10)
         await store.set_weekly_hours(s, [(2, time(8), time(12)), (2, time(14), time(0))])
-        morning = await answers.business_hours(s, WEDNESDAY_10)
-        lunch = await answers.business_hours(s, WEDNESDAY_10 + timedelta(hours=3))
-        late = await answers.business_hours(s, WEDNESDAY_10 + timedelta(hours=13, minutes=59))
-        thursday = await answers.business_hours(s, WEDNESDAY_10 + timedelta(days=1))
+        morning = await hours_at(s, WEDNESDAY_10)
+        lunch = await hours_at(s, WEDNESDAY_10 + timedelta(hours=3))
+        late = await hours_at(s, WEDNESDAY_10 + timedelta(hours=13, minutes=59))
+        thursday = await hours_at(s, WEDNESDAY_10 + timedelta(days=1))
         await store.set_period(s, "closed day", PeriodKind.HOLIDAY, date(2026, 12, 2),
                                date(2026, 12, 2))
-        holiday = await answers.business_hours(s, WEDNESDAY_10)
+        holiday = await hours_at(s, WEDNESDAY_10)
         await store.set_period(s, "chunyun", PeriodKind.PEAK, date(2026, 12, 1),
                                date(2026, 12, 3), time(6), time(9))
-        peak = await answers.business_hours(s, WEDNESDAY_10)
+        peak = await hours_at(s, WEDNESDAY_10)
     assert open_all_week == {"HOTLINE_OPEN": "1", "HOTLINE_MODE": "normal"}
     assert morning["HOTLINE_OPEN"] == "1" and lunch["HOTLINE_OPEN"] == "0"
     assert late["HOTLINE_OPEN"] == "1", "closes 24:00: open until midnight"
@@ -90,8 +95,9 @@ async def test_weekly_hours_holidays_and_peak(db: Database) -> None:
 async def test_routes_and_bad_input(db: Database) -> None:
     async with db.session() as s:
         await store.set_route(s, "12307", "night", {"hotline", "night"})
-        assert await answers.route(s, "12307") == {"HOTLINE_FLOW": "night"}
-        assert await answers.route(s, "12306") == {"HOTLINE_FLOW": "hotline"}
+        snapshot = await tables.load(s)
+        assert answers.route(snapshot, "12307") == {"HOTLINE_FLOW": "night"}
+        assert answers.route(snapshot, "12306") == {"HOTLINE_FLOW": "hotline"}
         with pytest.raises(store.StoreError, match="no flow named 'nope'"):
             await store.set_route(s, "12308", "nope", {"hotline"})
         with pytest.raises(store.StoreError, match="3 to 20 digits"):
@@ -119,8 +125,12 @@ class FakeAsterisk:
         writer.write(("\n".join(head) + "\n\n").encode())
         while line := await reader.readline():
             command = line.decode().strip()
-            _, name, value = command.split(" ", 3)[1:]
-            self.variables[name] = value.strip('"')
+            if command.startswith("EXEC MSet "):
+                pairs = command.removeprefix("EXEC MSet ").strip('"').split(",")
+                self.variables.update(pair.split("=", 1) for pair in pairs)  # type: ignore[misc]
+            else:
+                _, name, value = command.split(" ", 3)[1:]
+                self.variables[name] = value.strip('"')
             writer.write(b"200 result=1\n")
         writer.close()
         return asyncio.get_running_loop().time() - started
@@ -140,6 +150,7 @@ async def test_each_route_sets_its_variables(server: AgiServer, db: Database) ->
     async with db.session() as s:
         await store.add_special(s, "13800000000")
         await s.commit()
+    await server.reload_tables()
     asterisk = FakeAsterisk(server.port)
     await asterisk.request("caller_profile", "13800000000")
     await asterisk.request("business_hours")
@@ -155,14 +166,14 @@ async def test_a_hanging_database_call_gets_the_defaults_within_the_budget(
         server: AgiServer, monkeypatch: pytest.MonkeyPatch) -> None:
     release = asyncio.Event()
 
-    async def hangs(*_: object, **__: object) -> dict[str, str]:
+    async def hangs(*_: object, **__: object) -> tuple[str, int]:
         await release.wait()
-        return {"HOTLINE_FLOW": "late"}
+        return "en", 9
 
-    monkeypatch.setattr(answers, "route", hangs)
+    monkeypatch.setattr(answers, "caller_history", hangs)
     asterisk = FakeAsterisk(server.port)
-    took = await asterisk.request("route", "12306")
-    assert asterisk.variables == {"HOTLINE_FLOW": "hotline", "HOTLINE_AGI": "default"}
+    took = await asterisk.request("caller_profile", "13800000000")
+    assert asterisk.variables == {**answers.DEFAULTS["caller_profile"], "HOTLINE_AGI": "default"}
     assert took < 1.0
     assert len(server.late) == 1, "the late work is left to finish on its own"
     release.set()
@@ -172,8 +183,8 @@ async def test_a_hanging_database_call_gets_the_defaults_within_the_budget(
 
 async def test_a_failing_route_gets_the_defaults(server: AgiServer,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    async def fails(*_: object, **__: object) -> dict[str, str]:
-        raise RuntimeError("database away")
+    def fails(*_: object, **__: object) -> dict[str, str]:
+        raise RuntimeError("clock away")
 
     monkeypatch.setattr(answers, "business_hours", fails)
     asterisk = FakeAsterisk(server.port)
@@ -191,3 +202,28 @@ async def test_a_peer_that_closes_before_its_headers_end_is_dropped(server: AgiS
     asterisk = FakeAsterisk(server.port)
     await asterisk.request("route", "12306")
     assert asterisk.variables["HOTLINE_FLOW"] == "hotline", "the server still answers"
+
+
+async def test_edits_reach_calls_at_once_when_told_and_within_a_tick_otherwise(
+        server: AgiServer, db: Database) -> None:
+    asterisk = FakeAsterisk(server.port)
+    await asterisk.request("route", "12307")
+    assert asterisk.variables["HOTLINE_FLOW"] == "hotline"
+    async with db.session() as s:  # an edit through this process's API
+        await store.set_route(s, "12307", "night", {"hotline", "night"})
+        await s.commit()
+    await server.reload_tables()
+    await asterisk.request("route", "12307")
+    assert asterisk.variables["HOTLINE_FLOW"] == "night"
+    async with db.session() as s:  # an edit from another process: nobody tells the server
+        await store.add_special(s, "13800000000")
+        await s.commit()
+    await asyncio.sleep(REFRESH_SECONDS + 0.5)
+    await asterisk.request("caller_profile", "13800000000")
+    assert asterisk.variables["HOTLINE_PRIORITY"] == "1"
+
+
+def test_one_mset_for_plain_values_and_set_variable_for_the_rest() -> None:
+    assert _set_commands({"A": "1", "B": "zh"}) == ['EXEC MSet "A=1,B=zh"']
+    assert _set_commands({"A": "1", "B": 'x,"y'}) == ['SET VARIABLE A "1"',
+                                                      'SET VARIABLE B "x,\\"y"']

@@ -3,6 +3,7 @@ business calendar and called-number routes (app/agi). Changes apply to the next 
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import date, datetime, time
 from typing import Annotated
 
@@ -24,6 +25,17 @@ router = APIRouter(prefix="/api/v1/dialplan", tags=["dialplan services"],
 EDIT = (Role.ENGINEER,)
 Engineer = Annotated[Principal, Depends(require(*EDIT))]
 DOC = roles_doc(*EDIT)
+
+
+async def _apply_to_calls(request: Request) -> AsyncIterator[None]:
+    """After an edit is committed, the platform's FastAGI server rereads the tables at once."""
+    yield
+    platform = getattr(request.app.state, "platform", None)
+    if platform is not None and platform.agi is not None:
+        await platform.agi.reload_tables()
+
+
+CHANGES = [Depends(_apply_to_calls)]
 
 
 class BlockIn(BaseModel):
@@ -97,7 +109,8 @@ async def list_blocked(session: Session, _: Engineer) -> list[BlockedOut]:
     return [BlockedOut.model_validate(b) for b in await store.blocked(session)]
 
 
-@router.put("/blocklist/{number}", summary="Block a number (or change its reason and expiry)",
+@router.put("/blocklist/{number}", dependencies=CHANGES,
+            summary="Block a number (or change its reason and expiry)",
             description="Its callers hear a short message and are hung up. " + DOC,
             responses=documented(422))
 async def put_blocked(number: str, body: BlockIn, session: Session, _: Engineer) -> BlockedOut:
@@ -109,7 +122,8 @@ async def put_blocked(number: str, body: BlockIn, session: Session, _: Engineer)
     return BlockedOut.model_validate(entry)
 
 
-@router.delete("/blocklist/{number}", status_code=204, summary="Unblock a number",
+@router.delete("/blocklist/{number}", dependencies=CHANGES,
+               status_code=204, summary="Unblock a number",
                description=DOC, responses=documented(404))
 async def delete_blocked(number: str, session: Session, _: Engineer) -> None:
     if not await store.unblock(session, number):
@@ -123,7 +137,8 @@ async def list_specials(session: Session, _: Engineer) -> list[SpecialOut]:
     return [SpecialOut.model_validate(s) for s in await store.specials(session)]
 
 
-@router.put("/special-passengers/{number}", summary="Register a special passenger's number",
+@router.put("/special-passengers/{number}", dependencies=CHANGES,
+            summary="Register a special passenger's number",
             description="Their calls get HOTLINE_PRIORITY=1 (priority in the queues). " + DOC,
             responses=documented(422))
 async def put_special(number: str, body: SpecialIn, session: Session,
@@ -136,7 +151,8 @@ async def put_special(number: str, body: SpecialIn, session: Session,
     return SpecialOut.model_validate(entry)
 
 
-@router.delete("/special-passengers/{number}", status_code=204,
+@router.delete("/special-passengers/{number}", dependencies=CHANGES,
+               status_code=204,
                summary="Remove a special passenger's number", description=DOC,
                responses=documented(404))
 async def delete_special(number: str, session: Session, _: Engineer) -> None:
@@ -151,7 +167,8 @@ async def get_hours(session: Session, _: Engineer) -> list[HoursSpan]:
     return [HoursSpan.model_validate(h) for h in await store.weekly_hours(session)]
 
 
-@router.put("/hours", summary="Replace the weekly opening hours",
+@router.put("/hours", dependencies=CHANGES,
+            summary="Replace the weekly opening hours",
             description="A day may have several spans; a day without one is closed. " + DOC,
             responses=documented(422))
 async def put_hours(body: list[HoursSpan], session: Session, _: Engineer) -> list[HoursSpan]:
@@ -169,7 +186,8 @@ async def list_periods(session: Session, _: Engineer) -> list[PeriodOut]:
     return [PeriodOut.model_validate(p) for p in await store.periods(session)]
 
 
-@router.put("/periods/{name}", summary="Add or change a holiday or peak period",
+@router.put("/periods/{name}", dependencies=CHANGES,
+            summary="Add or change a holiday or peak period",
             description="On its days it replaces the weekly hours; HOTLINE_MODE names its "
             "kind. " + DOC, responses=documented(422))
 async def put_period(name: str, body: PeriodIn, session: Session, _: Engineer) -> PeriodOut:
@@ -182,7 +200,8 @@ async def put_period(name: str, body: PeriodIn, session: Session, _: Engineer) -
     return PeriodOut.model_validate(entry)
 
 
-@router.delete("/periods/{name}", status_code=204, summary="Remove a period",
+@router.delete("/periods/{name}", dependencies=CHANGES,
+               status_code=204, summary="Remove a period",
                description=DOC, responses=documented(404))
 async def delete_period(name: str, session: Session, _: Engineer) -> None:
     if not await store.remove_period(session, name):
@@ -196,7 +215,8 @@ async def list_routes(session: Session, _: Engineer) -> list[RouteOut]:
     return [RouteOut.model_validate(r) for r in await store.routes(session)]
 
 
-@router.put("/routes/{called}", summary="Give a called number its menu variant (a flow)",
+@router.put("/routes/{called}", dependencies=CHANGES,
+            summary="Give a called number its menu variant (a flow)",
             description="The flow must exist in the flows folder. New calls to the number run "
             "it at once, without a restart. " + DOC, responses=documented(422))
 async def put_route(called: str, body: RouteIn, request: Request, session: Session,
@@ -210,7 +230,8 @@ async def put_route(called: str, body: RouteIn, request: Request, session: Sessi
     return RouteOut.model_validate(entry)
 
 
-@router.delete("/routes/{called}", status_code=204, summary="Remove a number's menu variant",
+@router.delete("/routes/{called}", dependencies=CHANGES,
+               status_code=204, summary="Remove a number's menu variant",
                description=DOC, responses=documented(404))
 async def delete_route(called: str, session: Session, _: Engineer) -> None:
     if not await store.remove_route(session, called):
@@ -223,7 +244,4 @@ async def delete_route(called: str, session: Session, _: Engineer) -> None:
             "(the blocklist's hit counter is not touched). " + DOC)
 async def preview(caller: str, called: str, session: Session,
                   _: Engineer) -> dict[str, str]:
-    moment = now()
-    profile = await answers.caller_profile(session, caller, moment, count=False)
-    return {**profile, **await answers.business_hours(session, moment),
-            **await answers.route(session, called)}
+    return await answers.preview(session, caller, called, now())
