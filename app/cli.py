@@ -33,6 +33,10 @@ def _pbx(args: argparse.Namespace) -> int:
         sys.stdout.write(sandbox.cli(settings, " ".join(args.command)))
     elif action == "logs":
         sandbox.logs(settings, lines=args.lines, follow=args.follow)
+    elif action in ("reload", "rollback"):
+        from app.pbx import apply
+
+        (apply.reload if action == "reload" else apply.rollback)(settings)
     elif action == "render":
         names = sandbox.render_config(settings)
         print(f"rendered {', '.join(names)} into {settings.pbx_etc}")
@@ -86,6 +90,9 @@ def build_parser() -> argparse.ArgumentParser:
     logs.add_argument("-n", "--lines", type=int, default=50, help="lines to show (default 50)")
     logs.add_argument("-f", "--follow", action="store_true", help="keep printing new lines")
     pbx_sub.add_parser("render", help="render dialplans/ into the root without starting")
+    pbx_sub.add_parser("reload", help="check dialplans/, then apply it to the running PBX "
+                       "(calls in progress go on; the previous config is kept)")
+    pbx_sub.add_parser("rollback", help="go back to the config before the last reload")
     pbx.set_defaults(func=_pbx)
 
     serve = sub.add_parser(
@@ -142,8 +149,10 @@ def build_parser() -> argparse.ArgumentParser:
     from app.acd.cli_routing import register as register_routing
     from app.acd.cli_shifts import register as register_shifts
     from app.admin.cli import register as register_db
+    from app.agi.cli import register as register_agi
     from app.asr.cli import register as register_asr
     from app.ivr.cli import register as register_flows
+    from app.pbx.cli_dialplan import register as register_dialplan
     from app.qa.cli import register as register_qa
     from app.recordings.cli import register as register_recordings
     from app.stats.cli import register as register_stats
@@ -158,6 +167,8 @@ def build_parser() -> argparse.ArgumentParser:
     register_shifts(sub)
     register_recordings(sub)
     register_qa(sub)
+    register_agi(sub)
+    register_dialplan(sub)
     register_stats(sub)
     return parser
 

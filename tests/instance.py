@@ -26,12 +26,17 @@ def instance_env() -> dict[str, str]:
         "AMI_PORT": "15038",
         "API_PORT": "18080",
         "PASSENGER_PORT": "15080",  # test passengers' phones, for callbacks
+        "AGI_PORT": "18083",  # the FastAGI server of the tests' `hotline serve`
         "DEV_LINES": "1",  # the echo line 12300 and the plain-dialplan menu 12399
         # Callers without media are hung up sooner than in production (30 s), so the test of
         # it is short, and every other test shows that its calls keep their media flowing.
         "RTP_TIMEOUT": "10",
     }
-    return {f"HOTLINE_{k}": os.environ.get(f"HOTLINE_TEST_{k}", v) for k, v in values.items()}
+    env = {f"HOTLINE_{k}": os.environ.get(f"HOTLINE_TEST_{k}", v) for k, v in values.items()}
+    if "HOTLINE_TEST_AGI_PORT" not in os.environ:
+        # Beside the instance's API port, so instances with their own ports never share it.
+        env["HOTLINE_AGI_PORT"] = str(int(env["HOTLINE_API_PORT"]) + 3)
+    return env
 
 
 def use_test_instance() -> None:

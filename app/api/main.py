@@ -23,6 +23,8 @@ from app.api.routes import (
     call_controls,
     call_history,
     calls,
+    dialplan_services,
+    flows,
     lookups,
     qa,
     recordings,
@@ -88,6 +90,8 @@ def create_app(settings: Settings, db: Database, platform: Platform | None = Non
     api.include_router(shifts.router)
     api.include_router(wall.router)
     api.include_router(session.router)
+    api.include_router(dialplan_services.router)
+    api.include_router(flows.router)
     install_pages(api)
 
     @api.get(

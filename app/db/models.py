@@ -679,3 +679,7 @@ class Shift(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     center: Mapped[Center] = relationship()
     agent: Mapped[Agent] = relationship()
+
+
+# The dialplan services' tables live with their feature; imported here so the schema is whole.
+from app.agi import models as _agi_models  # noqa: E402,F401

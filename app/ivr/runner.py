@@ -464,6 +464,18 @@ class FlowRunner:
         await self.say_prompt("service_resumed", interrupt=False)
         await self.run(RESUME_NODE if RESUME_NODE in self.flow.nodes else None)
 
+    async def agents_closed(self) -> End | Jump:
+        """No agent outside hours: say so and go back to self-service once; the second time
+        the call ends (a caller who only wants an agent is not led round in circles)."""
+        told = self.ctx.vars.get("agents_closed_told") == "true"
+        self.call.trace.step("agents_closed", mode=self.ctx.vars.get("mode", ""))
+        await self.say_prompt("agents_closed", interrupt=False)
+        self.ctx.outcome_reason = "agents closed"
+        if told:
+            return End("agents closed")
+        self.ctx.vars["agents_closed_told"] = "true"
+        return Jump(self.flow.start)
+
     async def _queue_for_agent(self, a: EnqueueStep, entry_id: int,
                                entered: float | None = None) -> End | Jump:
         """The ACD takes the caller to an agent (or a callback, or a message)."""
@@ -542,6 +554,8 @@ class FlowRunner:
         return result, queue
 
     async def enqueue(self, a: EnqueueStep) -> End | Jump:
+        if self.ctx.vars.get("open") == "false":  # outside agents' hours (business_hours AGI)
+            return await self.agents_closed()
         reason = self.expand(a.reason)
         async with self.ctx.db.session() as session:
             entry = await call_records.enter_queue(
