@@ -37,6 +37,10 @@ def _pbx(args: argparse.Namespace) -> int:
         from app.pbx import apply
 
         (apply.reload if action == "reload" else apply.rollback)(settings)
+    elif action == "top":
+        from app.pbx.top import run
+
+        return run(args, settings)
     elif action == "render":
         names = sandbox.render_config(settings)
         print(f"rendered {', '.join(names)} into {settings.pbx_etc}")
@@ -93,6 +97,13 @@ def build_parser() -> argparse.ArgumentParser:
     pbx_sub.add_parser("reload", help="check dialplans/, then apply it to the running PBX "
                        "(calls in progress go on; the previous config is kept)")
     pbx_sub.add_parser("rollback", help="go back to the config before the last reload")
+    from app.pbx.top import HELP as TOP_HELP
+    from app.pbx.top import add_top_arguments
+
+    top = pbx_sub.add_parser(
+        "top", help="live view of the running PBX: channels, bridges, queue waits (no root)",
+        description=TOP_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_top_arguments(top)
     pbx.set_defaults(func=_pbx)
 
     serve = sub.add_parser(
