@@ -102,9 +102,15 @@ def test_the_queue_and_bridge_routes_follow_a_caller_to_an_agent(platform: Platf
         entry = waiting()
         assert entry is not None and entry["queue"] == "general" and not entry["priority"]
         call_id = entry["call_id"]
-        # While waiting the caller is alone in its holding bridge.
-        [holding] = [b for b in listed(platform, "bridges") if call_id in b["channels"]]
-        assert holding["type"] == "holding" and holding["bridge_class"] == "stasis"
+        # While waiting (after the recording notice) the caller is alone in a holding bridge.
+        def holding() -> dict[str, Any] | None:
+            return next((b for b in listed(platform, "bridges") if call_id in b["channels"]),
+                        None)
+
+        wait_for(lambda: holding() is not None, 20, "the caller in its holding bridge")
+        alone = holding()
+        assert alone is not None and alone["channels"] == [call_id]
+        assert alone["type"] == "holding" and alone["bridge_class"] == "stasis"
 
         set_state(platform, number, "ready")
         wait_for(lambda: talk_bridge(call_id) is not None, 30, "the caller bridged to the agent")
