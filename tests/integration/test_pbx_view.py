@@ -78,7 +78,7 @@ def test_the_channels_route_lists_a_live_call(platform: Platform) -> None:
 
 def test_the_queue_and_bridge_routes_follow_a_caller_to_an_agent(platform: Platform) -> None:
     number = agent(platform, "7701", "ticket:5")
-    proc = phone(platform, number, "--answer-after", "1", "--hold", "10", "--timeout", "90")
+    proc = phone(platform, number, "--answer-after", "1", "--hold", "8", "--timeout", "180")
     set_state(platform, number, "ready")
     set_state(platform, number, "paused")  # logged in, not ready: the caller waits
     caller = "139****3333"
@@ -121,8 +121,9 @@ def test_the_queue_and_bridge_routes_follow_a_caller_to_an_agent(platform: Platf
         assert f"agent-{number}" in agent_leg["name"]
         assert channels[call_id]["bridge_id"] == agent_leg["bridge_id"] == bridge["id"]
         assert waiting() is None  # answered: no longer waiting
-        assert phone_result(proc)["ok"]
-        call.result(timeout=60)
+        answered = phone_result(proc, timeout=200)
+        assert answered["ok"], answered
+        assert call.result(timeout=60)["hung_up_by"] == "hotline"  # the agent hung up first
 
 
 def test_only_engineers_and_admins_see_the_pbx(platform: Platform) -> None:
