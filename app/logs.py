@@ -22,7 +22,8 @@ class CallIdFilter(logging.Filter):
 
 
 class MaskingFormatter(logging.Formatter):
-    """Masks phone and ID numbers anywhere in the line, tracebacks and error texts included."""
+    """Masks phone and ID numbers anywhere in the line, tracebacks and error texts included,
+    and API tokens in URLs."""
 
     def format(self, record: logging.LogRecord) -> str:
         return _TOKEN_IN_URL.sub(r"\1***", mask_text(super().format(record)))
