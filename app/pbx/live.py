@@ -7,6 +7,7 @@ numbers) are not personal data and stay readable.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 
 from pydantic import BaseModel, Field
@@ -87,8 +88,7 @@ def bridge_membership(bridges: list[Bridge]) -> dict[str, str]:
 
 async def channels_now(rest: AriRest, now: datetime) -> list[ChannelView]:
     """Every channel, the oldest first, each with its bridge."""
-    channels = await rest.list_channels()
-    bridges = await rest.list_bridges()
+    channels, bridges = await asyncio.gather(rest.list_channels(), rest.list_bridges())
     members = bridge_membership(bridges)
     views = [channel_view(c, now, members) for c in channels]
     return sorted(views, key=lambda v: (-v.duration_seconds, v.name))

@@ -20,7 +20,9 @@ from app.db.session import Database
 from app.pbx.live import (
     bridge_membership,
     bridge_view,
+    bridges_now,
     channel_view,
+    channels_now,
     seconds_since,
     shown_number,
 )
@@ -94,6 +96,33 @@ def test_a_channel_outside_the_dialplan_has_empty_places() -> None:
     bare = Channel.model_validate({"id": "x", "name": "Snoop/x", "state": "Up"})
     row = channel_view(bare, NOW, {})
     assert (row.context, row.exten, row.app, row.duration_seconds) == ("", "", "", 0)
+
+
+class StubRest:
+    """ARI's channel and bridge lists."""
+
+    def __init__(self, channels: list[Channel], bridges: list[Bridge]) -> None:
+        self.channels, self.bridges = channels, bridges
+
+    async def list_channels(self) -> list[Channel]:
+        return self.channels
+
+    async def list_bridges(self) -> list[Bridge]:
+        return self.bridges
+
+
+async def test_the_lists_come_the_oldest_first_with_each_channels_bridge() -> None:
+    def bridge(bid: str, age: int, members: list[str]) -> Bridge:
+        return Bridge.model_validate({"id": bid, "bridge_type": "mixing", "channels": members,
+                                      "creationtime": (NOW - timedelta(seconds=age)).isoformat()})
+
+    rest: Any = StubRest([channel("new", "7701", 2), channel("old", "13800138000", 40),
+                          channel("mid", "7702", 9)],
+                         [bridge("young", 1, ["new"]), bridge("aged", 30, ["old", "mid"])])
+    rows = await channels_now(rest, NOW)
+    assert [(r.id, r.bridge_id) for r in rows] == [("old", "aged"), ("mid", "aged"),
+                                                  ("new", "young")]
+    assert [b.id for b in await bridges_now(rest, NOW)] == ["aged", "young"]
 
 
 # --- queue waits from the database --------------------------------------------------------

@@ -12,7 +12,8 @@ too slowly and lost N events.
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated, Any
+from collections.abc import Awaitable
+from typing import Annotated, TypeVar
 
 from fastapi import APIRouter, Depends, Request, WebSocket, WebSocketDisconnect
 
@@ -43,7 +44,10 @@ def _rest(request: Request) -> AriRest:
     return rest
 
 
-async def _ask(reading: Any) -> Any:
+T = TypeVar("T")
+
+
+async def _ask(reading: Awaitable[T]) -> T:
     try:
         return await reading
     except AriError as exc:
@@ -56,8 +60,7 @@ async def _ask(reading: Any) -> Any:
             "first. " + roles_doc(Role.ENGINEER),
             responses=documented(503, e503="API-only node, or the PBX does not answer"))
 async def list_channels(request: Request, _: Engineer) -> list[ChannelView]:
-    views: list[ChannelView] = await _ask(channels_now(_rest(request), now()))
-    return views
+    return await _ask(channels_now(_rest(request), now()))
 
 
 @router.get("/bridges", summary="Every bridge on the PBX now",
@@ -65,8 +68,7 @@ async def list_channels(request: Request, _: Engineer) -> list[ChannelView]:
             "oldest first. " + roles_doc(Role.ENGINEER),
             responses=documented(503, e503="API-only node, or the PBX does not answer"))
 async def list_bridges(request: Request, _: Engineer) -> list[BridgeView]:
-    views: list[BridgeView] = await _ask(bridges_now(_rest(request), now()))
-    return views
+    return await _ask(bridges_now(_rest(request), now()))
 
 
 @router.get("/queues", summary="Callers waiting in each queue now",
