@@ -79,8 +79,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    pbx = sub.add_parser("pbx", help="manage the local Asterisk sandbox (needs root)",
-                         description="Manage the local Asterisk 22 sandbox (needs root).")
+    pbx = sub.add_parser("pbx", help="manage the local Asterisk sandbox (needs root); watch it",
+                         description="Manage the local Asterisk 22 sandbox (needs root); "
+                         "`pbx top` watches the running PBX through the API (no root).")
     pbx_sub = pbx.add_subparsers(dest="pbx_action", required=True, metavar="ACTION")
     inst = pbx_sub.add_parser("install", help="build or reuse the Debian sid root with Asterisk 22")
     inst.add_argument("--force", action="store_true", help="rebuild even if a root exists")
