@@ -80,12 +80,12 @@ BRIDGE_COLUMNS = (("BRIDGE", 8), ("TYPE", 8), ("TECHNOLOGY", 14), ("AGE", 8),
                   ("CHANNELS", 60))
 
 
-def render(view: View, width: int = 120) -> list[str]:
-    """The screen's lines, each at most `width` characters."""
+def render(view: View, width: int = 120, live: bool = True) -> list[str]:
+    """The screen's lines, each at most `width` characters (live: with the key to quit)."""
     clock = view.at.astimezone().strftime("%H:%M:%S") if view.at else "--:--:--"
     waiting = sum(int(q.get("waiting", 0)) for q in view.queues)
     lines = [f"hotline pbx top  {clock}  {len(view.channels)} channels  "
-             f"{len(view.bridges)} bridges  {waiting} waiting   (q quits)"]
+             f"{len(view.bridges)} bridges  {waiting} waiting" + ("   (q quits)" if live else "")]
     if view.problem:
         lines.append(f"!! {view.problem}")
     lines += ["", _row([(title, w) for title, w in CHANNEL_COLUMNS])]
@@ -197,7 +197,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         try:
             if args.once:
                 view = read_view(client, datetime.now().astimezone())
-                print("\n".join(render(view, 200)))
+                print("\n".join(render(view, 200, live=False)))
                 return 1 if view.problem else 0
             if not sys.stdout.isatty():
                 print("hotline pbx top: needs a terminal (use --once to print one view)",

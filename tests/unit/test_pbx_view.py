@@ -264,3 +264,4 @@ def test_the_screen_fits_its_width_and_says_what_is_wrong() -> None:
     assert lines[1] == "!! http://127.0.0.1:8080 does not answer"
     assert "(no bridges)" in lines and "(nobody waiting)" in lines
     assert "(no channels)" in render(View(), 80)
+    assert "q quits" not in render(View(), 80, live=False)[0]  # --once prints no key
