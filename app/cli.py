@@ -37,6 +37,10 @@ def _pbx(args: argparse.Namespace) -> int:
         from app.pbx import apply
 
         (apply.reload if action == "reload" else apply.rollback)(settings)
+    elif action == "top":
+        from app.pbx.top import run
+
+        return run(args, settings)
     elif action == "render":
         names = sandbox.render_config(settings)
         print(f"rendered {', '.join(names)} into {settings.pbx_etc}")
@@ -75,8 +79,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    pbx = sub.add_parser("pbx", help="manage the local Asterisk sandbox (needs root)",
-                         description="Manage the local Asterisk 22 sandbox (needs root).")
+    pbx = sub.add_parser("pbx", help="manage the local Asterisk sandbox (needs root); watch it",
+                         description="Manage the local Asterisk 22 sandbox (needs root); "
+                         "`pbx top` watches the running PBX through the API (no root).")
     pbx_sub = pbx.add_subparsers(dest="pbx_action", required=True, metavar="ACTION")
     inst = pbx_sub.add_parser("install", help="build or reuse the Debian sid root with Asterisk 22")
     inst.add_argument("--force", action="store_true", help="rebuild even if a root exists")
@@ -93,6 +98,13 @@ def build_parser() -> argparse.ArgumentParser:
     pbx_sub.add_parser("reload", help="check dialplans/, then apply it to the running PBX "
                        "(calls in progress go on; the previous config is kept)")
     pbx_sub.add_parser("rollback", help="go back to the config before the last reload")
+    from app.pbx.top import HELP as TOP_HELP
+    from app.pbx.top import add_top_arguments
+
+    top = pbx_sub.add_parser(
+        "top", help="live view of the running PBX: channels, bridges, queue waits (no root)",
+        description=TOP_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_top_arguments(top)
     pbx.set_defaults(func=_pbx)
 
     serve = sub.add_parser(

@@ -10,6 +10,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
+from app.ami.feed import AmiEventFeed
 from app.ami.link import AmiLink
 from app.ari_handlers.client import AriClient
 from app.ari_handlers.dispatch import CallHandler
@@ -66,6 +67,9 @@ class Platform:
         )
         self.ami = AmiLink(settings.ami_host, settings.ami_port, settings.ami_user,
                            creds.ami_secret, reconnect=settings.reconnect_initial)
+        # Engineers' event streams share this one AMI connection.
+        self.ami_events = AmiEventFeed()
+        self.ami_events.attach(self.ami.manager)
         # The supervisors' wallboard and listening in: only where the ACD runs.
         self.wall: Wall | None = None
         self.monitors: Monitors | None = None

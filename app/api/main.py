@@ -26,6 +26,7 @@ from app.api.routes import (
     dialplan_services,
     flows,
     lookups,
+    pbx_view,
     qa,
     recordings,
     session,
@@ -92,6 +93,7 @@ def create_app(settings: Settings, db: Database, platform: Platform | None = Non
     api.include_router(session.router)
     api.include_router(dialplan_services.router)
     api.include_router(flows.router)
+    api.include_router(pbx_view.router)
     install_pages(api)
 
     @api.get(
