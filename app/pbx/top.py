@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import curses
+import os
 import sys
 import time
 from dataclasses import dataclass, field
@@ -197,7 +198,10 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         try:
             if args.once:
                 view = read_view(client, datetime.now().astimezone())
-                print("\n".join(render(view, 200, live=False)))
+                try:
+                    print("\n".join(render(view, 200, live=False)), flush=True)
+                except BrokenPipeError:  # `| head`: the reader has all it wanted
+                    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
                 return 1 if view.problem else 0
             if not sys.stdout.isatty():
                 print("hotline pbx top: needs a terminal (use --once to print one view)",

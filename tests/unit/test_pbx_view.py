@@ -265,3 +265,18 @@ def test_the_screen_fits_its_width_and_says_what_is_wrong() -> None:
     assert "(no bridges)" in lines and "(nobody waiting)" in lines
     assert "(no channels)" in render(View(), 80)
     assert "q quits" not in render(View(), 80, live=False)[0]  # --once prints no key
+
+
+def test_once_into_a_closed_pipe_ends_without_a_traceback() -> None:
+    """`hotline pbx top --once | head -1`: the reader going away early is not an error."""
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "pbx", "top", "--once", "--api", "http://127.0.0.1:9"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # nobody reads: the view's first write meets a closed pipe
+    err = proc.stderr.read()
+    assert proc.wait(timeout=60) == 1, err  # the API did not answer: said in the view
+    assert "Traceback" not in err and "BrokenPipe" not in err, err
