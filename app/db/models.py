@@ -332,7 +332,7 @@ class QueueEntry(Base):
     queue: Mapped[str] = mapped_column(String(40))
     priority: Mapped[bool] = mapped_column(Boolean, default=False)
     reason: Mapped[str] = mapped_column(String(200))
-    entered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    entered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
     left_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     result: Mapped[QueueResult | None] = mapped_column(_enum(QueueResult))
     skill: Mapped[str | None] = mapped_column(String(20))
