@@ -26,6 +26,7 @@ from typing import Any
 
 from panoramisk import Manager
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the repo
 from tests.instance import use_test_instance
 
 use_test_instance()
