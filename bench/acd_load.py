@@ -14,7 +14,9 @@ Printed figures (one JSON line):
   connected_pct        queue entries with result connected / callers placed
   queue_results        queue entries by result; overflowed: connected to another center
   wait_s p50/p99       the queue entries' wait (enqueue -> agent answered, or left)
-  enqueue_to_ring_ms   first agent rung per entry, p50/p99, three ways:
+  enqueue_to_ring_ms   first agent rung per entry, p50/p99, three ways (with the recording
+                       notice, the default, they include its seconds: the caller is offered
+                       to agents once it has played; --no-notice gives the ACD's own latency):
       app_steps        `enqueue` step -> `agent_ring` step (app clock, the call's steps)
       agent_channel    `enqueue` step -> Asterisk creates PJSIP/agent-NO (AMI Newchannel)
       phone_ringing    `enqueue` step -> the phone's 180 Ringing reaches Asterisk (AMI
@@ -31,6 +33,7 @@ Printed figures (one JSON line):
   left_after           PBX channels and bridges still up after the settle
 
 Run: .venv/bin/python bench/acd_load.py [--agents 40 --callers 120 --duration 120]
+     [--no-notice]
 """
 
 from __future__ import annotations
@@ -558,10 +561,17 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--patience", type=float, default=180.0, metavar="SECONDS",
                         help="a caller hangs up this long after pressing 0 unless the "
                         "platform ended the call first (default 180)")
+    parser.add_argument("--no-notice", action="store_true",
+                        help="callers hear no recording notice (HOTLINE_RECORDING_NOTICE=0): "
+                        "the agent is rung as soon as the caller is queued, so the ring "
+                        "latency is the ACD's own; with the notice (the default) it includes "
+                        "the notice's seconds")
     parser.add_argument("--centers", default="北京,上海,太原",
                         help="centers the agents and callers are spread over, round-robin "
                         "(default 北京,上海,太原; give 北京 alone to keep overflow out)")
     args = parser.parse_args()
+    if args.no_notice:
+        os.environ["HOTLINE_RECORDING_NOTICE"] = "0"  # serve inherits it
     args.centers = [c.strip() for c in args.centers.split(",") if c.strip()]
     unknown = [c for c in args.centers if c not in CALLER_OF]
     if unknown:
@@ -605,6 +615,7 @@ def run(bench: Bench) -> dict[str, Any]:
     return {
         "agents": args.agents, "callers": args.callers, "duration_s": args.duration,
         "talk_s": args.talk, "answer_after_s": args.answer_after,
+        "recording_notice": not args.no_notice,
         "centers": args.centers,
         "connected_pct": round(100 * figures.pop("connected") / args.callers, 1),
         **{k: figures.pop(k) for k in ("queue_results", "overflowed", "wait_s",
