@@ -104,6 +104,10 @@ class AgiServer(Application):  # type: ignore[misc]
     def _answering(self, name: str, work: Route) -> Callable[[Request], Awaitable[None]]:
         async def answer(request: Request) -> None:
             channel = request.headers.get("agi_uniqueid", "?")
+            quick = self._quick_answer(name, request)
+            if quick is not None:  # from the tables in memory: no task, no waiting
+                await self._send(request, name, channel, quick)
+                return
             task = asyncio.create_task(work(request), name=f"agi-{name}-{channel}")
             done, _ = await asyncio.wait({task}, timeout=self.budget)
             status = "ok"
@@ -122,15 +126,38 @@ class AgiServer(Application):  # type: ignore[misc]
                     task.add_done_callback(self._forget)
                 self.defaulted += 1
             values["HOTLINE_AGI"] = status
-            try:
-                for command in _set_commands(values):
-                    await asyncio.wait_for(request.send_command(command), SEND_TIMEOUT)
-            except (TimeoutError, ConnectionError) as exc:
-                log.info("AGI %s for channel %s: channel gone before the answer (%r)", name,
-                         channel, exc)
-            self.answered += 1
+            await self._send(request, name, channel, values)
 
         return answer
+
+    def _quick_answer(self, name: str, request: Request) -> dict[str, str] | None:
+        """The answer of a route that needs only the tables, when they are loaded (None: go
+        the way of the database); a failure answers the defaults."""
+        if self.tables is None or name not in ("business_hours", "route"):
+            return None
+        try:
+            if name == "route":
+                values = answers.route(self.tables, _called(request))
+            else:
+                values = answers.business_hours(self.tables, self.clock())
+            status = "ok"
+        except Exception as exc:
+            log.warning("AGI %s for channel %s failed, defaults sent: %r", name,
+                        request.headers.get("agi_uniqueid", "?"), exc)
+            values, status = dict(answers.DEFAULTS[name]), "default"
+            self.defaulted += 1
+        return {**values, "HOTLINE_AGI": status}
+
+    async def _send(self, request: Request, name: str, channel: str,
+                    values: dict[str, str]) -> None:
+        try:
+            async with asyncio.timeout(SEND_TIMEOUT):
+                for command in _set_commands(values):
+                    await request.send_command(command)
+        except (TimeoutError, ConnectionError) as exc:
+            log.info("AGI %s for channel %s: channel gone before the answer (%r)", name,
+                     channel, exc)
+        self.answered += 1
 
     def _forget(self, task: asyncio.Task[dict[str, str]]) -> None:
         self.late.discard(task)
@@ -150,8 +177,11 @@ class AgiServer(Application):  # type: ignore[misc]
         return answers.business_hours(await self._current_tables(), self.clock())
 
     async def _called_route(self, request: Request) -> dict[str, str]:
-        called = _arg(request, 1) or request.headers.get("agi_dnid", "")
-        return answers.route(await self._current_tables(), called)
+        return answers.route(await self._current_tables(), _called(request))
+
+
+def _called(request: Request) -> str:
+    return _arg(request, 1) or str(request.headers.get("agi_dnid", ""))
 
 
 def _arg(request: Request, n: int) -> str:
