@@ -17,6 +17,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from app.db.raw import RawPool, sqlite_pragmas
+
 
 def normalise_url(url: str) -> str:
     """Accept plain sqlite:/// and postgresql:// URLs and pick the async drivers."""
@@ -25,16 +27,6 @@ def normalise_url(url: str) -> str:
     if url.startswith(("postgresql://", "postgres://")):
         return "postgresql+asyncpg://" + url.split("://", 1)[1]
     return url
-
-
-def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
-    cur = dbapi_conn.cursor()
-    # WAL lets the API read while a call writes; busy_timeout waits out short write locks.
-    cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA synchronous=NORMAL")
-    cur.execute("PRAGMA busy_timeout=10000")
-    cur.execute("PRAGMA foreign_keys=ON")
-    cur.close()
 
 
 # Connections kept open. A connection beyond the pool is closed again when returned, and opening
@@ -91,7 +83,7 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
         from app.db.sqlite_driver import dbapi
 
         engine = create_async_engine(url, module=dbapi(), **pool, **kwargs)
-        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "connect", sqlite_pragmas)
         return engine
     # No pre-ping: asyncpg's costs three round trips (BEGIN, ping, ROLLBACK) on every checkout,
     # more than the look-up itself. A connection the server dropped fails one query instead, and
@@ -105,6 +97,9 @@ class Database:
         self.engine = create_engine(self.url)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self._autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        dialect = self.engine.dialect
+        # The busiest statements skip SQLAlchemy (app.db.raw); opened on first use.
+        self.raw = RawPool(dialect, dialect.create_connect_args(self.engine.url))
 
     @property
     def dialect(self) -> str:
@@ -124,4 +119,5 @@ class Database:
         return self.engine.connect()
 
     async def dispose(self) -> None:
+        await self.raw.close()
         await self.engine.dispose()

@@ -2,11 +2,11 @@
 
 The failures live in the database (table `lookup_failures`), so a lock holds across restarts
 and across every app instance sharing the database. Only failures are written: a correct
-look-up costs one indexed read. Attempts on one order number are taken one at a time (an
-asyncio lock in this process; on PostgreSQL also a transaction-scoped advisory lock shared by
-all instances), so parallel guesses cannot all pass the check before the first failure is
-stored. Several processes on one SQLite file are not serialised against each other: each may
-let one attempt through at the same moment.
+look-up costs one indexed read beside the order's. Attempts on one order number are taken one
+at a time (an asyncio lock in this process; on PostgreSQL also an advisory lock shared by all
+instances, held until the attempt's failure is stored), so parallel guesses cannot all pass the
+check before the first failure is stored. Several processes on one SQLite file are not
+serialised against each other: each may let one attempt through at the same moment.
 """
 
 from __future__ import annotations
@@ -19,10 +19,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, delete, func, select, text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import bindparam, delete, func, insert, select
 
 from app.db.models import LookupFailure
+from app.db.raw import Query, RawConnection, RawPool, Row
+from app.db.session import Database
 
 
 @dataclass(frozen=True)
@@ -96,17 +97,65 @@ class _KeyedLocks:
 _ORDERS = _KeyedLocks()
 
 
-# Built once: this runs before every look-up.
+# Every key of an attempt in one fixed-size IN list (padded with the order's key): one
+# statement compiled once, whatever the attempt's keys.
+MAX_KEYS = 3
 FAILURES_QUERY = (
     select(LookupFailure.key, func.count(), func.min(LookupFailure.at))
-    .where(LookupFailure.key.in_(bindparam("keys", expanding=True)),
+    .where(LookupFailure.key.in_([bindparam(f"key{i}") for i in range(MAX_KEYS)]),
            LookupFailure.at > bindparam("since"))
     .group_by(LookupFailure.key)
 )
+FORGET_EXPIRED = delete(LookupFailure).where(LookupFailure.at <= bindparam("before"))
+STORE_FAILURE = insert(LookupFailure).values(key=bindparam("key"), at=bindparam("at"))
+# Session-level, so no transaction is needed around the reads; the raw pool's reset of a
+# returned connection (asyncpg's) releases it, also when a request is cut off half-way.
+ORDER_LOCK = select(func.pg_advisory_lock(func.hashtext(bindparam("key"))))
 
 
 def now() -> float:
     return time.time()
+
+
+@dataclass
+class Turn:
+    """An attempt's exclusive turn on its order number: the connection to judge it on."""
+
+    conn: RawConnection
+    attempt: Attempt
+    throttle: LookupThrottle
+    pool: RawPool
+
+    def check_query(self) -> Query:
+        """The failures of the attempt's keys within the window (run with the order query)."""
+        keys = list(self.attempt.limits(self.throttle.policy))
+        keys += keys[:1] * (MAX_KEYS - len(keys))
+        values: dict[str, object] = {f"key{i}": key for i, key in enumerate(keys)}
+        values["since"] = now() - self.throttle.policy.window
+        return self.pool.compile(FAILURES_QUERY), values
+
+    def check(self, failures: list[Row]) -> None:
+        """Raise OrderLocked if any key has its most failures within the window."""
+        at = now()
+        limits = self.attempt.limits(self.throttle.policy)
+        worst: OrderLocked | None = None
+        for key, count, oldest in failures:
+            scope, most = limits[key]
+            if count >= most:
+                locked = OrderLocked(oldest + self.throttle.policy.window - at, scope)
+                if worst is None or locked.retry_after > worst.retry_after:
+                    worst = locked
+        if worst is not None:
+            raise worst
+
+    async def failed(self) -> None:
+        """Store one failure against every key of the attempt (and forget expired ones)."""
+        at = now()
+        await self.conn.write(
+            (self.pool.compile(FORGET_EXPIRED), [{"before": at - self.throttle.policy.window}]),
+            (self.pool.compile(STORE_FAILURE),
+             [{"key": key, "at": at} for key in self.attempt.limits(self.throttle.policy)]),
+        )
 
 
 class LookupThrottle:
@@ -114,36 +163,11 @@ class LookupThrottle:
         self.policy = policy or ThrottlePolicy()
 
     @asynccontextmanager
-    async def attempt(self, session: AsyncSession, attempt: Attempt) -> AsyncIterator[None]:
-        """Serialise attempts on this order, then raise OrderLocked if any key is locked."""
-        async with _ORDERS.hold(attempt.order_no):
-            if session.get_bind().dialect.name == "postgresql":
-                await session.execute(
-                    text("select pg_advisory_xact_lock(hashtext(:key))"),
-                    {"key": f"order:{attempt.order_no}"},
-                )
-            await self.check(session, attempt)
-            yield
-
-    async def check(self, session: AsyncSession, attempt: Attempt) -> None:
-        at = now()
-        limits = attempt.limits(self.policy)
-        rows = await session.execute(
-            FAILURES_QUERY, {"keys": list(limits), "since": at - self.policy.window})
-        worst: OrderLocked | None = None
-        for key, count, oldest in rows:
-            scope, most = limits[key]
-            if count >= most:
-                locked = OrderLocked(oldest + self.policy.window - at, scope)
-                if worst is None or locked.retry_after > worst.retry_after:
-                    worst = locked
-        if worst is not None:
-            raise worst
-
-    async def failed(self, session: AsyncSession, attempt: Attempt) -> None:
-        """Store one failure against every key of the attempt (and forget expired ones)."""
-        at = now()
-        await session.execute(delete(LookupFailure).where(
-            LookupFailure.at <= at - self.policy.window))
-        session.add_all(LookupFailure(key=key, at=at) for key in attempt.limits(self.policy))
-        await session.commit()
+    async def attempt(self, db: Database, attempt: Attempt) -> AsyncIterator[Turn]:
+        """Attempts on one order number one at a time: this process's, and on PostgreSQL every
+        instance's. The caller runs check_query first and hands its rows to check()."""
+        async with _ORDERS.hold(attempt.order_no), db.raw.connection() as conn:
+            if db.raw.name == "postgresql":
+                key = f"order:{attempt.order_no}"
+                await conn.fetch((db.raw.compile(ORDER_LOCK), {"key": key}))
+            yield Turn(conn, attempt, self, db.raw)

@@ -6,13 +6,15 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
-from sqlalchemy import Row, Select, and_, bindparam, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Select, and_, bindparam, select
 from sqlalchemy.orm import aliased
 
 from app.core.clock import hhmm
-from app.db.models import Order, Station, Ticket, Train, TrainRun, TrainStop
+from app.db.models import Order, Station, Ticket, TicketStatus, Train, TrainRun, TrainStop
+from app.db.raw import Row
+from app.db.session import Database
 from app.services.masking import mask_id_number, mask_name, mask_phone
 from app.services.throttle import Attempt, LookupThrottle
 
@@ -51,16 +53,16 @@ def normalise_order_no(raw: str) -> str | None:
     return text if ORDER_NO.match(text) else None
 
 
-def verification_matches(order: Order, verification: str) -> bool:
+def verification_matches(id_number: str, phone: str, verification: str) -> bool:
     """The last 4 characters of the ID number (X allowed) or of the phone number."""
     code = verification.strip().upper()
     if len(code) != 4:
         return False
-    return order.id_number.upper().endswith(code) or order.phone.endswith(code)
+    return id_number.upper().endswith(code) or phone.endswith(code)
 
 
 async def lookup_order(
-    session: AsyncSession,
+    db: Database,
     order_no: str,
     verification: str,
     throttle: LookupThrottle,
@@ -72,60 +74,72 @@ async def lookup_order(
 
     Every path (the IVR, the API) comes through here: a failure counts against the order
     number, the caller and the API user; while one of them is locked the look-up raises
-    OrderLocked even when the verification is right, so a lock cannot be probed.
+    OrderLocked even when the verification is right, so a lock cannot be probed. A correct
+    look-up only reads: the throttle's failures and the order, together (app.db.raw).
     """
     number = normalise_order_no(order_no)
     if number is None:
         return None  # not an order number: nothing to guess, nothing to count
-    attempt = Attempt(number, caller=caller, user_id=user_id)
-    async with throttle.attempt(session, attempt):
-        rows = (await session.execute(ORDER_QUERY, {"number": number})).all()
+    async with throttle.attempt(db, Attempt(number, caller=caller, user_id=user_id)) as turn:
+        failures, rows = await turn.conn.fetch(
+            turn.check_query(), (db.raw.compile(ORDER_QUERY), {"number": number}))
+        turn.check(failures)
         # An unknown number counts too: failures must not tell which orders exist.
-        if not rows or not verification_matches(rows[0][0], verification):
-            await throttle.failed(session, attempt)
+        if not rows or not verification_matches(rows[0][2], rows[0][3], verification):
+            await turn.failed()
             return None
     return _view(rows)
 
 
-OrderRow = Row[Order, Ticket, str, date, str, str, int | None, int | None]
+def _day(value: date | str) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(value)  # SQLite: ISO text
 
 
-def _view(rows: Sequence[OrderRow]) -> OrderView:
-    order: Order = rows[0][0]
+def _view(rows: Sequence[Row]) -> OrderView:
+    order_no, name, id_number, phone = rows[0][:4]
     tickets = [
         TicketView(
             train_number=train_no,
-            run_date=run_date,
+            run_date=_day(run_date),
             from_station=from_name,
             to_station=to_name,
             departure=hhmm(dep),
             arrival=hhmm(arr),
-            coach=t.coach,
-            seat=t.seat,
-            seat_class=t.seat_class,
-            price_yuan=t.price_cents / 100,
-            status=t.status.value,
+            coach=coach,
+            seat=seat,
+            seat_class=seat_class,
+            price_yuan=price_cents / 100,
+            status=TicketStatus(status).value,
         )
-        for _, t, train_no, run_date, from_name, to_name, dep, arr in rows
-        if t is not None
+        for (*_, ticket_id, coach, seat, seat_class, price_cents, status, train_no, run_date,
+             from_name, to_name, dep, arr) in rows
+        if ticket_id is not None
     ]
     return OrderView(
-        order_no=order.order_no,
-        passenger_name=mask_name(order.passenger_name),
-        id_number=mask_id_number(order.id_number),
-        phone=mask_phone(order.phone) or "",
+        order_no=order_no,
+        passenger_name=mask_name(name),
+        id_number=mask_id_number(id_number),
+        phone=mask_phone(phone) or "",
         tickets=tickets,
     )
 
 
-def order_query() -> Select[Order, Ticket, str, date, str, str, int | None, int | None]:
+def order_query() -> Select[*tuple[Any, ...]]:
     """One indexed query: the order, its tickets, their trains, stations and timetable times."""
     src, dst = aliased(Station), aliased(Station)
     dep, arr = aliased(TrainStop), aliased(TrainStop)
     return (
         select(
-            Order,
-            Ticket,
+            Order.order_no,
+            Order.passenger_name,
+            Order.id_number,
+            Order.phone,
+            Ticket.id,
+            Ticket.coach,
+            Ticket.seat,
+            Ticket.seat_class,
+            Ticket.price_cents,
+            Ticket.status,
             Train.number,
             TrainRun.run_date,
             src.name,
@@ -145,5 +159,5 @@ def order_query() -> Select[Order, Ticket, str, date, str, str, int | None, int 
     )
 
 
-# Built once: constructing the aliased joins costs more than running the query.
+# Built once, compiled once per engine (app.db.raw).
 ORDER_QUERY = order_query()
