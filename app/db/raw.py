@@ -113,8 +113,17 @@ def sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
+_CONNECTING = object()  # a connection being opened
+
+
 class RawPool:
-    """Up to `size` driver connections to the database, opened on first use."""
+    """Up to `size` driver connections to the database, opened on first use.
+
+    A connection comes back as it was lent unless the borrower failed half-way (an error or a
+    cancelled request): a PostgreSQL connection is then closed, which ends whatever it held
+    (a transaction, an advisory lock), and replaced when next needed. asyncpg's own pool is
+    not used: it resets every connection it takes back, a round trip per request.
+    """
 
     def __init__(self, dialect: Dialect, connect_args: tuple[Sequence[Any], Mapping[str, Any]],
                  size: int = RAW_POOL_SIZE) -> None:
@@ -122,11 +131,9 @@ class RawPool:
         self.name = dialect.name
         self._args, self._kwargs = connect_args
         self.size = size
-        self._idle: list[aiosqlite.Connection] = []
-        self._all: list[aiosqlite.Connection] = []
+        self._idle: list[Any] = []  # aiosqlite or asyncpg connections
+        self._all: list[Any] = []
         self._freed = asyncio.Condition()
-        self._pg: Any = None  # asyncpg.Pool
-        self._pg_lock = asyncio.Lock()
         self._compiled: dict[ClauseElement, Compiled] = {}
 
     def compile(self, statement: ClauseElement) -> Compiled:
@@ -138,53 +145,55 @@ class RawPool:
 
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[RawConnection]:
-        if self.name == "postgresql":
-            pool = self._pg or await self._start_pg()
-            # asyncpg resets a connection it takes back: any transaction is rolled back and
-            # every advisory lock of the session released.
-            async with pool.acquire() as conn:
-                yield _PgConnection(conn)
-            return
-        conn = await self._sqlite_checkout()
+        conn = await self._checkout()
+        pg = self.name == "postgresql"
         try:
-            yield _SqliteConnection(conn)
-        finally:
-            # Always reusable: a statement whose caller was cancelled still ends (committed or
+            yield _PgConnection(conn) if pg else _SqliteConnection(conn)
+        except BaseException:
+            # SQLite's is still good: a statement whose caller gave up ends (committed or
             # rolled back) on the connection's thread before the next one starts there.
-            self._idle.append(conn)
+            if pg:
+                self._all.remove(conn)
+                conn.terminate()
+                conn = None
+            raise
+        finally:
+            if conn is not None:
+                if pg and conn.is_in_transaction():  # never lend one in a transaction
+                    self._all.remove(conn)
+                    conn.terminate()
+                else:
+                    self._idle.append(conn)
             async with self._freed:
                 self._freed.notify()
 
-    async def _start_pg(self) -> Any:
-        import asyncpg  # type: ignore[import-untyped]
-
-        async with self._pg_lock:
-            if self._pg is None:
-                self._pg = await asyncpg.create_pool(
-                    *self._args, min_size=0, max_size=self.size, **self._kwargs)
-        return self._pg
-
-    async def _sqlite_checkout(self) -> aiosqlite.Connection:
+    async def _checkout(self) -> Any:
         while not self._idle and len(self._all) >= self.size:
             async with self._freed:
-                await self._freed.wait_for(lambda: bool(self._idle))
+                await self._freed.wait_for(lambda: bool(self._idle) or len(self._all) < self.size)
         if self._idle:
             return self._idle.pop()
+        self._all.append(_CONNECTING)  # counts against the size while connecting
+        try:
+            conn = await self._connect()
+        finally:
+            self._all.remove(_CONNECTING)
+        self._all.append(conn)
+        return conn
+
+    async def _connect(self) -> Any:
+        if self.name == "postgresql":
+            import asyncpg  # type: ignore[import-untyped]
+
+            return await asyncpg.connect(*self._args, **self._kwargs)
         conn = aiosqlite.connect(*self._args, **self._kwargs)
         conn._thread.daemon = True  # as the engine's: never holds the interpreter at exit
-        self._all.append(conn)
-        try:
-            await conn
-            await cast(Any, conn)._execute(sqlite_pragmas, conn._conn, None)
-        except BaseException:
-            self._all.remove(conn)
-            raise
+        await conn
+        await cast(Any, conn)._execute(sqlite_pragmas, conn._conn, None)
         return conn
 
     async def close(self) -> None:
-        if self._pg is not None:
-            await self._pg.close()
-            self._pg = None
         connections, self._all, self._idle = self._all, [], []
         for conn in connections:
-            await conn.close()
+            if conn is not _CONNECTING:
+                await conn.close()

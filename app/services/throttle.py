@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from sqlalchemy import bindparam, delete, func, insert, select
 
 from app.db.models import LookupFailure
-from app.db.raw import Query, RawConnection, RawPool, Row
+from app.db.raw import RawConnection, RawPool, Row
 from app.db.session import Database
 
 
@@ -108,9 +108,10 @@ FAILURES_QUERY = (
 )
 FORGET_EXPIRED = delete(LookupFailure).where(LookupFailure.at <= bindparam("before"))
 STORE_FAILURE = insert(LookupFailure).values(key=bindparam("key"), at=bindparam("at"))
-# Session-level, so no transaction is needed around the reads; the raw pool's reset of a
-# returned connection (asyncpg's) releases it, also when a request is cut off half-way.
+# Session-level, so no transaction is needed around the reads; released by the attempt, or by
+# the server when the raw pool closes a connection whose borrower failed half-way.
 ORDER_LOCK = select(func.pg_advisory_lock(func.hashtext(bindparam("key"))))
+ORDER_UNLOCK = select(func.pg_advisory_unlock(func.hashtext(bindparam("key"))))
 
 
 def now() -> float:
@@ -126,16 +127,16 @@ class Turn:
     throttle: LookupThrottle
     pool: RawPool
 
-    def check_query(self) -> Query:
-        """The failures of the attempt's keys within the window (run with the order query)."""
+    def check_values(self) -> dict[str, object]:
+        """FAILURES_QUERY's parameters: the attempt's keys, the start of the window."""
         keys = list(self.attempt.limits(self.throttle.policy))
         keys += keys[:1] * (MAX_KEYS - len(keys))
         values: dict[str, object] = {f"key{i}": key for i, key in enumerate(keys)}
         values["since"] = now() - self.throttle.policy.window
-        return self.pool.compile(FAILURES_QUERY), values
+        return values
 
-    def check(self, failures: list[Row]) -> None:
-        """Raise OrderLocked if any key has its most failures within the window."""
+    def locked(self, failures: list[Row]) -> OrderLocked | None:
+        """The lock to answer with if any key has its most failures within the window."""
         at = now()
         limits = self.attempt.limits(self.throttle.policy)
         worst: OrderLocked | None = None
@@ -145,8 +146,7 @@ class Turn:
                 locked = OrderLocked(oldest + self.throttle.policy.window - at, scope)
                 if worst is None or locked.retry_after > worst.retry_after:
                     worst = locked
-        if worst is not None:
-            raise worst
+        return worst
 
     async def failed(self) -> None:
         """Store one failure against every key of the attempt (and forget expired ones)."""
@@ -165,9 +165,15 @@ class LookupThrottle:
     @asynccontextmanager
     async def attempt(self, db: Database, attempt: Attempt) -> AsyncIterator[Turn]:
         """Attempts on one order number one at a time: this process's, and on PostgreSQL every
-        instance's. The caller runs check_query first and hands its rows to check()."""
+        instance's. The caller reads FAILURES_QUERY first and hands its rows to locked(); nothing
+        may be raised inside the turn but real failures (so the connection is kept)."""
         async with _ORDERS.hold(attempt.order_no), db.raw.connection() as conn:
-            if db.raw.name == "postgresql":
-                key = f"order:{attempt.order_no}"
-                await conn.fetch((db.raw.compile(ORDER_LOCK), {"key": key}))
+            if db.raw.name != "postgresql":
+                yield Turn(conn, attempt, self, db.raw)
+                return
+            key = {"key": f"order:{attempt.order_no}"}
+            await conn.fetch((db.raw.compile(ORDER_LOCK), key))
             yield Turn(conn, attempt, self, db.raw)
+            # Only after a clean turn: otherwise the pool closes the connection, and the
+            # server releases the lock with it.
+            await conn.fetch((db.raw.compile(ORDER_UNLOCK), key))

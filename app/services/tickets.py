@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Select, and_, bindparam, select
+from sqlalchemy import CompoundSelect, Select, and_, bindparam, null, select, union_all
 from sqlalchemy.orm import aliased
 
 from app.core.clock import hhmm
@@ -16,7 +16,7 @@ from app.db.models import Order, Station, Ticket, TicketStatus, Train, TrainRun,
 from app.db.raw import Row
 from app.db.session import Database
 from app.services.masking import mask_id_number, mask_name, mask_phone
-from app.services.throttle import Attempt, LookupThrottle
+from app.services.throttle import FAILURES_QUERY, Attempt, LookupThrottle
 
 ORDER_NO = re.compile(r"^E\d{9}$")
 
@@ -81,14 +81,22 @@ async def lookup_order(
     if number is None:
         return None  # not an order number: nothing to guess, nothing to count
     async with throttle.attempt(db, Attempt(number, caller=caller, user_id=user_id)) as turn:
-        failures, rows = await turn.conn.fetch(
-            turn.check_query(), (db.raw.compile(ORDER_QUERY), {"number": number}))
-        turn.check(failures)
+        (both,) = await turn.conn.fetch(
+            (db.raw.compile(JUDGE_QUERY), turn.check_values() | {"number": number}))
+        locked = turn.locked([row[:3] for row in both if row[0] is not None])
+        rows = sorted((row[3:] for row in both if row[0] is None), key=_ticket_order)
         # An unknown number counts too: failures must not tell which orders exist.
-        if not rows or not verification_matches(rows[0][2], rows[0][3], verification):
+        if locked is None and (
+                not rows or not verification_matches(rows[0][2], rows[0][3], verification)):
             await turn.failed()
-            return None
-    return _view(rows)
+            rows = []
+    if locked is not None:
+        raise locked
+    return _view(rows) if rows else None
+
+
+def _ticket_order(row: Row) -> int:
+    return row[4] or 0  # the ticket id; None for an order without tickets (its only row)
 
 
 def _day(value: date | str) -> date:
@@ -125,7 +133,8 @@ def _view(rows: Sequence[Row]) -> OrderView:
 
 
 def order_query() -> Select[*tuple[Any, ...]]:
-    """One indexed query: the order, its tickets, their trains, stations and timetable times."""
+    """One indexed query: the order, its tickets, their trains, stations and timetable times
+    (in no order: ORDER_QUERY sorts them by ticket)."""
     src, dst = aliased(Station), aliased(Station)
     dep, arr = aliased(TrainStop), aliased(TrainStop)
     return (
@@ -155,9 +164,18 @@ def order_query() -> Select[*tuple[Any, ...]]:
         .outerjoin(dep, and_(dep.train_id == Train.id, dep.station_id == Ticket.from_station_id))
         .outerjoin(arr, and_(arr.train_id == Train.id, arr.station_id == Ticket.to_station_id))
         .where(Order.order_no == bindparam("number"))
-        .order_by(Ticket.id)
     )
 
 
+def judge_query() -> CompoundSelect[*tuple[Any, ...]]:
+    """What judging an attempt reads, in one statement (one round trip, one hand-off): the
+    throttle's failures of its keys (rows with a key) and the order's rows (key NULL)."""
+    order = order_query()
+    failures = FAILURES_QUERY.add_columns(*(null() for _ in order.selected_columns))
+    return union_all(failures, order.with_only_columns(null(), null(), null(),
+                                                       *order.selected_columns))
+
+
 # Built once, compiled once per engine (app.db.raw).
-ORDER_QUERY = order_query()
+ORDER_QUERY = order_query().order_by(Ticket.id)
+JUDGE_QUERY = judge_query()

@@ -1,6 +1,6 @@
-"""A valid ticket look-up reads and nothing else, on the driver's own connection: on SQLite the
-throttle's check and the order in one worker-thread hand-off; on PostgreSQL the order's advisory
-lock, the check and the order, with no transaction around them and the lock released after."""
+"""A valid ticket look-up reads and nothing else, on the driver's own connection: the throttle's
+check and the order in one statement (on SQLite one worker-thread hand-off); on PostgreSQL
+between taking and releasing the order's advisory lock, with no transaction around them."""
 
 from __future__ import annotations
 
@@ -44,7 +44,7 @@ async def test_a_valid_lookup_is_reads_only(api: Api, driver_calls: list[str]) -
     if api.seeded.url.startswith("sqlite"):
         assert driver_calls == ["_execute"]  # throttle check and order, together
     else:
-        assert driver_calls == ["fetch", "fetch", "fetch"]  # order lock, check, order
+        assert driver_calls == ["fetch", "fetch", "fetch"]  # lock, check and order, unlock
 
 
 async def _advisory_locks(conn: Any, granted: bool) -> int:
