@@ -8,6 +8,7 @@ remembered, so a token issued a moment ago works immediately.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 
@@ -32,6 +33,8 @@ class TokenCache:
         self.max_entries = max_entries
         self.clock = clock
         self._entries: dict[str, tuple[float, Principal]] = {}
+        self._pending: dict[str, asyncio.Future[Principal | None]] = {}
+        self._forgotten: set[str] = set()  # forgotten while being looked up: not to remember
 
     async def principal(self, db: Database, token: str) -> Principal | None:
         """The token's owner, or None for an unknown, revoked or expired token."""
@@ -41,17 +44,32 @@ class TokenCache:
             found: Principal | None = entry[1]
         else:
             self._entries.pop(key, None)
-            async with db.session() as session:
-                found = await find_principal(session, key)
-            if found is not None and self.seconds > 0:
-                if len(self._entries) >= self.max_entries:
-                    # The oldest entry goes first (dicts keep insertion order).
-                    del self._entries[next(iter(self._entries))]
-                self._entries[key] = (self.clock(), found)
+            # Requests arriving while the token is being looked up wait for that query
+            # instead of each sending their own (all of a busy client's do when its entry ages).
+            pending = self._pending.get(key)
+            if pending is None:
+                pending = self._pending[key] = asyncio.ensure_future(self._load(db, key))
+                pending.add_done_callback(lambda _: self._pending.pop(key, None))
+            found = await asyncio.shield(pending)
         if found is None or found.expired(now()):
             return None
         return found
 
+    async def _load(self, db: Database, key: str) -> Principal | None:
+        async with db.session() as session:
+            found = await find_principal(session, key)
+        if key in self._forgotten:
+            self._forgotten.discard(key)
+        elif found is not None and self.seconds > 0:
+            if len(self._entries) >= self.max_entries:
+                # The oldest entry goes first (dicts keep insertion order).
+                del self._entries[next(iter(self._entries))]
+            self._entries[key] = (self.clock(), found)
+        return found
+
     def forget(self, token: str) -> None:
         """A token just revoked here (a logout): refused at once, not after the cache time."""
-        self._entries.pop(hash_token(token), None)
+        key = hash_token(token)
+        self._entries.pop(key, None)
+        if key in self._pending:  # its answer may predate the logout: not remembered
+            self._forgotten.add(key)
