@@ -86,7 +86,7 @@ class DirectJsonRoute(APIRoute):
         route = context if context is not None and context.original_route is self else self
         try:
             plan = _Plan(route)
-        except TypeError:
+        except (TypeError, AttributeError):  # not a plain JSON route, or another FastAPI
             return generic
         return _direct(plan, generic)
 

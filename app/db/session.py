@@ -10,7 +10,6 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import (
-    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -96,7 +95,6 @@ class Database:
         self.url = normalise_url(url)
         self.engine = create_engine(self.url)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
-        self._autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT")
         dialect = self.engine.dialect
         # The busiest statements skip SQLAlchemy (app.db.raw); opened on first use.
         self.raw = RawPool(dialect, dialect.create_connect_args(self.engine.url))
@@ -107,16 +105,6 @@ class Database:
 
     def session(self) -> AsyncSession:
         return self.sessions()
-
-    def reader(self) -> AsyncConnection:
-        """A connection for one read-only query, as cheap as the engine allows.
-
-        PostgreSQL: autocommit, so the query is one round trip instead of BEGIN, query,
-        ROLLBACK. SQLite's driver opens no transaction for a SELECT and skips the rollback.
-        """
-        if self.dialect == "postgresql":
-            return self._autocommit.connect()
-        return self.engine.connect()
 
     async def dispose(self) -> None:
         await self.raw.close()
