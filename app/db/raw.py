@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator, Mapping, Sequence
-from contextlib import asynccontextmanager
+from collections import deque
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -116,6 +116,20 @@ def sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 _CONNECTING = object()  # a connection being opened
 
 
+class Lease:
+    def __init__(self, pool: RawPool) -> None:
+        self.pool = pool
+        self.conn: RawConnection | None = None
+
+    async def __aenter__(self) -> RawConnection:
+        self.conn = await self.pool.acquire()
+        return self.conn
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
+        assert self.conn is not None
+        self.pool.release(self.conn, failed=exc_type is not None)
+
+
 class RawPool:
     """Up to `size` driver connections to the database, opened on first use.
 
@@ -133,7 +147,7 @@ class RawPool:
         self.size = size
         self._idle: list[Any] = []  # aiosqlite or asyncpg connections
         self._all: list[Any] = []
-        self._freed = asyncio.Condition()
+        self._waiters: deque[asyncio.Future[None]] = deque()  # borrowers waiting, in order
         self._compiled: dict[ClauseElement, Compiled] = {}
 
     def compile(self, statement: ClauseElement) -> Compiled:
@@ -143,34 +157,43 @@ class RawPool:
             compiled = self._compiled[statement] = Compiled.of(statement, self.dialect)
         return compiled
 
-    @asynccontextmanager
-    async def connection(self) -> AsyncIterator[RawConnection]:
+    def connection(self) -> Lease:
+        """`async with pool.connection() as conn`: acquire, then release (failed or not)."""
+        return Lease(self)
+
+    async def acquire(self) -> RawConnection:
         conn = await self._checkout()
-        pg = self.name == "postgresql"
-        try:
-            yield _PgConnection(conn) if pg else _SqliteConnection(conn)
-        except BaseException:
-            # SQLite's is still good: a statement whose caller gave up ends (committed or
-            # rolled back) on the connection's thread before the next one starts there.
-            if pg:
-                self._all.remove(conn)
-                conn.terminate()
-                conn = None
-            raise
-        finally:
-            if conn is not None:
-                if pg and conn.is_in_transaction():  # never lend one in a transaction
-                    self._all.remove(conn)
-                    conn.terminate()
-                else:
-                    self._idle.append(conn)
-            async with self._freed:
-                self._freed.notify()
+        return _PgConnection(conn) if self.name == "postgresql" else _SqliteConnection(conn)
+
+    def release(self, lent: RawConnection, failed: bool = False) -> None:
+        """Take a connection back; `failed`: its borrower stopped half-way (an error, a
+        cancelled request). SQLite's is still good then: a statement whose caller gave up
+        ends (committed or rolled back) on the connection's thread before the next one."""
+        conn = cast(Any, lent).conn
+        if self.name == "postgresql" and (failed or conn.is_in_transaction()):
+            self._all.remove(conn)
+            conn.terminate()
+        else:
+            self._idle.append(conn)
+        self._wake()
+
+    def _wake(self) -> None:
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
 
     async def _checkout(self) -> Any:
         while not self._idle and len(self._all) >= self.size:
-            async with self._freed:
-                await self._freed.wait_for(lambda: bool(self._idle) or len(self._all) < self.size)
+            waiter = asyncio.get_running_loop().create_future()
+            self._waiters.append(waiter)
+            try:
+                await waiter
+            except BaseException:
+                if waiter.done() and not waiter.cancelled():
+                    self._wake()  # woken, but leaving: the next one in line gets the turn
+                raise
         if self._idle:
             return self._idle.pop()
         self._all.append(_CONNECTING)  # counts against the size while connecting

@@ -15,8 +15,6 @@ import asyncio
 import hashlib
 import re
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from sqlalchemy import bindparam, delete, func, insert, select
@@ -74,24 +72,45 @@ def caller_key(number: str) -> str:
 
 
 class _KeyedLocks:
-    """One asyncio lock per key, dropped when nobody holds or waits for it."""
+    """One asyncio lock per key, dropped when nobody holds or waits for it. (Plain methods and
+    classes, no @asynccontextmanager: an async generator per use costs on the busiest path.)"""
 
     def __init__(self) -> None:
         self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
 
-    @asynccontextmanager
-    async def hold(self, key: str) -> AsyncIterator[None]:
-        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
+    async def acquire(self, key: str) -> None:
+        lock, users = self._locks.get(key) or (asyncio.Lock(), 0)
         self._locks[key] = (lock, users + 1)
         try:
-            async with lock:
-                yield
-        finally:
-            lock, users = self._locks[key]
-            if users <= 1:
-                del self._locks[key]
-            else:
-                self._locks[key] = (lock, users - 1)
+            await lock.acquire()
+        except BaseException:
+            self._leave(key)
+            raise
+
+    def release(self, key: str) -> None:
+        self._locks[key][0].release()
+        self._leave(key)
+
+    def _leave(self, key: str) -> None:
+        lock, users = self._locks[key]
+        if users <= 1:
+            del self._locks[key]
+        else:
+            self._locks[key] = (lock, users - 1)
+
+    def hold(self, key: str) -> _Held:
+        return _Held(self, key)
+
+
+class _Held:
+    def __init__(self, locks: _KeyedLocks, key: str) -> None:
+        self.locks, self.key = locks, key
+
+    async def __aenter__(self) -> None:
+        await self.locks.acquire(self.key)
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.locks.release(self.key)
 
 
 _ORDERS = _KeyedLocks()
@@ -162,18 +181,49 @@ class LookupThrottle:
     def __init__(self, policy: ThrottlePolicy | None = None) -> None:
         self.policy = policy or ThrottlePolicy()
 
-    @asynccontextmanager
-    async def attempt(self, db: Database, attempt: Attempt) -> AsyncIterator[Turn]:
+    def attempt(self, db: Database, attempt: Attempt) -> Attempting:
         """Attempts on one order number one at a time: this process's, and on PostgreSQL every
         instance's. The caller reads FAILURES_QUERY first and hands its rows to locked(); nothing
         may be raised inside the turn but real failures (so the connection is kept)."""
-        async with _ORDERS.hold(attempt.order_no), db.raw.connection() as conn:
-            if db.raw.name != "postgresql":
-                yield Turn(conn, attempt, self, db.raw)
-                return
-            key = {"key": f"order:{attempt.order_no}"}
-            await conn.fetch((db.raw.compile(ORDER_LOCK), key))
-            yield Turn(conn, attempt, self, db.raw)
-            # Only after a clean turn: otherwise the pool closes the connection, and the
-            # server releases the lock with it.
-            await conn.fetch((db.raw.compile(ORDER_UNLOCK), key))
+        return Attempting(self, db, attempt)
+
+
+class Attempting:
+    """`async with throttle.attempt(db, attempt) as turn`: the order's turn, held."""
+
+    def __init__(self, throttle: LookupThrottle, db: Database, attempt: Attempt) -> None:
+        self.throttle, self.pool, self.attempt = throttle, db.raw, attempt
+        self.pg = db.raw.name == "postgresql"
+        self.key = {"key": f"order:{attempt.order_no}"}
+        self.conn: RawConnection | None = None
+
+    async def __aenter__(self) -> Turn:
+        await _ORDERS.acquire(self.attempt.order_no)
+        try:
+            self.conn = await self.pool.acquire()
+            if self.pg:
+                try:
+                    await self.conn.fetch((self.pool.compile(ORDER_LOCK), self.key))
+                except BaseException:
+                    self.pool.release(self.conn, failed=True)
+                    raise
+        except BaseException:
+            _ORDERS.release(self.attempt.order_no)
+            raise
+        return Turn(self.conn, self.attempt, self.throttle, self.pool)
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
+        assert self.conn is not None
+        failed = exc_type is not None
+        try:
+            if self.pg and not failed:
+                # After a clean turn only: otherwise the pool closes the connection, and the
+                # server releases the lock with it.
+                try:
+                    await self.conn.fetch((self.pool.compile(ORDER_UNLOCK), self.key))
+                except BaseException:
+                    failed = True
+                    raise
+        finally:
+            self.pool.release(self.conn, failed=failed)
+            _ORDERS.release(self.attempt.order_no)
