@@ -34,14 +34,16 @@ class Compiled:
 
     sql: str
     names: tuple[str, ...]
+    fixed: Mapping[str, Any]  # the values written in the statement (literals bound as params)
 
     @classmethod
     def of(cls, statement: ClauseElement, dialect: Dialect) -> Compiled:
         compiled = cast(SQLCompiler, statement.compile(dialect=dialect))
-        return cls(str(compiled), tuple(compiled.positiontup or ()))
+        fixed = {k: v for k, v in compiled.params.items() if v is not None}
+        return cls(str(compiled), tuple(compiled.positiontup or ()), fixed)
 
     def args(self, values: Mapping[str, Any]) -> list[Any]:
-        return [values[name] for name in self.names]
+        return [values[name] if name in values else self.fixed[name] for name in self.names]
 
 
 Query = tuple[Compiled, Mapping[str, Any]]

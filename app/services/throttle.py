@@ -137,6 +137,10 @@ def now() -> float:
     return time.time()
 
 
+def order_lock_key(attempt: Attempt) -> dict[str, str]:
+    return {"key": f"order:{attempt.order_no}"}
+
+
 @dataclass
 class Turn:
     """An attempt's exclusive turn on its order number: the connection to judge it on."""
@@ -145,6 +149,9 @@ class Turn:
     attempt: Attempt
     throttle: LookupThrottle
     pool: RawPool
+    # PostgreSQL: the judging statement released the order's lock (a success, seen in its own
+    # snapshot); nothing is left to release.
+    released: bool = False
 
     def check_values(self) -> dict[str, object]:
         """FAILURES_QUERY's parameters: the attempt's keys, the start of the window."""
@@ -169,6 +176,9 @@ class Turn:
 
     async def failed(self) -> None:
         """Store one failure against every key of the attempt (and forget expired ones)."""
+        if self.released:  # never expected (released only on a success): take it again
+            await self.conn.fetch((self.pool.compile(ORDER_LOCK), order_lock_key(self.attempt)))
+            self.released = False
         at = now()
         await self.conn.write(
             (self.pool.compile(FORGET_EXPIRED), [{"before": at - self.throttle.policy.window}]),
@@ -194,8 +204,9 @@ class Attempting:
     def __init__(self, throttle: LookupThrottle, db: Database, attempt: Attempt) -> None:
         self.throttle, self.pool, self.attempt = throttle, db.raw, attempt
         self.pg = db.raw.name == "postgresql"
-        self.key = {"key": f"order:{attempt.order_no}"}
+        self.key = order_lock_key(attempt)
         self.conn: RawConnection | None = None
+        self.turn: Turn | None = None
 
     async def __aenter__(self) -> Turn:
         await _ORDERS.acquire(self.attempt.order_no)
@@ -210,13 +221,14 @@ class Attempting:
         except BaseException:
             _ORDERS.release(self.attempt.order_no)
             raise
-        return Turn(self.conn, self.attempt, self.throttle, self.pool)
+        self.turn = Turn(self.conn, self.attempt, self.throttle, self.pool)
+        return self.turn
 
     async def __aexit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
         assert self.conn is not None
         failed = exc_type is not None
         try:
-            if self.pg and not failed:
+            if self.pg and not failed and not (self.turn and self.turn.released):
                 # After a clean turn only: otherwise the pool closes the connection, and the
                 # server releases the lock with it.
                 try:

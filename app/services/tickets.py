@@ -8,15 +8,38 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import CompoundSelect, Select, and_, bindparam, null, select, union_all
+from sqlalchemy import (
+    CompoundSelect,
+    Integer,
+    Select,
+    String,
+    and_,
+    bindparam,
+    cast,
+    exists,
+    func,
+    null,
+    or_,
+    select,
+    union_all,
+)
 from sqlalchemy.orm import aliased
 
 from app.core.clock import hhmm
-from app.db.models import Order, Station, Ticket, TicketStatus, Train, TrainRun, TrainStop
+from app.db.models import (
+    LookupFailure,
+    Order,
+    Station,
+    Ticket,
+    TicketStatus,
+    Train,
+    TrainRun,
+    TrainStop,
+)
 from app.db.raw import Row
 from app.db.session import Database
 from app.services.masking import mask_id_number, mask_name, mask_phone
-from app.services.throttle import FAILURES_QUERY, Attempt, LookupThrottle
+from app.services.throttle import FAILURES_QUERY, MAX_KEYS, Attempt, LookupThrottle, order_lock_key
 
 ORDER_NO = re.compile(r"^E\d{9}$")
 
@@ -80,11 +103,20 @@ async def lookup_order(
     number = normalise_order_no(order_no)
     if number is None:
         return None  # not an order number: nothing to guess, nothing to count
-    async with throttle.attempt(db, Attempt(number, caller=caller, user_id=user_id)) as turn:
-        (both,) = await turn.conn.fetch(
-            (db.raw.compile(JUDGE_QUERY), turn.check_values() | {"number": number}))
+    attempt = Attempt(number, caller=caller, user_id=user_id)
+    async with throttle.attempt(db, attempt) as turn:
+        values: dict[str, object] = turn.check_values() | {"number": number}
+        if db.raw.name == "postgresql":
+            code = verification.strip().upper()
+            query = JUDGE_AND_RELEASE_QUERY
+            values["code"] = code if len(code) == 4 else None
+            values |= order_lock_key(attempt)
+        else:
+            query = JUDGE_QUERY
+        (both,) = await turn.conn.fetch((db.raw.compile(query), values))
         locked = turn.locked([row[:3] for row in both if row[0] is not None])
-        rows = sorted((row[3:] for row in both if row[0] is None), key=_ticket_order)
+        rows = sorted((row[3:] for row in both if row[3] is not None), key=_ticket_order)
+        turn.released = any(row[0] is None and row[3] is None and row[1] for row in both)
         # An unknown number counts too: failures must not tell which orders exist.
         if locked is None and (
                 not rows or not verification_matches(rows[0][2], rows[0][3], verification)):
@@ -176,6 +208,29 @@ def judge_query() -> CompoundSelect[*tuple[Any, ...]]:
                                                        *order.selected_columns))
 
 
+def judge_and_release_query() -> CompoundSelect[*tuple[Any, ...]]:
+    """PostgreSQL's judge_query, releasing the order's lock (taken by the throttle) when its
+    own snapshot shows a success: no failure of any key in the window, and the verification
+    (param `code`, already stripped and upper-cased; NULL if not 4 characters) matching the
+    last 4 characters of the ID number or of the phone, as verification_matches. A correct
+    look-up then needs no round trip to release it; that row has only its second column set.
+    """
+    code = bindparam("code", type_=String)
+    keys = [bindparam(f"key{i}", type_=String) for i in range(MAX_KEYS)]
+    no_failures = ~exists().where(LookupFailure.key.in_(keys),
+                                  LookupFailure.at > bindparam("since"))
+    matches = exists().where(
+        Order.order_no == bindparam("number"),
+        or_(func.right(func.upper(Order.id_number), 4) == code, func.right(Order.phone, 4) == code))
+    width = len(judge_query().selected_columns)
+    release = select(
+        null(), cast(func.pg_advisory_unlock(func.hashtext(bindparam("key"))), Integer),
+        *(null() for _ in range(width - 2)),
+    ).where(no_failures, matches)
+    return union_all(judge_query(), release)
+
+
 # Built once, compiled once per engine (app.db.raw).
 ORDER_QUERY = order_query().order_by(Ticket.id)
 JUDGE_QUERY = judge_query()
+JUDGE_AND_RELEASE_QUERY = judge_and_release_query()
