@@ -239,3 +239,40 @@ async def test_a_token_forgotten_while_being_looked_up_is_not_remembered(
     # The answer read before the logout is not kept: the next request asks the database.
     await cache.principal(node.db, token)
     assert queries == ["token", "token"]
+
+
+async def test_a_token_in_use_is_looked_up_again_before_its_entry_ages_out(
+        node: Node, monkeypatch: pytest.MonkeyPatch) -> None:
+    name, token = await node.new_token()
+    cache: TokenCache = node.app.state.token_cache
+    queries: list[str] = []
+    gate = asyncio.Event()
+    gate.set()
+    original = token_cache.find_principal
+
+    async def counted(*args: Any) -> Any:
+        queries.append("token")
+        await gate.wait()
+        return await original(*args)
+
+    async def settled() -> None:
+        while cache._pending:
+            await asyncio.sleep(0.01)
+
+    monkeypatch.setattr(token_cache, "find_principal", counted)
+    assert (await node.lookup(token)).status_code == 200
+    node.clock.t += 1.0  # half the lifetime: answered from the entry, asked again meanwhile
+    assert (await node.lookup(token)).status_code == 200
+    await settled()
+    assert queries == ["token", "token"]
+    node.clock.t += 1.5  # past the first entry's lifetime, within the renewed one's
+    gate.clear()  # a query now would not end: the answer must come from the renewed entry
+    assert (await asyncio.wait_for(node.lookup(token), 30)).status_code == 200
+    gate.set()
+    await settled()
+    # A revocation found by such a look-up ahead applies from then on.
+    await node.revoke(name)
+    node.clock.t += 1.1
+    assert (await node.lookup(token)).status_code == 200  # still within its entry's lifetime
+    await settled()
+    assert_error(await node.lookup(token), 401, "unauthenticated")
