@@ -149,7 +149,8 @@ class RawPool:
         self.size = size
         self._idle: list[Any] = []  # aiosqlite or asyncpg connections
         self._all: list[Any] = []
-        self._waiters: deque[asyncio.Future[None]] = deque()  # borrowers waiting, in order
+        # Borrowers waiting, in order; each gets a connection, or None: open one.
+        self._waiters: deque[asyncio.Future[Any]] = deque()
         self._compiled: dict[ClauseElement, Compiled] = {}
 
     def compile(self, statement: ClauseElement) -> Compiled:
@@ -175,34 +176,46 @@ class RawPool:
         if self.name == "postgresql" and (failed or conn.is_in_transaction()):
             self._all.remove(conn)
             conn.terminate()
+            self._hand_over(None)  # its place is free: the next in line opens one
         else:
-            self._idle.append(conn)
-        self._wake()
+            self._hand_over(conn)
 
-    def _wake(self) -> None:
+    def _hand_over(self, conn: Any) -> None:
+        """To the borrower waiting longest, directly: first come, first served (a newcomer
+        taking it from the idle list ahead of a woken waiter made some wait very long)."""
         while self._waiters:
             waiter = self._waiters.popleft()
             if not waiter.done():
-                waiter.set_result(None)
+                waiter.set_result(conn)
                 return
+        if conn is not None:
+            self._idle.append(conn)
 
     async def _checkout(self) -> Any:
-        while not self._idle and len(self._all) >= self.size:
-            waiter = asyncio.get_running_loop().create_future()
-            self._waiters.append(waiter)
-            try:
-                await waiter
-            except BaseException:
-                if waiter.done() and not waiter.cancelled():
-                    self._wake()  # woken, but leaving: the next one in line gets the turn
-                raise
-        if self._idle:
-            return self._idle.pop()
+        if not self._waiters:
+            if self._idle:
+                return self._idle.pop()
+            if len(self._all) < self.size:
+                return await self._open()
+        waiter: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            conn = await waiter
+        except BaseException:
+            if waiter.done() and not waiter.cancelled():
+                self._hand_over(waiter.result())  # handed one, but leaving: pass it on
+            raise
+        return conn if conn is not None else await self._open()
+
+    async def _open(self) -> Any:
         self._all.append(_CONNECTING)  # counts against the size while connecting
         try:
             conn = await self._connect()
-        finally:
+        except BaseException:
             self._all.remove(_CONNECTING)
+            self._hand_over(None)  # the place is free again
+            raise
+        self._all.remove(_CONNECTING)
         self._all.append(conn)
         return conn
 
