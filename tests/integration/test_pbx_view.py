@@ -210,7 +210,10 @@ def test_pbx_top_in_a_terminal_shows_a_live_call_and_q_quits(platform: Platform,
         with concurrent.futures.ThreadPoolExecutor(1) as pool:
             call = pool.submit(platform.call, "--to", ECHO_LINE, "--from", "13977778888",
                                "--hold", "12")
-            wait_for(lambda: "139****8888" in screen(), 30, "the call's channel in pbx top")
+            # Seen ringing (Ring) until the app answers it (Up).
+            wait_for(lambda: any("139****8888" in line and " Up " in line
+                                 for line in screen().splitlines()), 30,
+                     "the call's channel, answered, in pbx top")
             [row] = [line for line in screen().splitlines() if "139****8888" in line]
             assert "PJSIP/" in row and "Up" in row and "Stasis(" in row
             assert f"/{ECHO_LINE}" in row
