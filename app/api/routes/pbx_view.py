@@ -21,13 +21,16 @@ from app.acd.queue_waits import QueueWaits, queue_waits
 from app.ami.feed import AmiEventFeed, BadEventTypes, parse_types
 from app.api.deps import Session, require, roles_doc
 from app.api.errors import ApiError, documented
-from app.api.routes.agent_events import FORBIDDEN, UNAUTHENTICATED, UNAVAILABLE, _drain, _token
+from app.api.routes.agent_events import (
+    UNAVAILABLE,
+    _drain,
+    accept_watcher,
+)
 from app.ari_handlers.rest import AriError, AriRest
 from app.core.clock import now
 from app.db.models import Role
-from app.db.session import Database
 from app.pbx.live import BridgeView, ChannelView, bridges_now, channels_now
-from app.services.auth import Principal, authenticate
+from app.services.auth import Principal
 
 router = APIRouter(prefix="/api/v1/pbx", tags=["live PBX"], responses=documented(401, 403))
 Engineer = Annotated[Principal, Depends(require(Role.ENGINEER))]
@@ -81,18 +84,8 @@ async def list_queue_waits(session: Session, _: Engineer) -> list[QueueWaits]:
 
 @router.websocket("/events")
 async def pbx_events(ws: WebSocket) -> None:
-    db: Database = ws.app.state.db
-    token = _token(ws)
-    user = None
-    if token:
-        async with db.session() as session:
-            user = await authenticate(session, token)
-    await ws.accept()  # first, so a refusal carries its code and reason
+    user = await accept_watcher(ws, WATCHERS, "PBX events")
     if user is None:
-        await ws.close(UNAUTHENTICATED, "send an API token (Authorization header or ?token=)")
-        return
-    if user.role not in WATCHERS:
-        await ws.close(FORBIDDEN, f"role {user.role.value} may not watch PBX events")
         return
     try:
         types = parse_types(ws.query_params.get("types"))
