@@ -174,7 +174,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         description="The dialplan asks `hotline serve` (FastAGI) about each call before the "
         "menu: caller_profile (blocklist, special passengers, language, repeat calls), "
         "business_hours (weekly hours, holidays, peak periods) and route (the menu variant of "
-        "the called number). These commands edit their tables; changes apply to the next call.",
+        "the called number). These commands edit their tables; a running `hotline serve` uses "
+        "a change within a second.",
     )
     acts = agi.add_subparsers(dest="agi_action", required=True, metavar="ACTION")
 

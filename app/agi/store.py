@@ -1,6 +1,7 @@
 """Engineers' edits of the dialplan services' tables; the API and `hotline agi` share them.
 
-Every change takes effect on the next call: the routes read the tables on each request.
+The FastAGI server keeps the tables in memory (app/agi/tables.py): a change made through the
+platform's API applies to the next call, one made from another process within a second.
 """
 
 from __future__ import annotations
