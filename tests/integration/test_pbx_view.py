@@ -199,8 +199,10 @@ def test_pbx_top_in_a_terminal_shows_a_live_call_and_q_quits(platform: Platform,
     sock = f"hotline-top-{os.getpid()}"  # a tmux server of this test's own
     status = tmp_path / "status"
     command = (f"{sys.executable} -m app.cli pbx top; echo $? > {status}")
-    tmux(sock, "new-session", "-d", "-s", "top", "-x", "200", "-y", "50", command,
-         env=platform.env())
+    # The terminal's own size, not one a parent process left in COLUMNS/LINES (curses takes
+    # those first; parallel test workers have COLUMNS=80).
+    env = {k: v for k, v in platform.env().items() if k not in ("COLUMNS", "LINES")}
+    tmux(sock, "new-session", "-d", "-s", "top", "-x", "200", "-y", "50", command, env=env)
 
     def screen() -> str:
         return tmux(sock, "capture-pane", "-p", "-t", "top", check=False).stdout

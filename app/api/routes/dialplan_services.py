@@ -4,17 +4,16 @@ business calendar and called-number routes (app/agi). Changes apply to the next 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import date, datetime, time
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Path, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.agi import answers, store
 from app.agi.models import PeriodKind
 from app.api.deps import Session, require, roles_doc
 from app.api.errors import ApiError, documented
-from app.api.schemas import UtcDatetime
+from app.api.schemas import IsoDate, IsoTime, QueryDatetime, UtcDatetime
 from app.core.clock import now
 from app.db.models import Role
 from app.ivr.library import flow_names
@@ -36,11 +35,15 @@ async def _apply_to_calls(request: Request) -> AsyncIterator[None]:
 
 
 CHANGES = [Depends(_apply_to_calls)]
+Number = Annotated[str, Path(pattern=store.NUMBER.pattern,
+                             description="3 to 20 digits, optionally after a +")]
+PeriodName = Annotated[str, Path(min_length=1, max_length=80)]
 
 
 class BlockIn(BaseModel):
     reason: str = Field(min_length=1, max_length=200, examples=["harassing calls"])
-    expires_at: datetime | None = Field(None, description="with time zone; none: until removed")
+    expires_at: QueryDatetime | None = Field(None,
+                                             description="with time zone; none: until removed")
 
 
 class BlockedOut(BaseModel):
@@ -66,16 +69,16 @@ class SpecialOut(BaseModel):
 class HoursSpan(BaseModel):
     model_config = ConfigDict(from_attributes=True)
     weekday: int = Field(ge=0, le=6, description="0 Monday .. 6 Sunday")
-    opens: time
-    closes: time = Field(description="00:00 means midnight at the end of the day")
+    opens: IsoTime
+    closes: IsoTime = Field(description="00:00 means midnight at the end of the day")
 
 
 class PeriodIn(BaseModel):
     kind: PeriodKind
-    first_day: date
-    last_day: date
-    opens: time | None = None
-    closes: time | None = Field(None, description="with opens; neither: a holiday is closed "
+    first_day: IsoDate
+    last_day: IsoDate
+    opens: IsoTime | None = None
+    closes: IsoTime | None = Field(None, description="with opens; neither: a holiday is closed "
                                 "all day, a peak open all day")
 
 
@@ -96,8 +99,15 @@ class RouteOut(BaseModel):
     note: str
 
 
+# Rules the schema cannot express (closing after opening, a known flow, an expiry with its
+# zone): 400 with this code and a message that says what to change.
+BAD_INPUT = "bad_dialplan_input"
+REFUSED = documented(400, e400=f"{BAD_INPUT}: the values break a rule the schema cannot "
+                     "express (the message says which)")
+
+
 def _bad(exc: store.StoreError) -> ApiError:
-    return ApiError(422, "invalid", str(exc))
+    return ApiError(400, BAD_INPUT, str(exc))
 
 
 def _missing(what: str) -> ApiError:
@@ -112,8 +122,8 @@ async def list_blocked(session: Session, _: Engineer) -> list[BlockedOut]:
 @router.put("/blocklist/{number}", dependencies=CHANGES,
             summary="Block a number (or change its reason and expiry)",
             description="Its callers hear a short message and are hung up. " + DOC,
-            responses=documented(422))
-async def put_blocked(number: str, body: BlockIn, session: Session, _: Engineer) -> BlockedOut:
+            responses=REFUSED)
+async def put_blocked(number: Number, body: BlockIn, session: Session, _: Engineer) -> BlockedOut:
     try:
         entry = await store.block(session, number, body.reason, body.expires_at)
     except store.StoreError as exc:
@@ -125,7 +135,7 @@ async def put_blocked(number: str, body: BlockIn, session: Session, _: Engineer)
 @router.delete("/blocklist/{number}", dependencies=CHANGES,
                status_code=204, summary="Unblock a number",
                description=DOC, responses=documented(404))
-async def delete_blocked(number: str, session: Session, _: Engineer) -> None:
+async def delete_blocked(number: Number, session: Session, _: Engineer) -> None:
     if not await store.unblock(session, number):
         raise _missing(f"blocked number {number}")
     await session.commit()
@@ -140,8 +150,8 @@ async def list_specials(session: Session, _: Engineer) -> list[SpecialOut]:
 @router.put("/special-passengers/{number}", dependencies=CHANGES,
             summary="Register a special passenger's number",
             description="Their calls get HOTLINE_PRIORITY=1 (priority in the queues). " + DOC,
-            responses=documented(422))
-async def put_special(number: str, body: SpecialIn, session: Session,
+            responses=REFUSED)
+async def put_special(number: Number, body: SpecialIn, session: Session,
                       _: Engineer) -> SpecialOut:
     try:
         entry = await store.add_special(session, number, body.note)
@@ -155,7 +165,7 @@ async def put_special(number: str, body: SpecialIn, session: Session,
                status_code=204,
                summary="Remove a special passenger's number", description=DOC,
                responses=documented(404))
-async def delete_special(number: str, session: Session, _: Engineer) -> None:
+async def delete_special(number: Number, session: Session, _: Engineer) -> None:
     if not await store.remove_special(session, number):
         raise _missing(f"special passenger {number}")
     await session.commit()
@@ -170,7 +180,7 @@ async def get_hours(session: Session, _: Engineer) -> list[HoursSpan]:
 @router.put("/hours", dependencies=CHANGES,
             summary="Replace the weekly opening hours",
             description="A day may have several spans; a day without one is closed. " + DOC,
-            responses=documented(422))
+            responses=REFUSED)
 async def put_hours(body: list[HoursSpan], session: Session, _: Engineer) -> list[HoursSpan]:
     try:
         rows = await store.set_weekly_hours(
@@ -189,8 +199,8 @@ async def list_periods(session: Session, _: Engineer) -> list[PeriodOut]:
 @router.put("/periods/{name}", dependencies=CHANGES,
             summary="Add or change a holiday or peak period",
             description="On its days it replaces the weekly hours; HOTLINE_MODE names its "
-            "kind. " + DOC, responses=documented(422))
-async def put_period(name: str, body: PeriodIn, session: Session, _: Engineer) -> PeriodOut:
+            "kind. " + DOC, responses=REFUSED)
+async def put_period(name: PeriodName, body: PeriodIn, session: Session, _: Engineer) -> PeriodOut:
     try:
         entry = await store.set_period(session, name, body.kind, body.first_day, body.last_day,
                                        body.opens, body.closes)
@@ -203,7 +213,7 @@ async def put_period(name: str, body: PeriodIn, session: Session, _: Engineer) -
 @router.delete("/periods/{name}", dependencies=CHANGES,
                status_code=204, summary="Remove a period",
                description=DOC, responses=documented(404))
-async def delete_period(name: str, session: Session, _: Engineer) -> None:
+async def delete_period(name: PeriodName, session: Session, _: Engineer) -> None:
     if not await store.remove_period(session, name):
         raise _missing(f"period {name}")
     await session.commit()
@@ -218,8 +228,8 @@ async def list_routes(session: Session, _: Engineer) -> list[RouteOut]:
 @router.put("/routes/{called}", dependencies=CHANGES,
             summary="Give a called number its menu variant (a flow)",
             description="The flow must exist in the flows folder. New calls to the number run "
-            "it at once, without a restart. " + DOC, responses=documented(422))
-async def put_route(called: str, body: RouteIn, request: Request, session: Session,
+            "it at once, without a restart. " + DOC, responses=REFUSED)
+async def put_route(called: Number, body: RouteIn, request: Request, session: Session,
                     _: Engineer) -> RouteOut:
     known = flow_names(request.app.state.settings.flows_dir)
     try:
@@ -233,7 +243,7 @@ async def put_route(called: str, body: RouteIn, request: Request, session: Sessi
 @router.delete("/routes/{called}", dependencies=CHANGES,
                status_code=204, summary="Remove a number's menu variant",
                description=DOC, responses=documented(404))
-async def delete_route(called: str, session: Session, _: Engineer) -> None:
+async def delete_route(called: Number, session: Session, _: Engineer) -> None:
     if not await store.remove_route(session, called):
         raise _missing(f"route for {called}")
     await session.commit()
