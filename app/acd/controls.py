@@ -158,9 +158,12 @@ class Conversation:
         acd.conversations[call.id] = self
         try:
             if join:
+                # The PBX adds the caller once a prompt still playing to it (the recording
+                # notice) has ended: then the agent, so neither talks into the void.
                 await self.talk.add(call.id)
                 assert self.current is not None
                 await self.talk.add(self.current.channel_id)
+                call.trace.step("talk_joined", agent=self.current.agent)
             while not self.ended and self.transfer is None:
                 await self._take_requests()
                 if self.ended or self.transfer is not None:

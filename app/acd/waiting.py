@@ -38,6 +38,8 @@ from app.services.masking import mask_phone
 log = logging.getLogger(__name__)
 
 Say = Callable[..., Awaitable[Any]]  # FlowRunner.say_prompt(prompt, interrupt, slots)
+# FlowRunner.start_prompt(prompt): playing, and set once played
+StartPrompt = Callable[[str], Awaitable[asyncio.Event]]
 BUSY_CAUSES = {17, 21}  # user busy, call rejected: the agent pressed reject
 # ARI refuses to originate to a phone with no registration ("Allocation failed").
 UNREACHABLE = {500}
@@ -175,8 +177,16 @@ class QueueVisit:
 
     def __init__(self, acd: Acd, call: Call, queue: str, entry_id: int, say: Say,
                  ctx_vars: dict[str, str], lang: str, priority: bool,
-                 entered: float | None = None, transferred: bool = False) -> None:
+                 entered: float | None = None, transferred: bool = False,
+                 start: StartPrompt | None = None) -> None:
         self.acd = acd
+        self.start = start
+        # The recording notice, played while agents are offered the caller; music starts
+        # once it has been heard (the hold task), unless an agent took the call first.
+        self.notice: asyncio.Event | None = None
+        self.hold_task: asyncio.Task[None] | None = None
+        self.hold_lock = asyncio.Lock()
+        self.connecting = False
         self.call = call
         self.queue = queue
         self.rule: QueueRule = acd.rules.queue(queue)
@@ -225,7 +235,12 @@ class QueueVisit:
                 result = await self._offer(no_agents=True) or QueueResult.NO_AGENTS
                 return result
             if acd.recorder is not None and acd.recording_notice and not self.transferred:
-                await self.say("recording_notice", False)  # before any agent can answer
+                if self.start is None:
+                    await self.say("recording_notice", False)  # before any agent can answer
+                else:
+                    # Agents' phones ring while it plays: the PBX adds the caller to the
+                    # agent's bridge after it, so it is heard whole before anyone talks.
+                    self.notice = await self.start("recording_notice")
             waiting = WaitingCall(self.call.id, self.queue, self.skill, self.center,
                                   self.priority, self.entered)
             self.waiter = acd.distributor.join(self.call.id, self.call.deliver, waiting,
@@ -266,6 +281,7 @@ class QueueVisit:
             # The routing fields first, so the closing write is the entry's last.
             with contextlib.suppress(Exception):
                 await asyncio.shield(self.routed)
+        await self._settle_hold()
         await self._leave_holding()
         result = result or QueueResult.ENDED_BY_PLATFORM
         if result != QueueResult.CONNECTED:  # a connected entry was closed at the answer
@@ -275,6 +291,10 @@ class QueueVisit:
                                           entry_id=self.entry_id, center=self.center))
 
     async def _hold(self) -> None:
+        async with self.hold_lock:  # the hold task and the call's task never make two bridges
+            await self._hold_now()
+
+    async def _hold_now(self) -> None:
         if self.holding is None:
             self.holding = await Bridge.create(self.call, "holding", name=f"queue-{self.call.id}")
             await self.holding.add(self.call.id)
@@ -283,6 +303,37 @@ class QueueVisit:
             # which deadlocked Asterisk's channel store under load.
             await self.call.rest.start_moh(self.call.id)
             self.music = True
+
+    async def _hold_when_heard(self) -> None:
+        """Music (in the holding bridge) now, or once the notice has been played."""
+        if self.notice is None or self.notice.is_set():
+            await self._hold()
+        elif self.hold_task is None:
+            self.hold_task = asyncio.create_task(self._hold_after_notice(self.notice))
+
+    async def _hold_after_notice(self, notice: asyncio.Event) -> None:
+        await notice.wait()
+        if not self.connecting:
+            with contextlib.suppress(AriError, CallHungUp):  # the caller left meanwhile
+                await self._hold()
+
+    async def _notice_heard(self) -> None:
+        """Before another prompt: the notice has been played and the music after it started."""
+        if self.hold_task is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self.hold_task)
+
+    async def _settle_hold(self) -> None:
+        """No music will start behind our back: a hold task still waiting for the notice is
+        dropped; one already starting the music is waited for (and undone by the caller)."""
+        self.connecting = True
+        task, self.hold_task = self.hold_task, None
+        if task is None:
+            return
+        if not task.done() and not (self.notice is not None and self.notice.is_set()):
+            task.cancel()
+        with contextlib.suppress(BaseException):
+            await task
 
     async def _quiet(self) -> None:
         if self.music:
@@ -300,7 +351,7 @@ class QueueVisit:
 
     async def _wait(self) -> QueueResult:
         rule = self.rule
-        await self._hold()
+        await self._hold_when_heard()
         next_announce = self.entered + rule.announce_every
         give_up_at = self.entered + rule.max_wait
         while True:
@@ -316,7 +367,7 @@ class QueueVisit:
                 if result is not None:
                     return result
                 give_up_at = time.time() + rule.max_wait
-                await self._hold()
+                await self._hold_when_heard()
                 continue
             if now >= next_announce:
                 await self._announce()
@@ -332,12 +383,14 @@ class QueueVisit:
                                                                   "wrap_up"))
         seconds = estimate_wait(position, serving, self.acd.history.mean(self.queue))
         minutes = str(max(1, math.ceil((seconds or 60) / 60)))
+        await self._notice_heard()
         await self._quiet()
         await self.say("acd_position", False, {"position": str(position), "minutes": minutes})
         await self._hold()
 
     async def _offer(self, no_agents: bool) -> QueueResult | None:
         """Keep waiting (None), callback or message; no_agents offers only the last two."""
+        await self._notice_heard()
         await self._quiet()
         prompt = "acd_no_agents" if no_agents else "acd_max_wait"
         self.call.flush_digits()
@@ -457,6 +510,7 @@ class QueueVisit:
         agent = assignment.agent.number
         await records.answered(acd.db, agent, leg_id, channel_id)
         acd.distributor.publish_state(agent, "on_call", call_id=call.id)
+        await self._settle_hold()
         await self._leave_holding()
         talk = await Bridge.create(call, "mixing", name=f"talk-{call.id}")
         pick = assignment.pick

@@ -109,9 +109,39 @@ class Call:
         self.hangup_cause: int | None = None
         self.hangup_cause_txt: str = ""
         self.media_timed_out = False  # the PBX hung up because the caller's media stopped
+        # Prompts playing while the call goes on (the recording notice while an agent's phone
+        # rings): playback id -> (media, set once it has finished or the call has ended).
+        self.background: dict[str, tuple[str, asyncio.Event]] = {}
 
     def deliver(self, event: Event) -> None:
+        # Seen as it arrives, not when the call's task reads it: that task may be busy with
+        # something else (ringing an agent) when a background prompt ends.
+        if isinstance(event, PlaybackFinished) and event.playback.id in self.background:
+            media, done = self.background.pop(event.playback.id)
+            self.trace.step("played", media=media, background=True)
+            done.set()
+        elif isinstance(event, HANGUP_EVENTS) and self.id in event.channel_ids():
+            for _, done in self.background.values():
+                done.set()
+            self.background.clear()
         self.queue.put_nowait(event)
+
+    async def play_in_background(self, media: str | list[str]) -> asyncio.Event:
+        """Start playing and return at once; the event is set when it has finished (or the
+        call has ended). The PBX runs a channel's requests in order: a bridge the caller is
+        added to or music started meanwhile take effect after it, so it is heard whole."""
+        playback_id = str(uuid.uuid4())
+        name = media if isinstance(media, str) else ",".join(media)
+        done = asyncio.Event()
+        self.background[playback_id] = (name, done)
+        self.trace.step("play", media=name, background=True)
+        try:
+            await self.rest.play(self.id, media, playback_id=playback_id)
+        except BaseException:
+            self.background.pop(playback_id, None)
+            done.set()
+            raise
+        return done
 
     def hide_keys(self, secret: bool, typed_ahead: int = 0) -> None:
         """Keys from now on, and up to `typed_ahead` keys typed ahead and not yet read, are

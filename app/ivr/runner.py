@@ -203,6 +203,12 @@ class FlowRunner:
                                       interrupt_on_speech=speech)
         return result.interrupted_by
 
+    async def start_prompt(self, prompt_id: str) -> asyncio.Event:
+        """Start a catalog prompt and return at once: set when it has been played."""
+        media = self.ctx.voice.prompt_media(prompt_id, self.ctx.lang)
+        self.call.trace.step("prompt", prompt=prompt_id, lang=self.ctx.lang)
+        return await self.call.play_in_background(media)
+
     async def say(self, a: SayStep, interrupt: bool = True) -> None:
         if a.prompt is not None:
             await self.say_prompt(a.prompt, interrupt, a.slots or None)
@@ -483,7 +489,8 @@ class FlowRunner:
 
         assert self.ctx.acd is not None
         visit = QueueVisit(self.ctx.acd, self.call, a.queue, entry_id, self.say_prompt,
-                           self.ctx.vars, self.ctx.lang, self.ctx.priority, entered)
+                           self.ctx.vars, self.ctx.lang, self.ctx.priority, entered,
+                           start=self.start_prompt)
         try:
             result = await visit.run()
         except CallHungUp:

@@ -352,6 +352,28 @@ def test_a_callback_rings_the_agent_first_then_the_passenger_and_bridges(
         [("live", "callback"), ("callback", "connected")]
 
 
+def test_the_agent_rings_during_the_recording_notice_and_the_caller_hears_it_whole(
+        platform: Platform) -> None:
+    from datetime import datetime
+
+    number = agent(platform, "7561", "ticket:5")
+    proc = phone(platform, number, "--answer-after", "0", "--hold", "3")
+    set_state(platform, number, "ready")
+    summary = platform.call("--dtmf", "0", "--hold", "30")
+    assert phone_result(proc)["ok"]
+    record = platform.record(summary["sip_call_id"])
+    at = {}
+    for step in record["steps"]:
+        kind = step["kind"] + ("_background" if step["detail"].get("background") else "")
+        at.setdefault(kind, datetime.fromisoformat(step["at"]).timestamp())
+    notice = seconds_of(platform, "recording_notice")
+    # The phone rang while the notice played, not after it.
+    assert at["play_background"] <= at["agent_ring"] < at["play_background"] + notice - 1
+    # The caller joined the agent once the notice had been played to its end.
+    assert at["played_background"] - at["play_background"] > notice - 0.3
+    assert at["talk_joined"] - at["play_background"] > notice - 0.3
+
+
 def test_audio_flows_both_ways_between_caller_and_agent(platform: Platform) -> None:
     from tests.integration.test_softphone import rtp_counts
 
