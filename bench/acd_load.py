@@ -14,9 +14,9 @@ Printed figures (one JSON line):
   connected_pct        queue entries with result connected / callers placed
   queue_results        queue entries by result; overflowed: connected to another center
   wait_s p50/p99       the queue entries' wait (enqueue -> agent answered, or left)
-  enqueue_to_ring_ms   first agent rung per entry, p50/p99, three ways (with the recording
-                       notice, the default, they include its seconds: the caller is offered
-                       to agents once it has played; --no-notice gives the ACD's own latency):
+  enqueue_to_ring_ms   first agent rung per entry, p50/p99, three ways (agents are rung
+                       while the caller hears the recording notice, which is played whole
+                       before the two talk; --no-notice plays none):
       app_steps        `enqueue` step -> `agent_ring` step (app clock, the call's steps)
       agent_channel    `enqueue` step -> Asterisk creates PJSIP/agent-NO (AMI Newchannel)
       phone_ringing    `enqueue` step -> the phone's 180 Ringing reaches Asterisk (AMI
@@ -562,10 +562,9 @@ def parse_args() -> argparse.Namespace:
                         help="a caller hangs up this long after pressing 0 unless the "
                         "platform ended the call first (default 180)")
     parser.add_argument("--no-notice", action="store_true",
-                        help="callers hear no recording notice (HOTLINE_RECORDING_NOTICE=0): "
-                        "the agent is rung as soon as the caller is queued, so the ring "
-                        "latency is the ACD's own; with the notice (the default) it includes "
-                        "the notice's seconds")
+                        help="callers hear no recording notice (HOTLINE_RECORDING_NOTICE=0); "
+                        "with it (the default) agents are rung while it plays and the caller "
+                        "is connected once it has been heard")
     parser.add_argument("--centers", default="北京,上海,太原",
                         help="centers the agents and callers are spread over, round-robin "
                         "(default 北京,上海,太原; give 北京 alone to keep overflow out)")
