@@ -117,20 +117,35 @@ class Recognizer:
             self._rec = vosk.KaldiRecognizer(model, RATE, grammar)
         self._rec.SetMaxAlternatives(max_alternatives)
         self._segments: list[list[Alternative]] = []
+        self._unfed = bytearray()  # audio short of a whole CHUNK, fed with the next audio
+        self._fed = False  # Vosk holds audio of an unfinished utterance
         self._samples = 0
         self._busy = 0.0
 
     def accept(self, pcm: bytes) -> bool:
-        """Feed s16le 8 kHz audio; True when Vosk saw the end of a phrase (a pause)."""
+        """Feed s16le 8 kHz audio; True when Vosk saw the end of a phrase (a pause).
+
+        Vosk is always handed whole CHUNKs counted from the start of the utterance (the rest
+        waits for more audio or finish()): where Vosk looks for pauses and updates its
+        silence weights depends on how the audio is cut, so cutting it by arrival (100 ms
+        hand-offs, late frames under load) would make the same audio decode differently."""
         started = time.perf_counter()
         ended = False
-        for i in range(0, len(pcm), CHUNK):
-            if self._rec.AcceptWaveform(pcm[i:i + CHUNK]):
-                self._segments.append(_parse(self._rec.Result()))
-                ended = True
+        self._unfed += pcm
+        whole = len(self._unfed) - len(self._unfed) % CHUNK
+        for i in range(0, whole, CHUNK):
+            ended = self._accept_chunk(self._unfed[i:i + CHUNK]) or ended
+        del self._unfed[:whole]
         self._samples += len(pcm) // 2
         self._busy += time.perf_counter() - started
         return ended
+
+    def _accept_chunk(self, chunk: bytes | bytearray) -> bool:
+        self._fed = True
+        if self._rec.AcceptWaveform(bytes(chunk)):
+            self._segments.append(_parse(self._rec.Result()))
+            return True
+        return False
 
     def partial(self) -> str:
         data: dict[str, Any] = json.loads(self._rec.PartialResult())
@@ -139,7 +154,11 @@ class Recognizer:
     def finish(self) -> Transcript:
         """The transcript of everything fed since the last reset; then resets."""
         started = time.perf_counter()
+        if self._unfed:
+            self._accept_chunk(self._unfed)
+            self._unfed.clear()
         self._segments.append(_parse(self._rec.FinalResult()))
+        self._fed = False
         self._busy += time.perf_counter() - started
         transcript = Transcript(self.mode, _join(self._segments, self.max_alternatives),
                                 self._samples / RATE, self._busy)
@@ -151,7 +170,14 @@ class Recognizer:
         return self.finish()
 
     def reset(self) -> None:
-        self._rec.Reset()
+        """Forget everything fed since the last finish(). Vosk's Reset() keeps the feature
+        pipeline (and its speaker adaptation) of an unfinished utterance for the next one,
+        so an utterance abandoned mid-way (the caller hung up) would colour the next caller's
+        result; FinalResult() is what makes Vosk start the next utterance from scratch."""
+        if self._fed:
+            self._rec.FinalResult()
+            self._fed = False
+        self._unfed.clear()
         self._segments = []
         self._samples = 0
         self._busy = 0.0
