@@ -23,6 +23,7 @@ from app.asr.endpoint import FRAME_BYTES, Endpointer
 from app.asr.entities import Entity
 from app.asr.grammars import ENTITY, INTENT
 from app.asr.recognizer import FREE, Recognizer, RecognizerPool, Transcript
+from app.asr.shapes import modes_for
 from app.asr.understand import entities_of, intent_of
 from app.core.clock import today
 
@@ -105,7 +106,8 @@ class Listening:
         self.service = service
         self.source = source
         self.listener = listener
-        self.modes = [FREE] + ([INTENT] if intent else []) + ([ENTITY] if entities else [])
+        self.modes = [FREE] + ([INTENT] if intent else []) + (
+            modes_for(expect, [ENTITY]) if entities else [])
         self.expect = expect
         self.task: asyncio.Task[None] | None = None
         self.setup: asyncio.Task[asyncio.Queue[bytes | None]] | None = None
@@ -209,8 +211,9 @@ class Listening:
         if INTENT in found:
             result = intent_of(free, found[INTENT])
             heard.intent, heard.confidence = result.intent, result.confidence
-        if ENTITY in found:
-            heard.entities = entities_of(free, found[ENTITY], today=today(),
+        number_mode = next((m for m in self.modes if m not in (FREE, INTENT)), None)
+        if number_mode is not None:
+            heard.entities = entities_of(free, found[number_mode], today=today(),
                                          stations=self.service.stations,
                                          known_trains=self.service.known_trains,
                                          expect=self.expect)
