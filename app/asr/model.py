@@ -201,7 +201,8 @@ def without_dither(path: Path, view: Path) -> Path:
     """A view of the model in folder view (links to its files) whose MFCC settings turn off
     dither. Kaldi's default dither adds random noise to every frame from a process-wide random
     generator, so the same audio decoded twice (or while other calls decode) gave different
-    scores and, near a tie, different words. The verified model files stay untouched."""
+    scores and, near a tie, different words; the Recognizer adds the same amount of noise
+    from a fixed table instead. The verified model files stay untouched."""
     for item in path.iterdir():
         if item.name != "conf":
             (view / item.name).symlink_to(item.resolve())

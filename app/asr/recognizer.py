@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from app.asr.audio import RATE, speechlike
+from app.asr.frontend import MODEL_RATE, Upsampler
 from app.asr.vocab import Vocabulary
 
 log = logging.getLogger(__name__)
@@ -111,14 +112,16 @@ class Recognizer:
 
         self.mode = mode
         self.max_alternatives = max_alternatives
+        # Vosk gets 16 kHz audio made here (frontend.py), the same on every run.
         if grammar is None:
-            self._rec = vosk.KaldiRecognizer(model, RATE)
+            self._rec = vosk.KaldiRecognizer(model, MODEL_RATE)
         else:
-            self._rec = vosk.KaldiRecognizer(model, RATE, grammar)
+            self._rec = vosk.KaldiRecognizer(model, MODEL_RATE, grammar)
+        self._front = Upsampler()
         self._rec.SetMaxAlternatives(max_alternatives)
         self._segments: list[list[Alternative]] = []
         self._unfed = bytearray()  # audio short of a whole CHUNK, fed with the next audio
-        self._fed = False  # Vosk holds audio of an unfinished utterance
+        self._open = False  # Vosk holds audio of an unfinished utterance
         self._samples = 0
         self._busy = 0.0
 
@@ -141,8 +144,8 @@ class Recognizer:
         return ended
 
     def _accept_chunk(self, chunk: bytes | bytearray) -> bool:
-        self._fed = True
-        if self._rec.AcceptWaveform(bytes(chunk)):
+        self._open = True
+        if self._rec.AcceptWaveform(self._front.process(bytes(chunk))):
             self._segments.append(_parse(self._rec.Result()))
             return True
         return False
@@ -154,11 +157,11 @@ class Recognizer:
     def finish(self) -> Transcript:
         """The transcript of everything fed since the last reset; then resets."""
         started = time.perf_counter()
-        if self._unfed:
-            self._accept_chunk(self._unfed)
+        if self._open or self._unfed:
+            self._accept_chunk(self._unfed + self._front.flush())
             self._unfed.clear()
         self._segments.append(_parse(self._rec.FinalResult()))
-        self._fed = False
+        self._open = False
         self._busy += time.perf_counter() - started
         transcript = Transcript(self.mode, _join(self._segments, self.max_alternatives),
                                 self._samples / RATE, self._busy)
@@ -174,10 +177,11 @@ class Recognizer:
         pipeline (and its speaker adaptation) of an unfinished utterance for the next one,
         so an utterance abandoned mid-way (the caller hung up) would colour the next caller's
         result; FinalResult() is what makes Vosk start the next utterance from scratch."""
-        if self._fed:
+        if self._open:
             self._rec.FinalResult()
-            self._fed = False
+            self._open = False
         self._unfed.clear()
+        self._front.reset()
         self._segments = []
         self._samples = 0
         self._busy = 0.0

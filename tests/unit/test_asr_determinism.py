@@ -17,8 +17,8 @@ from app.asr.grammars import ENTITY
 from app.asr.recognizer import FREE, Recognizer, Transcript, pool_for
 from tests.data import SPEECH
 
-CLIPS = sorted((SPEECH / "entities/pcm8k").glob("*.wav"))[:5] + [
-    SPEECH / "pcm8k/031.wav", SPEECH / "pcm8k/045.wav"]
+CLIPS = [*sorted((SPEECH / "entities/pcm8k").glob("*.wav"))[:5],
+         SPEECH / "pcm8k/031.wav", SPEECH / "pcm8k/045.wav"]
 
 
 def _burn(stop: multiprocessing.synchronize.Event) -> None:  # type: ignore[name-defined]
