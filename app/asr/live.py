@@ -31,7 +31,10 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 FEED_BYTES = 1600  # 100 ms per hand-off to the decoder thread
-ACQUIRE_WAIT = 3.0  # seconds a caller's utterance may wait for a free recogniser
+ACQUIRE_WAIT = 1.5  # seconds a caller's utterance may wait for a free recogniser
+# End of speech -> answer: what was understood, or "not heard" if decoding is behind then
+# (under 2 s, with the time the answer takes to reach the call).
+ANSWER_WITHIN = 1.5
 PREROLL_FRAMES = 15  # 300 ms before the detected start, so the first syllable is not cut
 
 
@@ -112,6 +115,8 @@ class Listening:
         self.task: asyncio.Task[None] | None = None
         self.setup: asyncio.Task[asyncio.Queue[bytes | None]] | None = None
         self.decoding: concurrent.futures.Future[Any] | None = None
+        self.audio: asyncio.Queue[bytes | None] | None = None  # the utterance, to decode
+        self.decoder: asyncio.Task[Heard] | None = None
         self.recognizers: list[Recognizer] = []
 
     def start(self) -> None:
@@ -130,6 +135,10 @@ class Listening:
 
     async def _teardown(self) -> None:
         await self.source.close()
+        if self.decoder is not None and not self.decoder.done():
+            self.decoder.cancel()  # an answer nobody waits for any more
+            with contextlib.suppress(BaseException):
+                await self.decoder
         if self.decoding is not None and not self.decoding.done():
             # A decode cancelled with the call still runs on its thread: wait for it before
             # the recognisers are reset and handed to another caller.
@@ -140,6 +149,11 @@ class Listening:
         self.recognizers = []
 
     async def _run(self) -> None:
+        """Find the utterance in the caller's frames as they come (cheap, never waits for the
+        decoder), hand its audio to the decoding task, and answer within ANSWER_WITHIN of
+        the end of speech: what was understood, or "not heard" when decoding is behind
+        (a burst of callers). Endpointing used to wait for each decoding step, so a
+        decoder behind real time also saw the end of speech late, after the caller hung up."""
         self.setup = asyncio.create_task(self.source.open())
         try:
             queue = await asyncio.shield(self.setup)
@@ -148,7 +162,6 @@ class Listening:
             return
         endpointer = Endpointer()
         preroll: deque[bytes] = deque(maxlen=PREROLL_FRAMES)
-        pending = bytearray()
         buffer = b""
         while True:
             chunk = await queue.get()
@@ -162,18 +175,44 @@ class Listening:
                     preroll.append(frame)
                     continue
                 if change == "start":
-                    pending += b"".join(preroll)
                     self.listener.speech_started()
-                    # Recognisers are taken only now: callers who press keys hold none.
-                    if not await self._acquire():
-                        return
-                pending += frame
+                    self.audio = asyncio.Queue()
+                    self.audio.put_nowait(b"".join(preroll))
+                    self.decoder = asyncio.create_task(self._decode_utterance(self.audio))
+                assert self.audio is not None
+                self.audio.put_nowait(frame)
                 if change == "end":
-                    ended_at = time.monotonic()
-                    heard = await self._decode(self._finish, bytes(pending))
-                    heard.latency_ms = round((time.monotonic() - ended_at) * 1000, 1)
-                    self.listener.speech_heard(heard)
+                    await self._answer(time.monotonic())
                     return
+
+    async def _answer(self, ended_at: float) -> None:
+        assert self.audio is not None and self.decoder is not None
+        self.audio.put_nowait(None)
+        try:
+            heard = await asyncio.wait_for(asyncio.shield(self.decoder), ANSWER_WITHIN)
+        except TimeoutError:
+            log.warning("call %s: speech not decoded within %.1f s of its end (decoders "
+                        "busy); answered as not heard", self.listener.id, ANSWER_WITHIN)
+            heard = Heard("none", 0.0, "")
+        heard.latency_ms = round((time.monotonic() - ended_at) * 1000, 1)
+        self.listener.speech_heard(heard)
+
+    async def _decode_utterance(self, audio: asyncio.Queue[bytes | None]) -> Heard:
+        """Take recognisers, decode the utterance's audio as it comes (whatever has piled up
+        since the last step, in one step), and finish at the end of speech."""
+        if not await self._acquire():
+            return Heard("none", 0.0, "")
+        pending = bytearray()
+        while True:
+            item = await audio.get()
+            ended = item is None
+            pending += item or b""
+            while not ended and not audio.empty():
+                more = audio.get_nowait()
+                ended = more is None
+                pending += more or b""
+            if ended:
+                return await self._decode(self._finish, bytes(pending))
             if len(pending) >= FEED_BYTES:
                 data, pending = bytes(pending), bytearray()
                 await self._decode(self._feed, data)
@@ -193,9 +232,8 @@ class Listening:
                     await asyncio.to_thread(self.service.pool.acquire, mode, ACQUIRE_WAIT,
                                             False))
         except TimeoutError as exc:
-            log.warning("call %s not recognised: %s", self.listener.id, exc)
             # Every recogniser is busy: the caller hears "not heard" and can use the keys.
-            self.listener.speech_heard(Heard("none", 0.0, ""))
+            log.warning("call %s not recognised: %s", self.listener.id, exc)
             return False
         return True
 
