@@ -151,7 +151,8 @@ def main() -> int:
         while time.monotonic() - started < 120:
             health = httpx.get(f"http://127.0.0.1:{args.port}/healthz", timeout=2).json()
             sizes = health["speech"]["recognisers"]
-            if sizes and min(v["total"] for v in sizes.values()) >= args.pool:
+            menu = [v["total"] for m, v in sizes.items() if m in (FREE, INTENT)]
+            if menu and min(menu) >= args.pool:
                 break
             time.sleep(1)
         print(json.dumps({"recognisers": sizes,

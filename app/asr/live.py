@@ -23,7 +23,7 @@ from app.asr.endpoint import FRAME_BYTES, Endpointer
 from app.asr.entities import Entity
 from app.asr.grammars import ENTITY, INTENT
 from app.asr.recognizer import FREE, Recognizer, RecognizerPool, Transcript
-from app.asr.shapes import modes_for
+from app.asr.shapes import SHAPE_MODE, modes_for
 from app.asr.understand import entities_of, intent_of
 from app.core.clock import today
 
@@ -271,5 +271,8 @@ async def speech_service(recordings_dir: Path, stations: tuple[str, ...],
     # Loading the model and warming recognisers takes seconds of CPU: not on the event loop.
     pool = await asyncio.to_thread(pool_for, stations=stations, warm=warm,
                                    max_per_mode=max_per_mode, keep_spare=3)
-    pool.prefill(prefill)  # more capacity, made in the background once calls are answered
+    # More capacity, made in the background once calls are answered. Every caller in the
+    # menu needs free and intent decoding; a number question's grammar is needed by fewer.
+    pool.prefill(prefill, modes=(FREE, INTENT, ENTITY))
+    pool.prefill(max(1, prefill // 3), modes=[m for m in pool.modes if m.startswith(SHAPE_MODE)])
     return SpeechService(pool, recordings_dir, stations=stations, known_trains=known_trains)

@@ -11,7 +11,7 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -239,11 +239,13 @@ class RecognizerPool:
             return {mode: {"total": slot.total, "idle": len(slot.idle)}
                     for mode, slot in self._slots.items()}
 
-    def prefill(self, per_mode: int) -> None:
-        """Create recognisers in the background until each mode has per_mode of them."""
+    def prefill(self, per_mode: int, modes: Collection[str] | None = None) -> None:
+        """Create recognisers in the background until each mode (of modes, default all) has
+        per_mode of them."""
         with self._cond:
             for mode in self._slots:
-                self._grow(mode, per_mode)
+                if modes is None or mode in modes:
+                    self._grow(mode, per_mode)
 
     def close(self) -> None:
         if self._grower is not None:
