@@ -16,7 +16,8 @@ from app.asr.live import SpeechService
 from app.asr.recognizer import pool_for
 from tests.data import SPEECH
 
-HOLD_SECONDS = 3.0  # silence after speaking, then the caller hangs up (the stream ends)
+LEAD_SECONDS = 0.2  # silence before speaking
+HOLD_SECONDS = 3.0  # silence after speaking, then the caller hangs up
 
 
 class SpeakingCaller:
@@ -32,7 +33,7 @@ class SpeakingCaller:
         return queue
 
     async def _play(self, queue: asyncio.Queue[bytes | None]) -> None:
-        audio = bytes(FRAME_BYTES * 10) + self.pcm + bytes(int(HOLD_SECONDS * 16000))
+        audio = bytes(int(LEAD_SECONDS * 16000)) + self.pcm + bytes(int(HOLD_SECONDS * 16000))
         loop = asyncio.get_running_loop()
         start = loop.time()
         for n, i in enumerate(range(0, len(audio), FRAME_BYTES)):
@@ -59,9 +60,11 @@ class Listener:
 
 
 async def burst(service: SpeechService, pcm: bytes, callers: int) -> list[Listener]:
+    """All callers speak at once; each hangs up HOLD_SECONDS after speaking, answered or not
+    (the call's end closes its listening, as in calls)."""
     listeners = [Listener(n) for n in range(callers)]
     sessions = [service.listen(SpeakingCaller(pcm), listener) for listener in listeners]
-    await asyncio.gather(*(s.task for s in sessions if s.task is not None))
+    await asyncio.sleep(LEAD_SECONDS + len(pcm) / 16000 + HOLD_SECONDS)
     for session in sessions:
         await session.close()
     return listeners
