@@ -269,7 +269,10 @@ async def speech_service(recordings_dir: Path, stations: tuple[str, ...],
         log.warning("speech recognition is off: the model is missing (run `hotline asr install`)")
         return None
     # Loading the model and warming recognisers takes seconds of CPU: not on the event loop.
-    pool = await asyncio.to_thread(pool_for, stations=stations, warm=warm,
+    # Made before the first call: the menu's decoders; number questions' grammars start
+    # with one each and grow in the background.
+    pool = await asyncio.to_thread(pool_for, stations=stations,
+                                   warm={FREE: warm, INTENT: warm, ENTITY: 1},
                                    max_per_mode=max_per_mode, keep_spare=3)
     # More capacity, made in the background once calls are answered. Every caller in the
     # menu needs free and intent decoding; a number question's grammar is needed by fewer.

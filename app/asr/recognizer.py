@@ -204,7 +204,8 @@ class RecognizerPool:
     idle one, never paying the creation cost in the caller's time; a background thread keeps
     keep_spare idle recognisers per mode (up to max_per_mode) and runs prefill()."""
 
-    def __init__(self, model: Any, grammars: Mapping[str, str | None], *, warm: int = 1,
+    def __init__(self, model: Any, grammars: Mapping[str, str | None], *,
+                 warm: int | Mapping[str, int] = 1,
                  max_per_mode: int = 8, max_alternatives: int = 5,
                  warmup_seconds: float = 2.0, keep_spare: int = 0) -> None:
         self.model = model
@@ -217,7 +218,8 @@ class RecognizerPool:
         self._slots = {mode: _Slot(grammar) for mode, grammar in grammars.items()}
         self._cond = threading.Condition()
         for mode in self._slots:
-            for _ in range(warm):
+            # warm: recognisers made now, for every mode or per mode (others get 1).
+            for _ in range(warm if isinstance(warm, int) else warm.get(mode, 1)):
                 self._slots[mode].idle.append(self._create(mode))
                 self._slots[mode].total += 1
 
