@@ -30,6 +30,7 @@ bench: setup
 	.venv/bin/python bench/qa_analytics.py
 	.venv/bin/python bench/soak.py
 	.venv/bin/python bench/crash_recovery.py
+	.venv/bin/python bench/wallboard.py
 
 clean-pbx:
 	-.venv/bin/hotline pbx stop

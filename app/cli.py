@@ -140,11 +140,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     from app.acd.cli import register as register_acd
     from app.acd.cli_routing import register as register_routing
+    from app.acd.cli_shifts import register as register_shifts
     from app.admin.cli import register as register_db
     from app.asr.cli import register as register_asr
     from app.ivr.cli import register as register_flows
     from app.qa.cli import register as register_qa
     from app.recordings.cli import register as register_recordings
+    from app.stats.cli import register as register_stats
     from app.tts.cli import register as register_prompts
 
     register_db(sub)
@@ -153,8 +155,10 @@ def build_parser() -> argparse.ArgumentParser:
     register_asr(sub)
     register_prompts(sub)
     register_routing(sub)
+    register_shifts(sub)
     register_recordings(sub)
     register_qa(sub)
+    register_stats(sub)
     return parser
 
 

@@ -76,6 +76,11 @@ class Settings(BaseSettings):
     callback_dial: str = "Local/{number}@callback-out/n"
     # The sandbox has no trunk: its callback-out context rings test passengers' phones here.
     passenger_port: int = 5080
+    # Statistics (docs/statistics.md): report dates are whole days in this time zone, and a
+    # caller who hangs up within this many seconds of entering a queue is a short abandon
+    # (reported apart, neither offered nor abandoned).
+    timezone: str = "Asia/Shanghai"
+    short_abandon_seconds: float = Field(5.0, ge=0)
     # Queues, skills, centers and overflow rules (`hotline routing check` validates it).
     routing_file: Path = REPO_ROOT / "app" / "acd" / "routing.yaml"
     # Conversations with agents are recorded (stereo: caller left, agent right); callers

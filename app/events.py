@@ -48,6 +48,7 @@ class QueueJoined(PlatformEvent):
     queue: str
     priority: bool = False
     entry_id: int | None = None
+    center: str | None = None  # the center the caller entered at (None without an ACD)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -57,6 +58,7 @@ class QueueLeft(PlatformEvent):
     result: str
     wait_seconds: float | None = None
     entry_id: int | None = None
+    center: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -65,6 +67,88 @@ class AgentStateChanged(PlatformEvent):
     agent: str
     state: str
     reason: str | None = None
+    seconds: float | None = None  # how long the state lasts when known (wrap-up)
+
+
+@dataclass(frozen=True, kw_only=True)
+class AgentMonitored(PlatformEvent):
+    """A supervisor started (active) or stopped listening in, whispering or barging."""
+
+    kind: ClassVar[str] = "agent.monitored"
+    agent: str
+    mode: str  # listen, whisper, barge
+    supervisor: str
+    active: bool
+
+
+# The agent's call controls (app/acd/controls.py): `agent` is the agent on the call, `by` who
+# asked (that agent, or a supervisor's user name).
+@dataclass(frozen=True, kw_only=True)
+class CallControlEvent(PlatformEvent):
+    kind: ClassVar[str] = "call.control"
+    agent: str
+    by: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class CallHeld(CallControlEvent):
+    kind: ClassVar[str] = "call.held"
+
+
+@dataclass(frozen=True, kw_only=True)
+class CallUnheld(CallControlEvent):
+    kind: ClassVar[str] = "call.unheld"
+    hold_seconds: float = 0.0  # this hold's length
+
+
+@dataclass(frozen=True, kw_only=True)
+class CallMuted(CallControlEvent):
+    kind: ClassVar[str] = "call.muted"
+    muted: bool = True
+
+
+@dataclass(frozen=True, kw_only=True)
+class CallTransferred(CallControlEvent):
+    """The agent handed the caller on: to a queue or an agent (blind), or to the agent it
+    consulted (consult, completed)."""
+
+    kind: ClassVar[str] = "call.transferred"
+    transfer: str = "blind"  # blind | consult
+    to_queue: str | None = None
+    to_agent: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class CallConsultStarted(CallControlEvent):
+    kind: ClassVar[str] = "call.consult_started"
+    to_agent: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class CallConsultAnswered(CallControlEvent):
+    kind: ClassVar[str] = "call.consult_answered"
+    to_agent: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class CallConsultEnded(CallControlEvent):
+    """The consultation ended without a transfer: cancelled, or the second agent did not
+    answer or hung up. The caller is back with the first agent."""
+
+    kind: ClassVar[str] = "call.consult_ended"
+    to_agent: str
+    reason: str = "cancelled"  # cancelled | no_answer | hung_up
+
+
+@dataclass(frozen=True, kw_only=True)
+class CallHungUpByAgent(CallControlEvent):
+    kind: ClassVar[str] = "call.hung_up"
+
+
+def concerns_agent(event: PlatformEvent, number: str) -> bool:
+    """Whether an event is about this agent (its own state, its calls, a transfer or
+    consultation that reaches it)."""
+    return getattr(event, "agent", None) == number or getattr(event, "to_agent", None) == number
 
 
 Filter = Callable[[PlatformEvent], bool]

@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     from app.acd.waiting import Acd
     from app.asr.live import SpeechService
     from app.recordings.analysis import RecordingAnalytics
+    from app.wall.live import Wall
+    from app.wall.monitor import Monitors
 
 log = logging.getLogger(__name__)
 
@@ -59,11 +61,23 @@ class Platform:
         )
         self.ami = AmiLink(settings.ami_host, settings.ami_port, settings.ami_user,
                            creds.ami_secret, reconnect=settings.reconnect_initial)
+        # The supervisors' wallboard and listening in: only where the ACD runs.
+        self.wall: Wall | None = None
+        self.monitors: Monitors | None = None
+        if acd is not None:
+            from app.wall.live import Wall
+            from app.wall.monitor import Monitors
+
+            self.wall = Wall(acd.db, acd.rules, self.events)
+            self.monitors = Monitors(acd.db, self.events, settings.ari_app,
+                                     lambda: self.ari.rest)
 
     async def start(self) -> None:
         await self.taps.start()
         if self.acd is not None:
             await self.acd.distributor.start()
+        if self.wall is not None:
+            await self.wall.start()  # today's counts read before any call comes in
         # Calls first: callers left by a crashed process are picked up at once (keys work
         # meanwhile), speech joins each new call once its models are warm.
         self.ari.start()
@@ -113,6 +127,8 @@ class Platform:
         await self.ari.stop()
         await self.ami.stop()
         await self.taps.stop()
+        if self.wall is not None:
+            await self.wall.stop()
         if self.acd is not None:
             await self.acd.stop()
             await self.acd.distributor.stop()

@@ -28,6 +28,7 @@ from app.services.throttle import LookupThrottle
 
 if TYPE_CHECKING:
     from app.acd.waiting import Acd
+    from app.ari_handlers.call import Call
     from app.ari_handlers.rest import AriRest
     from app.asr.live import SpeechService
 
@@ -139,7 +140,13 @@ def call_handler(db: Database, platform: Callable[[], Platform | None],
             return None
         return CallerSpeech(current.speech, current.taps)
 
-    handlers = {"echo": echo_digits, "feature": feature_handler(db, events)}
+    async def monitor(call: Call) -> None:  # a supervisor's phone answered: listen in
+        current = platform()
+        if current is not None and current.monitors is not None:
+            await current.monitors.run(call)
+
+    handlers = {"echo": echo_digits, "feature": feature_handler(db, events),
+                "monitor": monitor}
     if (ours := acd()) is not None:
         handlers["callback"] = callback_handler(ours, callback_dial)
     return route_by_argument(handlers,

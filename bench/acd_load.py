@@ -49,6 +49,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -618,15 +619,20 @@ def run(bench: Bench) -> dict[str, Any]:
     }
 
 
-def main() -> int:
-    args = parse_args()
-    tmp = Path(tempfile.mkdtemp(prefix="hotline-acd-bench-"))
-    env = bench_env(tmp)
+def run_bench(args: argparse.Namespace, name: str, values: dict[str, str] | None,
+              prefix: str, run: Callable[[Bench], dict[str, Any]],
+              start_timeout: float | None = None) -> int:
+    """Point this process and its children at the instance, run, always clean up, print the
+    figures as one JSON line."""
+    tmp = Path(tempfile.mkdtemp(prefix=f"hotline-{name}-bench-"))
+    env = bench_env(tmp, values, prefix)
     for key in ("HOTLINE_ARI_PASSWORD", "HOTLINE_AMI_SECRET", "HOTLINE_DATABASE_URL"):
         os.environ.pop(key, None)
     os.environ.update({k: v for k, v in env.items() if k.startswith("HOTLINE_")})
     settings = Settings()
     bench = Bench(args, tmp, env, settings, f"http://127.0.0.1:{settings.api_port}")
+    if start_timeout is not None:
+        bench.start_timeout = start_timeout
 
     def on_term(*_: Any) -> None:
         raise Stop
@@ -638,13 +644,16 @@ def main() -> int:
         bench.say("interrupted: stopping what was started")
         return 130
     except Exception as exc:
-        bench.say(f"bench failed: {exc} (serve log: {tmp / 'serve.log'})")
+        bench.say(f"bench failed: {exc!r} (serve log: {tmp / 'serve.log'})")
         return 1
     finally:
         bench.close()
     print(json.dumps(figures, ensure_ascii=False), flush=True)
     return 0
 
+
+def main() -> int:
+    return run_bench(parse_args(), "acd", None, "HOTLINE_BENCH_", run)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -1,21 +1,16 @@
-"""What the soak and crash-recovery benches share beyond acd_load's Bench: their own instance's
-environment, the PBX's view over ARI, the database's open records and process memory."""
+"""What the soak and crash-recovery benches share beyond acd_load (Bench, run_bench): their own
+instance's environment, the PBX's view over ARI, the database's open records and memory."""
 
 from __future__ import annotations
 
-import argparse
-import json
-import os
-import signal
 import sqlite3
 import sys
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
-from acd_load import Bench, Stop, bench_env
+from acd_load import Bench
 
 from app.config import Settings
 from app.pbx.secrets import load_credentials
@@ -28,37 +23,6 @@ def instance(name: str, sip: int, ari: int, ami: int, api: int,
             "PBX_ROOT": "/var/lib/hotline/pbx-root", "SIP_PORT": str(sip),
             "ARI_PORT": str(ari), "AMI_PORT": str(ami), "API_PORT": str(api),
             "RTP_START": str(rtp[0]), "RTP_END": str(rtp[1])}
-
-
-def run_bench(args: argparse.Namespace, name: str, values: dict[str, str], prefix: str,
-              run: Callable[[Bench], dict[str, Any]]) -> int:
-    """Point this process and its children at the instance, run, always clean up, print the
-    figures as one JSON line."""
-    tmp = Path(tempfile.mkdtemp(prefix=f"hotline-{name}-bench-"))
-    env = bench_env(tmp, values, prefix)
-    for key in ("HOTLINE_ARI_PASSWORD", "HOTLINE_AMI_SECRET", "HOTLINE_DATABASE_URL"):
-        os.environ.pop(key, None)
-    os.environ.update({k: v for k, v in env.items() if k.startswith("HOTLINE_")})
-    settings = Settings()
-    bench = Bench(args, tmp, env, settings, f"http://127.0.0.1:{settings.api_port}")
-    bench.start_timeout = 400  # others' load on the machine slows speech warm-up
-
-    def on_term(*_: Any) -> None:
-        raise Stop
-
-    signal.signal(signal.SIGTERM, on_term)
-    try:
-        figures = run(bench)
-    except (KeyboardInterrupt, Stop):
-        bench.say("interrupted: stopping what was started")
-        return 130
-    except Exception as exc:
-        bench.say(f"bench failed: {exc!r} (serve log: {tmp / 'serve.log'})")
-        return 1
-    finally:
-        bench.close()
-    print(json.dumps(figures, ensure_ascii=False), flush=True)
-    return 0
 
 
 def placed(summary: dict[str, Any]) -> tuple[list[str], int]:

@@ -46,8 +46,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-from acd_load import ROOT, Bench
-from bench_kit import instance, open_records, placed, rows, run_bench, stasis_channels
+from acd_load import ROOT, Bench, run_bench
+from bench_kit import instance, open_records, placed, rows, stasis_channels
 
 from app.ari_handlers.reconcile import HELPERS
 
@@ -333,7 +333,8 @@ def run(bench: Bench) -> dict[str, Any]:
 
 
 def main() -> int:
-    return run_bench(parse_args(), "crash", INSTANCE, "HOTLINE_CRASH_", run)
+    return run_bench(parse_args(), "crash", INSTANCE, "HOTLINE_CRASH_", run,
+                     start_timeout=400)  # others\' load slows speech warm-up
 
 
 if __name__ == "__main__":

@@ -42,8 +42,8 @@ from collections import Counter
 from typing import Any
 
 import httpx
-from acd_load import ROOT, Bench, cpu_seconds, tree_cpu
-from bench_kit import instance, open_records, placed, rows, run_bench, tree_rss_mb
+from acd_load import ROOT, Bench, cpu_seconds, run_bench, tree_cpu
+from bench_kit import instance, open_records, placed, rows, tree_rss_mb
 
 from app.core.clock import today
 from app.pbx import sandbox
@@ -240,7 +240,8 @@ def run(bench: Bench) -> dict[str, Any]:
 
 
 def main() -> int:
-    return run_bench(parse_args(), "soak", INSTANCE, "HOTLINE_SOAK_", run)
+    return run_bench(parse_args(), "soak", INSTANCE, "HOTLINE_SOAK_", run,
+                     start_timeout=400)  # others\' load slows speech warm-up
 
 
 if __name__ == "__main__":

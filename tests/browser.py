@@ -39,6 +39,15 @@ CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 
 
+BROWSER_FIXTURES = {"browser", "page", "playwright_driver"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Browser tests run last: Playwright's sync API keeps an event loop in the main thread
+    from the first browser test on, and the asyncio tests need that thread's loop free."""
+    items.sort(key=lambda item: bool(BROWSER_FIXTURES & set(getattr(item, "fixturenames", ()))))
+
+
 @pytest.fixture(scope="session")
 def playwright_driver() -> Iterator[Playwright]:
     with sync_playwright() as driver:
@@ -122,6 +131,7 @@ def free_port() -> int:
 class WebApp:
     url: str
     db_url: str
+    state_dir: Path  # the app's Settings.state_dir (recordings live under it)
 
     def user(self, role: str, name: str | None = None,
              password: str | None = None) -> tuple[str, str]:
@@ -185,7 +195,7 @@ def web_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebApp]:
             proc.kill()
             raise RuntimeError(f"the web app did not start: {(state / 'api.log').read_text()}")
         time.sleep(0.2)
-    yield WebApp(base, url)
+    yield WebApp(base, url, state)
     proc.terminate()
     try:
         proc.wait(timeout=15)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -57,6 +58,19 @@ async def center_by_name(session: AsyncSession, name: str) -> Center:
             return center
     known = ", ".join(f"{c.name} ({c.code})" for c in centers) or "none (seed the demo data)"
     raise AgentError(f"unknown center {name!r}; known centers: {known}")
+
+
+async def set_timezone(session: AsyncSession, name: str, zone: str) -> Center:
+    """A center's IANA time zone (its shifts and days are read in it)."""
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise AgentError(f"unknown time zone {zone!r}: use an IANA name such as "
+                         "Asia/Shanghai") from None
+    center = await center_by_name(session, name)
+    center.timezone = zone
+    await session.flush()
+    return center
 
 
 def _agents_query() -> Select[Agent]:

@@ -26,7 +26,7 @@ from app.ari_handlers.dispatch import CallHandler
 from app.ari_handlers.models import ChannelDestroyed, StasisEnd, StasisStart
 from app.ari_handlers.rest import AriError
 from app.core.clock import now
-from app.db.models import AgentLegResult, Callback, CallbackStatus
+from app.db.models import AgentLegResult, Callback, CallbackStatus, QueueResult
 from app.db.session import Database
 
 if TYPE_CHECKING:
@@ -120,6 +120,7 @@ async def _ring(acd: Acd, assignment: Assignment) -> None:
         if leg_id is None:
             await finish(acd.db, callback_id, "agent_not_ready", done=False, retry_now=True)
             return
+        entry_id = await records.callback_offer(acd.db, callback_id, leg_id)
         acd.distributor.publish_state(agent, "ringing", call_id=call_id)
         try:
             channel = await acd.rest().originate(
@@ -141,6 +142,8 @@ async def _ring(acd: Acd, assignment: Assignment) -> None:
             state = await records.ring_failed(acd.db, agent, leg_id, AgentLegResult.NO_ANSWER,
                                               channel.id if channel else None)
             acd.distributor.publish_state(agent, state)
+            if entry_id is not None:
+                await records.close_entry(acd.db, entry_id, QueueResult.AGENT_MISSED)
             await finish(acd.db, callback_id, "agent_no_answer", done=False, retry_now=True)
             acd.distributor.release(callback_call_id(callback_id), agent)
     finally:
@@ -162,6 +165,7 @@ def callback_handler(acd: Acd, dial: str) -> CallHandler:
             await call.hangup()
             return
         await records.answered(acd.db, agent, leg_id, call.id)
+        entry_id = await records.leg_entry(acd.db, leg_id)
         acd.distributor.publish_state(agent, "on_call", call_id=call.id)
         call.trace.step("callback", callback=callback_id, attempt=cb.attempts)
         passenger: str | None = None
@@ -194,6 +198,9 @@ def callback_handler(acd: Acd, dial: str) -> CallHandler:
             await bridge.add(call.id)
             await bridge.add(passenger)
             result, done = "connected", True
+            if entry_id is not None:
+                await records.close_entry(acd.db, entry_id, QueueResult.CONNECTED,
+                                          answered=True)
             call.trace.step("callback_connected", callback=callback_id)
             while True:
                 event = await call.next_event()
@@ -211,6 +218,9 @@ def callback_handler(acd: Acd, dial: str) -> CallHandler:
                 await asyncio.shield(bridge.destroy())
             wrap_up = acd.rules.queue(cb.queue).wrap_up
             await asyncio.shield(finish(acd.db, callback_id, result, done))
+            if entry_id is not None and not done:
+                await asyncio.shield(records.close_entry(acd.db, entry_id,
+                                                         QueueResult.UNREACHED))
             await asyncio.shield(records.talk_ended(acd.db, agent, leg_id, wrap_up))
             acd.distributor.publish_state(agent, "wrap_up", call_id=call.id)
             acd.distributor.release(callback_call_id(callback_id), agent)

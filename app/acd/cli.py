@@ -46,13 +46,18 @@ async def _with_session(work: Callable[[AsyncSession], Awaitable[int]], *,
 
 def _centers(args: argparse.Namespace) -> int:
     async def work(session: AsyncSession) -> int:
+        if args.centers_action == "timezone":
+            center = await svc.set_timezone(session, args.center, args.zone)
+            print(f"center {center.name}: time zone {center.timezone}")
+            return 0
         centers = await svc.list_centers(session)
         if args.json:
-            print(json.dumps([{"name": c.name, "code": c.code, "enabled": c.enabled}
-                              for c in centers], ensure_ascii=False))
+            print(json.dumps([{"name": c.name, "code": c.code, "enabled": c.enabled,
+                               "timezone": c.timezone} for c in centers], ensure_ascii=False))
         else:
             for c in centers:
-                print(f"{c.name}\t{c.code}\t{'enabled' if c.enabled else 'disabled'}")
+                print(f"{c.name}\t{c.code}\t{'enabled' if c.enabled else 'disabled'}\t"
+                      f"{c.timezone}")
         return 0
 
     return asyncio.run(_with_session(work))
@@ -124,6 +129,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     centers_sub = centers.add_subparsers(dest="centers_action", required=True, metavar="ACTION")
     clist = centers_sub.add_parser("list", help="list centers: name, code, enabled")
     clist.add_argument("--json", action="store_true", help="print JSON")
+    ctz = centers_sub.add_parser(
+        "timezone", help="set a center's time zone (shifts and its days are read in it)",
+        description="Set the IANA time zone of a center (default Asia/Shanghai), e.g. "
+        "Asia/Urumqi. Shift times are entered and shown in it; stored times do not move.")
+    ctz.add_argument("center", help="center name or code")
+    ctz.add_argument("zone", help="IANA time zone name, e.g. Asia/Shanghai")
     centers.set_defaults(func=_centers)
 
     agents = sub.add_parser(

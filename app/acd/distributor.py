@@ -157,9 +157,9 @@ class Distributor:
 
     # --- agents ------------------------------------------------------------------------------
     def publish_state(self, agent: str, state: str, reason: str | None = None,
-                      call_id: str | None = None) -> None:
+                      call_id: str | None = None, seconds: float | None = None) -> None:
         self.events.publish(AgentStateChanged(agent=agent, state=state, reason=reason,
-                                              call_id=call_id))
+                                              call_id=call_id, seconds=seconds))
 
     def kick(self) -> None:
         self._kick.set()

@@ -71,6 +71,8 @@ class QueueRule(_Model):
     wrap_up: float = Field(15.0, ge=0, le=600)
     max_wait: float = Field(180.0, gt=0, le=7200)
     announce_every: float = Field(30.0, ge=5, le=600)
+    # Service level counts calls answered within this many seconds (docs/statistics.md).
+    service_level_seconds: float = Field(20.0, gt=0, le=3600)
     overflow: Overflow = Field(default_factory=Overflow)
 
     @model_validator(mode="after")
@@ -98,9 +100,44 @@ class Centers(_Model):
     by_caller_prefix: dict[str, str] = Field(default_factory=dict)
 
 
+class Threshold(_Model):
+    """Where a wallboard figure turns amber (warn) and red (alert). For waiting callers and
+    the longest wait a higher value is worse; for rates (0..1) a lower one."""
+
+    warn: float = Field(ge=0)
+    alert: float = Field(ge=0)
+
+
+class WallThresholds(_Model):
+    waiting: Threshold = Threshold(warn=5, alert=10)  # callers waiting
+    longest_wait: Threshold = Threshold(warn=30, alert=60)  # seconds
+    service_level: Threshold = Threshold(warn=0.8, alert=0.6)  # share, lower is worse
+    answer_rate: Threshold = Threshold(warn=0.9, alert=0.8)  # 人工接通率, lower is worse
+
+    @model_validator(mode="after")
+    def ordered(self) -> WallThresholds:
+        for name in ("waiting", "longest_wait"):
+            t = getattr(self, name)
+            if t.alert < t.warn:
+                raise ValueError(f"{name}: alert must be at least warn (higher is worse)")
+        for name in ("service_level", "answer_rate"):
+            t = getattr(self, name)
+            if t.alert > t.warn or t.warn > 1:
+                raise ValueError(f"{name}: shares from 0 to 1, alert at most warn "
+                                 "(lower is worse)")
+        return self
+
+
+class Wallboard(_Model):
+    # A caller who hangs up sooner than this is a short abandon: neither offered nor abandoned.
+    short_abandon_seconds: float = Field(5.0, ge=0, le=60)
+    thresholds: WallThresholds = Field(default_factory=WallThresholds)
+
+
 class RoutingRules(_Model):
     queues: dict[QueueName, QueueRule]
     centers: Centers
+    wallboard: Wallboard = Field(default_factory=Wallboard)
     source: str = "<routing>"
 
     def queue(self, name: str) -> QueueRule:

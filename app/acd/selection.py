@@ -29,7 +29,6 @@ AgentState = Literal["logged_out", "ready", "ringing", "on_call", "wrap_up", "pa
 AGENT_STATES: tuple[AgentState, ...] = (
     "logged_out", "ready", "ringing", "on_call", "wrap_up", "paused"
 )
-PAUSE_REASONS = ("小休", "用餐", "培训", "会议", "未接")
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 """Agent states: allowed transitions, history, missed-call auto-pause, and one snapshot query.
 
 logged_out → ready; ready ↔ paused; ready → ringing → on_call → wrap_up → ready;
-ringing → ready on no answer (→ paused 未接 after two in a row); wrap_up → paused;
+ringing → ready on no answer (→ paused 未接 after two in a row); ringing → paused 离线 when
+the agent's phone cannot be rung at all (not registered); wrap_up → paused;
 any → logged_out. Every change is kept in agent_state_events with who made it.
 """
 
@@ -26,9 +27,10 @@ ALLOWED: dict[AgentStateName, frozenset[AgentStateName]] = {
     S.ON_CALL: frozenset({S.WRAP_UP}),
     S.WRAP_UP: frozenset({S.READY, S.PAUSED}),
 }
-PAUSE_REASONS = ("小休", "用餐", "培训", "会议", "未接")
+PAUSE_REASONS = ("小休", "用餐", "培训", "会议", "未接", "离线")
 DEFAULT_PAUSE = "小休"
 MISSED = "未接"
+OFFLINE = "离线"  # the phone is not registered: ringing it again would fail again
 MISSES_BEFORE_PAUSE = 2
 CHANGED_BY = ("self", "supervisor", "feature_code", "system")
 
@@ -118,6 +120,18 @@ async def record_no_answer(session: AsyncSession, agent: Agent) -> AgentState:
         _apply(session, row, S.PAUSED, MISSED, "system")
     else:
         _apply(session, row, S.READY, None, "system")
+    await session.flush()
+    return row
+
+
+async def record_unreachable(session: AsyncSession, agent: Agent) -> AgentState:
+    """The agent's phone could not be rung at all (not registered): paused (离线) at once,
+    instead of being offered the next caller every round. The agent says ready again once the
+    phone is back."""
+    row = await _current(session, agent)
+    if row.state != S.RINGING:
+        raise StateError(f"agent {agent.number} is {row.state.value}, not ringing")
+    _apply(session, row, S.PAUSED, OFFLINE, "system")
     await session.flush()
     return row
 

@@ -17,16 +17,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.acd import records
+from app.acd.controls import Conversation, TransferOut
 from app.acd.distributor import AgentOffered, Distributor, Waiter
 from app.acd.estimate import WaitHistory, estimate_wait
 from app.acd.routing import QueueRule, RoutingRules
 from app.acd.selection import Assignment, WaitingCall
+from app.acd.states import MISSED, OFFLINE
 from app.ari_handlers.bridge import Bridge
 from app.ari_handlers.call import Call, CallHungUp
-from app.ari_handlers.models import ChannelDestroyed, ChannelHangupRequest, StasisEnd, StasisStart
+from app.ari_handlers.models import ChannelDestroyed, StasisStart
 from app.ari_handlers.reconcile import TalkLeft
 from app.ari_handlers.rest import AriError, AriRest
-from app.core.calltrace import EndedBy
 from app.db.models import AgentLegResult, QueueResult
 from app.db.session import Database
 from app.events import EventFeed, PlatformEvent, QueueLeft
@@ -38,6 +39,8 @@ log = logging.getLogger(__name__)
 
 Say = Callable[..., Awaitable[Any]]  # FlowRunner.say_prompt(prompt, interrupt, slots)
 BUSY_CAUSES = {17, 21}  # user busy, call rejected: the agent pressed reject
+# ARI refuses to originate to a phone with no registration ("Allocation failed").
+UNREACHABLE = {500}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -85,6 +88,8 @@ class Acd:
         self.history = WaitHistory()
         self._centers: dict[str, int] = {}
         self._wrapups: set[asyncio.Task[None]] = set()
+        # Calls where a caller talks to an agent now: the call controls act on them.
+        self.conversations: dict[str, Conversation] = {}
         self.recorder: Recorder | None = None  # conversations are recorded when set
         self.recording_notice = True  # callers hear that the call may be recorded
 
@@ -137,7 +142,8 @@ def hints_of(call: Call) -> list[str]:
 
 
 def screen_context(call: Call, ctx_vars: dict[str, str], lang: str, priority: bool,
-                   waited: float, overflow_from: str | None, recent: int) -> dict[str, Any]:
+                   waited: float, overflow_from: str | None, recent: int,
+                   work_orders: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     speech = [s for s in call.trace.steps if s["kind"] == "speech"]
     last = speech[-1] if speech else {}
     # The menu collects the order number's 9 digits (var order_no); the pop shows it masked.
@@ -149,6 +155,7 @@ def screen_context(call: Call, ctx_vars: dict[str, str], lang: str, priority: bo
         "order_number": f"E{order[:2]}*****{order[-2:]}" if len(order) >= 6 else None,
         "language": lang, "priority": priority, "wait_seconds": round(waited, 1),
         "overflow_from": overflow_from, "calls_last_7_days": recent,
+        "work_orders": work_orders or [],
     }
 
 
@@ -168,7 +175,7 @@ class QueueVisit:
 
     def __init__(self, acd: Acd, call: Call, queue: str, entry_id: int, say: Say,
                  ctx_vars: dict[str, str], lang: str, priority: bool,
-                 entered: float | None = None) -> None:
+                 entered: float | None = None, transferred: bool = False) -> None:
         self.acd = acd
         self.call = call
         self.queue = queue
@@ -186,7 +193,13 @@ class QueueVisit:
         self.music = False
         self.wait: float | None = None
         self.recent: asyncio.Task[int] | None = None
+        self.orders: asyncio.Task[list[dict[str, Any]]] | None = None
         self.routed: asyncio.Task[None] | None = None
+        # Set once a callback is booked: a hang-up after that (during "callback booked") ends
+        # the wait as a callback, not an abandon.
+        self.booked: QueueResult | None = None
+        self.transferred = transferred  # an agent transferred the caller into this queue
+        self.transfer: TransferOut | None = None  # the caller left the talk for another queue
 
     async def run(self) -> QueueResult:
         """How the stay ended (connected, callback, message, no_agents); CallHungUp when the
@@ -199,6 +212,9 @@ class QueueVisit:
         self.recent = asyncio.create_task(records.recent_calls(acd.db, self.call.trace.caller))
         # Read when the phone rings (errors logged there); a call that ends first drops it.
         self.recent.add_done_callback(lambda t: t.cancelled() or t.exception())
+        self.orders = asyncio.create_task(
+            records.recent_work_orders(acd.db, self.call.trace.caller))
+        self.orders.add_done_callback(lambda t: t.cancelled() or t.exception())
         self.call.trace.step("queue", queue=self.queue, skill=self.skill, center=self.center,
                              priority=self.priority)
         result: QueueResult | None = None
@@ -208,7 +224,7 @@ class QueueVisit:
             if not acd.distributor.anyone_for(self.skill):
                 result = await self._offer(no_agents=True) or QueueResult.NO_AGENTS
                 return result
-            if acd.recorder is not None and acd.recording_notice:
+            if acd.recorder is not None and acd.recording_notice and not self.transferred:
                 await self.say("recording_notice", False)  # before any agent can answer
             waiting = WaitingCall(self.call.id, self.queue, self.skill, self.center,
                                   self.priority, self.entered)
@@ -217,7 +233,7 @@ class QueueVisit:
             result = await self._wait()
             return result
         except CallHungUp:
-            result = outcomes.queue_result(self.call.trace.ended_by)
+            result = self.booked or outcomes.queue_result(self.call.trace.ended_by)
             raise
         finally:
             acd.distributor.leave(self.call.id)
@@ -226,6 +242,15 @@ class QueueVisit:
     async def _route(self) -> None:
         await records.route_entry(self.acd.db, self.entry_id, self.skill,
                                   await self.acd.center_id(self.center))
+
+    async def _recent_orders(self) -> list[dict[str, Any]]:
+        if self.orders is None:
+            return []
+        try:
+            return await asyncio.shield(self.orders)
+        except Exception:  # the pop goes without them rather than the call failing
+            log.exception("call %s: recent work orders not read", self.call.id)
+            return []
 
     async def _recent_calls(self) -> int:
         if self.recent is None:
@@ -247,7 +272,7 @@ class QueueVisit:
             self.wait = await records.close_entry(self.acd.db, self.entry_id, result)
         self.acd.events.publish(QueueLeft(call_id=self.call.id, queue=self.queue,
                                           result=result.value, wait_seconds=self.wait,
-                                          entry_id=self.entry_id))
+                                          entry_id=self.entry_id, center=self.center))
 
     async def _hold(self) -> None:
         if self.holding is None:
@@ -328,6 +353,7 @@ class QueueVisit:
                 await self.acd.center_id(self.center),
                 {"ivr_path": hints_of(self.call), "language": self.lang,
                  "priority": self.priority})
+            self.booked = QueueResult.CALLBACK
             await self.say("acd_callback_booked", False)
             return QueueResult.CALLBACK
         if picked == "message":
@@ -352,6 +378,7 @@ class QueueVisit:
         channel_id: str | None = None
         leg_id: int | None = None
         result = AgentLegResult.NO_ANSWER
+        offline = False  # the PBX could not ring the phone at all (not registered)
         try:
             try:
                 channel = await call.rest.originate(
@@ -363,6 +390,7 @@ class QueueVisit:
                 result = AgentLegResult.FAILED  # the caller left, or the phone is gone
                 if exc.status == 404 and await call.gone():
                     raise CallHungUp(call.id) from exc
+                offline = exc.status in UNREACHABLE
                 log.info("agent %s cannot be rung: %s", agent, exc)
                 return False
             channel_id = channel.id
@@ -375,7 +403,8 @@ class QueueVisit:
             acd.events.publish(AgentRinging(
                 call_id=call.id, agent=agent, queue=self.queue, skill=self.skill, caller=masked,
                 context=screen_context(call, self.vars, self.lang, self.priority, waited,
-                                       overflow_from, await self._recent_calls())))
+                                       overflow_from, await self._recent_calls(),
+                                       await self._recent_orders())))
             try:
                 answered = await self._await_answer(channel_id, rule.ring_timeout + 2)
             except CallHungUp:
@@ -397,9 +426,9 @@ class QueueVisit:
                 if leg_id is not None:
                     state = await asyncio.shield(records.ring_failed(
                         acd.db, agent, leg_id, result, channel_id,
-                        counts=result != AgentLegResult.FAILED))
-                    acd.distributor.publish_state(agent, state,
-                                                  "未接" if state == "paused" else None)
+                        counts=result != AgentLegResult.FAILED, offline=offline))
+                    reason = (OFFLINE if offline else MISSED) if state == "paused" else None
+                    acd.distributor.publish_state(agent, state, reason)
                     acd.events.publish(AgentLegEnded(call_id=call.id, agent=agent,
                                                      result=result.value))
                     call.trace.step("agent_no_answer", agent=agent, result=result.value)
@@ -470,26 +499,8 @@ class QueueVisit:
 
     async def _converse(self, agent: str, leg_id: int, channel_id: str, talk: Bridge,
                         join: bool) -> None:
-        acd, call = self.acd, self.call
-        try:
-            if join:
-                await talk.add(call.id)
-                await talk.add(channel_id)
-            while True:
-                event = await call.next_event()
-                if isinstance(event, (StasisEnd, ChannelDestroyed, ChannelHangupRequest)) \
-                        and channel_id in event.channel_ids():
-                    call.trace.ended(EndedBy.AGENT, "agent hung up")
-                    call.trace.step("agent_hung_up", agent=agent)
-                    return
-        finally:
-            with contextlib.suppress(AriError):
-                await call.rest.hangup(channel_id)
-            await asyncio.shield(talk.destroy())
-            if acd.recorder is not None:
-                await asyncio.shield(acd.recorder.leg_ended(call.id, leg_id))
-                acd.recorder.stop(call.id, partial=call.trace.ended_by == EndedBy.PBX_RESTART)
-            await asyncio.shield(records.talk_ended(acd.db, agent, leg_id, self.rule.wrap_up))
-            acd.distributor.publish_state(agent, "wrap_up", call_id=call.id)
-            acd.events.publish(AgentLegEnded(call_id=call.id, agent=agent, result="answered"))
-            acd.wrap_up(agent, self.rule.wrap_up)
+        """Caller and agent talk, with the call controls (hold, mute, transfers, consult)
+        applied, until one hangs up or the caller is transferred to a queue (self.transfer:
+        the caller's task takes it there)."""
+        conversation = Conversation(self, agent, leg_id, channel_id, talk)
+        self.transfer = await conversation.run(join)

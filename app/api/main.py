@@ -20,12 +20,15 @@ from app.api.errors import MAX_BODY_BYTES, documented, install_error_handlers
 from app.api.routes import (
     agent_events,
     agents,
+    call_controls,
     call_history,
     calls,
     lookups,
     qa,
     recordings,
     session,
+    shifts,
+    wall,
     work_orders,
 )
 from app.config import Settings
@@ -33,6 +36,7 @@ from app.db.session import Database
 from app.qa.scorecard import ScorecardLibrary
 from app.services.throttle import LookupThrottle
 from app.services.token_cache import TokenCache
+from app.stats import routes as stats_routes
 from app.web.pages import install_pages
 
 if TYPE_CHECKING:
@@ -75,10 +79,14 @@ def create_app(settings: Settings, db: Database, platform: Platform | None = Non
     api.include_router(work_orders.router)
     api.include_router(calls.router)
     api.include_router(call_history.router)
+    api.include_router(call_controls.router)
     api.include_router(agents.router)
     api.include_router(agent_events.router)
     api.include_router(recordings.router)
     api.include_router(qa.router)
+    api.include_router(stats_routes.router)
+    api.include_router(shifts.router)
+    api.include_router(wall.router)
     api.include_router(session.router)
     install_pages(api)
 

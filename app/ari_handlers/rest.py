@@ -122,11 +122,14 @@ class AriRest:
         await self.request("POST", f"/recordings/live/{name}/stop")
 
     async def snoop(self, channel_id: str, app: str, snoop_id: str | None = None,
-                    spy: str = "in") -> Channel:
-        """A channel carrying what the caller says (spy=in), placed in our Stasis app."""
+                    spy: str = "in", whisper: str = "none", app_args: str | None = None,
+                    ) -> Channel:
+        """A channel carrying the channel's audio (spy: in = what it receives from its phone,
+        out, both), and whispering into it (whisper: none, out = heard on its phone, both),
+        placed in our Stasis app with `app_args`."""
         data = await self.request("POST", f"/channels/{channel_id}/snoop",
-                                  {"spy": spy, "whisper": "none", "app": app,
-                                   "snoopId": snoop_id})
+                                  {"spy": spy, "whisper": whisper, "app": app,
+                                   "appArgs": app_args, "snoopId": snoop_id})
         return Channel.model_validate(data)
 
     async def start_moh(self, channel_id: str, moh_class: str = "default") -> None:
@@ -134,6 +137,13 @@ class AriRest:
 
     async def stop_moh(self, channel_id: str) -> None:
         await self.request("DELETE", f"/channels/{channel_id}/moh")
+
+    async def mute(self, channel_id: str, direction: str = "in") -> None:
+        """Mute a channel: `in` drops what its phone sends (the others no longer hear it)."""
+        await self.request("POST", f"/channels/{channel_id}/mute", {"direction": direction})
+
+    async def unmute(self, channel_id: str, direction: str = "in") -> None:
+        await self.request("DELETE", f"/channels/{channel_id}/mute", {"direction": direction})
 
     async def originate(
         self, endpoint: str, app: str, app_args: str = "", caller_id: str | None = None,

@@ -315,6 +315,14 @@ class QueueResult(enum.StrEnum):
     PLATFORM_RESTART = "platform_restart"  # the call ended while the platform was down
     PBX_RESTART = "pbx_restart"  # the PBX went away under the waiting caller
     MEDIA_TIMEOUT = "media_timeout"  # the caller's audio stopped
+    # A callback attempt (kind callback) that did not connect:
+    AGENT_MISSED = "agent_missed"  # the agent rung for it did not answer
+    UNREACHED = "unreached"  # the agent answered, the passenger was not reached
+
+
+class OfferKind(enum.StrEnum):
+    LIVE = "live"  # a caller waiting on the line
+    CALLBACK = "callback"  # one callback attempt ringing an agent (docs/statistics.md)
 
 
 class QueueEntry(Base):
@@ -339,6 +347,17 @@ class QueueEntry(Base):
     )
     wait_seconds: Mapped[float | None] = mapped_column(Float)  # null while waiting
     answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Statistics count each entry as one offer: a live wait, or a callback attempt.
+    kind: Mapped[OfferKind] = mapped_column(_enum(OfferKind), default=OfferKind.LIVE,
+                                            server_default=OfferKind.LIVE.value)
+    callback_id: Mapped[int | None] = mapped_column(
+        ForeignKey("callbacks.id", name="fk_queue_entries_callback_id"), index=True)
+    # Set when an agent transferred the caller into this queue (blind transfer): the agent leg
+    # that handed the caller on. Statistics tell transfers from callers' own entries by it.
+    transferred_from_leg_id: Mapped[int | None] = mapped_column(
+        ForeignKey("agent_legs.id", name="fk_queue_entries_transferred_from_leg_id",
+                   use_alter=True)
+    )
 
 
 class Center(Base):
@@ -349,6 +368,9 @@ class Center(Base):
     name: Mapped[str] = mapped_column(String(40), unique=True)
     code: Mapped[str] = mapped_column(String(8), unique=True)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    # IANA zone name; shift times and the center's days are read in it.
+    timezone: Mapped[str] = mapped_column(String(40), default="Asia/Shanghai",
+                                          server_default="Asia/Shanghai")
 
 
 class Agent(Base):
@@ -422,8 +444,24 @@ class AgentLegResult(enum.StrEnum):
     FAILED = "failed"
 
 
+class AgentLegKind(enum.StrEnum):
+    QUEUE = "queue"  # the distributor offered the waiting caller to this agent
+    TRANSFER = "transfer"  # an agent transferred the caller to this agent (blind)
+    CONSULT = "consult"  # an agent consulted this agent while the caller held
+
+
+class TransferKind(enum.StrEnum):
+    BLIND = "blind"
+    CONSULT = "consult"
+
+
 class AgentLeg(Base):
-    """One attempt to reach an agent for a queued call, and the talk that followed."""
+    """One attempt to reach an agent for a queued call, and the talk that followed.
+
+    talk_seconds excludes the time the caller spent on hold (hold_seconds, hold_count), so
+    handling time is talk + hold + wrap-up. A leg that handed the caller on names the
+    transfer (kind and target); the leg it went to points back with from_leg_id.
+    """
 
     __tablename__ = "agent_legs"
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -438,6 +476,14 @@ class AgentLeg(Base):
     talk_seconds: Mapped[float | None] = mapped_column(Float)
     hold_seconds: Mapped[float | None] = mapped_column(Float)
     wrap_up_seconds: Mapped[float | None] = mapped_column(Float)
+    kind: Mapped[AgentLegKind] = mapped_column(_enum(AgentLegKind), default=AgentLegKind.QUEUE)
+    hold_count: Mapped[int] = mapped_column(Integer, default=0)
+    from_leg_id: Mapped[int | None] = mapped_column(
+        ForeignKey("agent_legs.id", name="fk_agent_legs_from_leg_id"))
+    transfer_kind: Mapped[TransferKind | None] = mapped_column(_enum(TransferKind))
+    transfer_queue: Mapped[str | None] = mapped_column(String(40))
+    transfer_agent_id: Mapped[int | None] = mapped_column(
+        ForeignKey("agents.id", name="fk_agent_legs_transfer_agent_id"))
 
 
 class CallbackStatus(enum.StrEnum):
@@ -613,3 +659,23 @@ class LookupFailure(Base):
     key: Mapped[str] = mapped_column(String(80))
     # Unix seconds: compared as numbers on both engines, no time zone to lose in SQLite.
     at: Mapped[float] = mapped_column(Float, index=True)
+
+
+class Shift(Base):
+    """A scheduled shift 班次 of one agent at one center; times stored in UTC."""
+
+    __tablename__ = "shifts"
+    __table_args__ = (
+        Index("ix_shifts_center_start", "center_id", "starts_at"),
+        Index("ix_shifts_agent_start", "agent_id", "starts_at"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    center_id: Mapped[int] = mapped_column(ForeignKey("centers.id"))
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"))
+    starts_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    ends_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    note: Mapped[str | None] = mapped_column(String(200))
+    created_by: Mapped[str] = mapped_column(String(60))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    center: Mapped[Center] = relationship()
+    agent: Mapped[Agent] = relationship()

@@ -7,10 +7,11 @@ import logging
 import re
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app.ari_handlers.call import Call, CallHungUp
 from app.ari_handlers.rest import AriError
+from app.core.calltrace import EndedBy
 from app.db.models import CallOutcome, Channel, WorkOrderType
 from app.events import QueueJoined
 from app.ivr.actions import ACTIONS
@@ -31,6 +32,9 @@ from app.ivr.model import (
 from app.services import call_records
 from app.services.work_orders import create_work_order
 from app.tts.say import zh_digits
+
+if TYPE_CHECKING:
+    from app.acd.waiting import QueueVisit
 
 log = logging.getLogger(__name__)
 
@@ -461,6 +465,8 @@ class FlowRunner:
             visit = QueueVisit(ctx.acd, call, left.queue, left.entry_id, self.say_prompt,
                                ctx.vars, ctx.lang, ctx.priority)
             await visit.resume_talk(left.agent, left.leg_id, call.talk)
+            if visit.transfer is not None:  # transferred to a queue after the restart
+                await self._follow_transfers(visit)
             await call.hangup("normal")
             return
         if call.talk is not None:  # bridged to an agent leg nothing knows of: end that leg
@@ -499,12 +505,52 @@ class FlowRunner:
         finally:
             self.ctx.queue_entry_id = None  # the visit closed it and said so on the feed
         self.call.trace.step("dequeued", queue=a.queue, result=result.value)
+        if visit.transfer is not None:
+            await self._follow_transfers(visit)
+            return End("normal")
         if result == QueueResult.MESSAGE and a.on_message:
             self.ctx.outcome = CallOutcome.SELF_SERVICE
             return Jump(a.on_message)
         if result in (QueueResult.CALLBACK, QueueResult.NO_AGENTS, QueueResult.MESSAGE):
             self.ctx.outcome_reason = result.value  # still TRANSFERRED: handed to the queue
         return End("normal")
+
+    async def _follow_transfers(self, visit: QueueVisit) -> None:
+        """An agent transferred the caller to a queue: the caller waits there (a new entry,
+        the same call record and recording) for the next agent, as often as agents transfer
+        it on. Ends when the caller's last talk or wait does."""
+        from app.acd import records
+        from app.acd.waiting import QueueVisit
+        from app.db.models import QueueResult
+
+        acd = self.ctx.acd
+        assert acd is not None
+        try:
+            while (moved := visit.transfer) is not None:
+                entry_id = await records.transfer_entry(
+                    self.ctx.db, self.call.id, moved.queue, self.ctx.priority,
+                    moved.from_leg_id, moved.by_agent)
+                self.ctx.queue, self.ctx.queue_entry_id = moved.queue, entry_id
+                self.ctx.events.publish(QueueJoined(call_id=self.call.id, queue=moved.queue,
+                                                    priority=self.ctx.priority,
+                                                    entry_id=entry_id))
+                self.call.trace.step("enqueue", queue=moved.queue,
+                                     reason=f"transfer from {moved.by_agent}",
+                                     priority=self.ctx.priority)
+                visit = QueueVisit(acd, self.call, moved.queue, entry_id, self.say_prompt,
+                                   self.ctx.vars, self.ctx.lang, self.ctx.priority,
+                                   transferred=True)
+                try:
+                    result = await visit.run()
+                finally:
+                    self.ctx.queue_entry_id = None
+                self.call.trace.step("dequeued", queue=moved.queue, result=result.value)
+                if result != QueueResult.CONNECTED:
+                    break  # a callback, a message or no agents: the call ends here
+        finally:
+            if acd.recorder is not None:  # the recording went on across the transfers
+                acd.recorder.stop(self.call.id,
+                                  partial=self.call.trace.ended_by == EndedBy.PBX_RESTART)
 
     async def enqueue(self, a: EnqueueStep) -> End | Jump:
         reason = self.expand(a.reason)
@@ -515,8 +561,11 @@ class FlowRunner:
             await session.commit()
             self.ctx.queue_entry_id = entry.id
         self.ctx.queue = a.queue
+        center = self.ctx.acd.rules.center_for(self.call.trace.called, self.call.trace.caller) \
+            if self.ctx.acd is not None else None
         self.ctx.events.publish(QueueJoined(call_id=self.call.id, queue=a.queue,
-                                            priority=self.ctx.priority, entry_id=entry.id))
+                                            priority=self.ctx.priority, entry_id=entry.id,
+                                            center=center))
         self.ctx.outcome = CallOutcome.TRANSFERRED
         self.ctx.outcome_reason = reason
         self.call.trace.step("enqueue", queue=a.queue, reason=reason, priority=self.ctx.priority)

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from app.core.calltrace import CallTrace, EndedBy
+from app.core.clock import now
 from app.db.models import (
     Agent,
     AgentLeg,
@@ -86,7 +87,7 @@ async def enter_queue(
     session: AsyncSession, call_id: str, queue: str, priority: bool, reason: str
 ) -> QueueEntry:
     entry = QueueEntry(
-        call_id=call_id, queue=queue, priority=priority, reason=reason, entered_at=datetime.now(UTC)
+        call_id=call_id, queue=queue, priority=priority, reason=reason, entered_at=now()
     )
     session.add(entry)
     await session.flush()
@@ -97,7 +98,7 @@ async def leave_queue(session: AsyncSession, entry_id: int, result: QueueResult)
     """Close a queue entry with how the wait ended and how long it lasted."""
     entry = await session.get(QueueEntry, entry_id)
     if entry is not None and entry.left_at is None:
-        left = datetime.now(UTC)
+        left = now()
         entered = entry.entered_at
         # SQLite hands back naive datetimes; everything is stored in UTC.
         entered = entered if entered.tzinfo else entered.replace(tzinfo=UTC)
@@ -148,7 +149,8 @@ async def get_call(session: AsyncSession, call_id: str) -> CallRecord | None:
 
 
 async def queue_entries(session: AsyncSession, call_id: str) -> list[QueueEntry]:
-    return list(await session.scalars(select(QueueEntry).where(QueueEntry.call_id == call_id)))
+    return list(await session.scalars(select(QueueEntry).where(QueueEntry.call_id == call_id)
+                                      .order_by(QueueEntry.id)))
 
 
 async def agent_legs(session: AsyncSession, call_id: str) -> list[tuple[AgentLeg, str]]:

@@ -11,7 +11,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from app.core.clock import CST, now
-from app.db.models import Channel, WorkOrder, WorkOrderEvent, WorkOrderStatus, WorkOrderType
+from app.db.models import (
+    CallRecord,
+    Channel,
+    WorkOrder,
+    WorkOrderEvent,
+    WorkOrderStatus,
+    WorkOrderType,
+)
 
 S = WorkOrderStatus
 
@@ -76,6 +83,9 @@ async def create_work_order(
     priority: bool = False,
 ) -> WorkOrder:
     created = now()
+    if caller_number is None and call_id:  # saved against a call: the call's number
+        known = await session.scalar(select(CallRecord.caller).where(CallRecord.id == call_id))
+        caller_number = known[:20] if known else None
     wo = WorkOrder(
         number=uuid.uuid4().hex[:20],
         type=type,

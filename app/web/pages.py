@@ -16,7 +16,7 @@ STATIC = Path(__file__).parent / "static"
 # Swagger UI 5 and ReDoc 2 as fastapi-offline ships them (OpenAPI 3.1, which FastAPI writes).
 DOCS_ASSETS = Path(fastapi_offline.__file__).parent / "static"
 # Each page at /<name>: static/<name>.html. "" is the index listing them.
-PAGES = {"": "index"}
+PAGES = {"": "index", "desk": "desk", "qa": "qa", "reports": "reports", "wall": "wall"}
 
 
 def page_route(app: FastAPI, path: str, name: str) -> None:

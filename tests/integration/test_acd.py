@@ -71,7 +71,7 @@ def phone(platform: Platform, number: str, *args: str) -> subprocess.Popen[str]:
          PASSWORD, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env=platform.env())
     PHONES.append(proc)
-    wait_for(lambda: bool(contacts(platform, number) - before), 20,
+    wait_for(lambda: bool(contacts(platform, number) - before), 60,
              f"agent {number} registered")
     return proc
 
@@ -104,7 +104,21 @@ def clean(platform: Platform) -> Iterator[None]:
     release(platform)
 
 
+def stats_totals(platform: Platform) -> dict[str, Any]:
+    """`hotline stats` of yesterday and today (Asia/Shanghai): the totals."""
+    from datetime import timedelta
+
+    from app.core.clock import today
+
+    day = today()
+    done = hotline(platform, "stats", "--from", str(day - timedelta(days=1)), "--to", str(day),
+                   "--by", "queue", "--json")
+    assert done.returncode == 0, done.stderr
+    return dict(json.loads(done.stdout)["totals"])
+
+
 def test_a_waiting_caller_is_connected_to_a_ready_agent(platform: Platform) -> None:
+    before = stats_totals(platform)
     number = agent(platform, "7501", "ticket:5")
     proc = phone(platform, number, "--answer-after", "1", "--hold", "4", "--timeout", "60")
     set_state(platform, number, "ready")
@@ -126,6 +140,9 @@ def test_a_waiting_caller_is_connected_to_a_ready_agent(platform: Platform) -> N
     assert leg["talk_seconds"] > 3 and leg["answer_at"] is not None
     kinds = [s["kind"] for s in record["steps"]]
     assert kinds.index("agent_ring") < kinds.index("agent_connected")
+    after = stats_totals(platform)  # the call counts in `hotline stats`
+    assert (after["offered"], after["answered"]) == (before["offered"] + 1,
+                                                      before["answered"] + 1)
     # After the call: wrap-up, then ready again.
     assert agent_view(platform, number)["state"] in ("wrap_up", "ready")
     wait_for(lambda: agent_view(platform, number)["state"] == "ready", 30, "ready after wrap-up")
@@ -327,9 +344,13 @@ def test_a_callback_rings_the_agent_first_then_the_passenger_and_bridges(
     status, attempts, last = db.execute(
         "select status, attempts, last_result from callbacks where id = ?", (row[0],)).fetchone()
     assert (status, attempts, last) == ("done", 1, "connected")
-    legs = platform.get(f"/api/v1/calls/{summary['call_id']}").json()["agent_legs"]
+    shown = platform.get(f"/api/v1/calls/{summary['call_id']}").json()
+    legs = shown["agent_legs"]
     assert [(leg["agent"], leg["result"]) for leg in legs] == [(number, "answered")]
     assert legs[0]["talk_seconds"] > 2
+    # The attempt is a new offer of kind callback (docs/statistics.md), answered.
+    assert [(e["kind"], e["result"]) for e in shown["queue_entries"]] == \
+        [("live", "callback"), ("callback", "connected")]
 
 
 def test_audio_flows_both_ways_between_caller_and_agent(platform: Platform) -> None:
@@ -375,6 +396,19 @@ def test_an_agent_phone_that_dies_while_ringing_does_not_strand_the_caller(
     assert [(leg["agent"], leg["result"]) for leg in record["agent_legs"]] == [
         (slow, "no_answer"), (backup, "answered")]
     assert record["queue_entries"][0]["result"] == "connected"
+
+
+def test_an_agent_whose_phone_is_not_registered_is_paused_not_rung_again_and_again(
+        platform: Platform) -> None:
+    offline = agent(platform, "7591", "ticket:5")  # never had a phone on this PBX
+    set_state(platform, offline, "ready")
+    summary = platform.call("--dtmf", "0", "--hold", "20")
+    record = platform.record(summary["sip_call_id"])
+    # One failed attempt, not one every distribution round while the caller waits.
+    assert [(leg["agent"], leg["result"]) for leg in record["agent_legs"]] == [
+        (offline, "failed")]
+    view = agent_view(platform, offline)
+    assert view["state"] == "paused" and view["reason"] == "离线"
 
 
 def test_after_a_pbx_restart_agents_are_back_and_nothing_is_left_ringing(

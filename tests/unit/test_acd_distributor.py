@@ -215,3 +215,13 @@ async def test_the_copy_is_reread_after_a_second_and_a_refused_ring_drops_the_ag
     dist.release("c1", "1001")
     await dist.round()
     assert [a.agent.number for a in inbox.offers] == ["1001"] and counter.reads == 2
+
+
+async def test_a_published_wrap_up_says_how_long_it_lasts(db: Database) -> None:
+    feed = EventFeed()
+    sub = feed.subscribe()
+    Distributor(db, load_routing(), feed).publish_state("1001", "wrap_up", call_id="c9",
+                                                        seconds=15)
+    event = await sub.get(timeout=1)
+    assert event is not None and event.as_dict()["seconds"] == 15
+    assert event.as_dict()["state"] == "wrap_up" and event.call_id == "c9"

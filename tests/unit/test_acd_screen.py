@@ -25,6 +25,15 @@ def test_the_screen_pop_carries_what_the_menu_learned_with_the_order_masked() ->
     assert pop["language"] == "zh" and pop["priority"] is True
     assert pop["wait_seconds"] == 12.3 and pop["overflow_from"] == "上海"
     assert pop["calls_last_7_days"] == 3
+    assert pop["work_orders"] == []
+
+
+def test_the_screen_pop_lists_this_numbers_work_orders() -> None:
+    orders = [{"number": "GD261201000007", "type": "complaint", "status": "new",
+               "created_at": "2026-12-01T01:00:00+00:00"}]
+    pop = screen_context(call_with_steps(), {}, "zh", False, 1.0, None, 2,  # type: ignore[arg-type]
+                         orders)
+    assert pop["work_orders"] == orders
 
 
 def test_hints_are_the_menu_path_and_recognised_intents_in_order() -> None:

@@ -57,3 +57,16 @@ def test_events_serialise_with_their_kind() -> None:
     data = event.as_dict()
     assert data["kind"] == "queue.joined" and data["priority"] is True and data["at"] > 0
     assert asyncio.iscoroutinefunction(EventFeed.publish) is False
+
+
+def test_a_transfer_or_consultation_concerns_both_agents() -> None:
+    from app.events import CallConsultStarted, CallHeld, CallTransferred, concerns_agent
+
+    moved = CallTransferred(call_id="c1", agent="1001", by="1001", to_agent="1002")
+    assert concerns_agent(moved, "1001") and concerns_agent(moved, "1002")
+    assert not concerns_agent(moved, "1003")
+    asked = CallConsultStarted(call_id="c1", agent="1001", to_agent="1002")
+    assert concerns_agent(asked, "1002")
+    held = CallHeld(call_id="c1", agent="1001", by="sup1")
+    assert concerns_agent(held, "1001") and not concerns_agent(held, "1002")
+    assert held.as_dict()["kind"] == "call.held" and held.as_dict()["by"] == "sup1"

@@ -18,7 +18,7 @@ from app.acd.states import agent_snapshot
 from app.api.deps import SESSION_COOKIE
 from app.db.models import Role
 from app.db.session import Database
-from app.events import PlatformEvent
+from app.events import PlatformEvent, concerns_agent
 from app.services.auth import authenticate
 
 router = APIRouter()
@@ -56,7 +56,7 @@ async def agent_events(ws: WebSocket, number: str) -> None:
         await ws.close(UNAVAILABLE, "no live events on an API-only node")
         return
     reader: asyncio.Task[None] | None = None
-    sub = platform.events.subscribe(lambda e: getattr(e, "agent", None) == number)
+    sub = platform.events.subscribe(lambda e: concerns_agent(e, number))
     try:
         now = snapshot[0]
         await ws.send_json(jsonable_encoder({

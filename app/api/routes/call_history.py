@@ -41,6 +41,8 @@ class QueueEntryOut(BaseModel):
     overflow_from: str | None = None
     overflow_to: str | None = None
     answered_at: UtcDatetime | None = None
+    kind: str = "live"  # live: the caller waited; callback: one callback attempt
+    transferred: bool = False  # an agent transferred the caller into this queue
 
 
 class AgentLegOut(BaseModel):
@@ -49,9 +51,15 @@ class AgentLegOut(BaseModel):
     answer_at: UtcDatetime | None
     end_at: UtcDatetime | None
     result: str | None
-    talk_seconds: float | None
+    talk_seconds: float | None  # without the holds
     hold_seconds: float | None
     wrap_up_seconds: float | None
+    kind: str = "queue"  # queue (offered by the ACD), transfer (blind), consult
+    hold_count: int = 0
+    from_agent: str | None = None  # who transferred the caller to this leg or consulted it
+    transfer: str | None = None  # this leg handed the caller on: blind or consult
+    transferred_to_queue: str | None = None
+    transferred_to_agent: str | None = None
 
 
 class CallOut(BaseModel):
@@ -156,12 +164,22 @@ async def get_call(
             if q.overflow_from_center_id else None,
             overflow_to=centers.get(q.overflow_to_center_id) if q.overflow_to_center_id else None,
             answered_at=q.answered_at,
+            kind=q.kind,
+            transferred=q.transferred_from_leg_id is not None,
         )
         for q in await call_records.queue_entries(session, call_id)
     ]
+    legs = await call_records.agent_legs(session, call_id)
+    by_leg = {leg.id: number for leg, number in legs}
+    by_agent = {leg.agent_id: number for leg, number in legs}  # a transfer's agent was rung
     out.agent_legs = [AgentLegOut(agent=number, ring_at=leg.ring_at, answer_at=leg.answer_at,
                                   end_at=leg.end_at, result=leg.result,
                                   talk_seconds=leg.talk_seconds, hold_seconds=leg.hold_seconds,
-                                  wrap_up_seconds=leg.wrap_up_seconds)
-                      for leg, number in await call_records.agent_legs(session, call_id)]
+                                  wrap_up_seconds=leg.wrap_up_seconds, kind=leg.kind.value,
+                                  hold_count=leg.hold_count or 0,
+                                  from_agent=by_leg.get(leg.from_leg_id or 0),
+                                  transfer=leg.transfer_kind.value if leg.transfer_kind else None,
+                                  transferred_to_queue=leg.transfer_queue,
+                                  transferred_to_agent=by_agent.get(leg.transfer_agent_id or 0))
+                      for leg, number in legs]
     return out

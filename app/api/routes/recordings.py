@@ -3,6 +3,7 @@ Range), pause/resume while the call goes on; every listen and download is audite
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -28,8 +29,11 @@ from app.db.models import (
     RecordingStatus,
     Role,
 )
+from app.recordings import wavfile
 from app.recordings.library import audit, file_of
+from app.recordings.peaks import peaks
 from app.recordings.recorder import RecordingError
+from app.recordings.timeline import timeline
 from app.services.auth import Principal
 
 router = APIRouter(tags=["recordings"], responses=documented(401, 403))
@@ -37,6 +41,7 @@ router = APIRouter(tags=["recordings"], responses=documented(401, 403))
 RecordingId = Annotated[int, Path(ge=1, le=2_147_483_647)]
 READ = (Role.QA, Role.SUPERVISOR, Role.AGENT)  # agents: only the calls they were on
 CONTROL = (Role.SUPERVISOR, Role.AGENT)  # pause/resume: the agent on the call, supervisors
+REVIEW = (Role.QA, Role.SUPERVISOR)  # the replay page's waveform and timeline
 
 
 def _aware(moment: datetime | None) -> datetime | None:
@@ -245,6 +250,78 @@ async def recording_audio(
     return FileResponse(path, media_type="audio/wav",
                         filename=f"{rec.call_id}.wav" if download else None,
                         content_disposition_type="attachment" if download else "inline")
+
+
+class PeaksOut(BaseModel):
+    recording_id: int
+    duration_seconds: float
+    sample_rate: int
+    channels: dict[str, list[float]]
+
+
+class TimelineEventOut(BaseModel):
+    offset: float
+    end_offset: float | None
+    category: str
+    kind: str
+    agent: str | None
+    detail: dict[str, Any]
+
+
+class TimelineOut(BaseModel):
+    recording_id: int
+    call_id: str
+    recording_started_at: UtcDatetime
+    call_started_at: UtcDatetime | None
+    duration_seconds: float | None
+    events: list[TimelineEventOut]
+
+
+@router.get("/api/v1/recordings/{recording_id}/peaks", response_model=PeaksOut,
+            summary="The waveform outline per channel (caller, agent) for drawing it",
+            description=roles_doc(*REVIEW) + " `points` slices of equal length, each the "
+            "channel's peak in it, 0 to 1 of full scale. Not a listen: not in the access log.",
+            responses=documented(404, 409))
+async def recording_peaks(
+    recording_id: RecordingId, request: Request, session: Session,
+    user: Annotated[Principal, Depends(require(*REVIEW))],
+    points: Annotated[int, Query(ge=10, le=4000)] = 800,
+) -> PeaksOut:
+    rec = await _readable(session, user, recording_id)
+    path = file_of(request.app.state.settings, rec)
+    if rec.status not in (RecordingStatus.READY, RecordingStatus.PARTIAL) or path is None:
+        raise ApiError(409, "not_available", f"recording {recording_id} is {rec.status.value}")
+    if not path.is_file():
+        raise ApiError(404, "not_found", f"the file of recording {recording_id} is missing")
+    try:
+        info, outline = await asyncio.to_thread(peaks, path, points)
+    except wavfile.WavError as exc:
+        raise ApiError(409, "not_available", f"recording {recording_id} does not verify "
+                       f"(hotline recordings verify): {exc}") from None
+    return PeaksOut(recording_id=rec.id, duration_seconds=info.duration,
+                    sample_rate=info.sample_rate, channels=outline)
+
+
+@router.get("/api/v1/recordings/{recording_id}/timeline", response_model=TimelineOut,
+            summary="The call's events on the recording's clock",
+            description=roles_doc(*REVIEW) + " IVR steps, queue waits, agents rung and "
+            "connected, holds, transfers, recording pauses and the end, each with its offset "
+            "in seconds from the recording's start (negative: before recording began). "
+            "Categories: ivr, queue, ring, connect, hold, transfer, pause, end.",
+            responses=documented(404))
+async def recording_timeline(
+    recording_id: RecordingId, session: Session,
+    user: Annotated[Principal, Depends(require(*REVIEW))],
+) -> TimelineOut:
+    rec = await _readable(session, user, recording_id)
+    story = await timeline(session, rec, user.role)
+    return TimelineOut(
+        recording_id=story.recording_id, call_id=story.call_id,
+        recording_started_at=story.recording_started_at,
+        call_started_at=story.call_started_at, duration_seconds=story.duration_seconds,
+        events=[TimelineEventOut(offset=e.offset, end_offset=e.end_offset,
+                                 category=e.category, kind=e.kind, agent=e.agent,
+                                 detail=e.detail) for e in story.events])
 
 
 async def _control(request: Request, session: AsyncSession, user: Principal, call_id: str,

@@ -1,0 +1,1 @@
+"""The supervisor wallboard: live figures per queue and center, agents grid, listening in."""
