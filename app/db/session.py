@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 from pathlib import Path
@@ -70,7 +71,12 @@ def keep_private(path: Path) -> None:
                 "own (HOTLINE_STATE_DIR, or the path in HOTLINE_DATABASE_URL)"
             )
         folder.chmod(0o700)
-    os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))  # an empty file is a new database
+    # Never open and close an existing database file here: closing any descriptor of a file
+    # drops every POSIX lock this process holds on it, those of its open SQLite connections
+    # included, and other processes then read an old snapshot. Only a new file is made.
+    if not path.exists():
+        with contextlib.suppress(FileExistsError):  # an empty file is a new database
+            os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_RDWR, 0o600))
     for file in (path, *(path.with_name(path.name + s) for s in ("-wal", "-shm", "-journal"))):
         if file.exists() and stat.S_IMODE(file.stat().st_mode) & 0o077:
             file.chmod(0o600)

@@ -5,11 +5,12 @@ from the recording's start (negative: before the recording began, e.g. the IVR p
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.clock import as_utc
 from app.db.models import CallRecord, Recording, Role
 from app.services import call_records
 from app.services.personal_data import detail_for
@@ -25,10 +26,6 @@ STORED_ELSEWHERE = frozenset({
     "callback_connected",
 })
 ENDS = frozenset({"hangup", "hangup_by_flow", "agent_hung_up"})
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def category_of(kind: str, detail: dict[str, Any]) -> str:
@@ -67,10 +64,10 @@ class Timeline:
 
 
 async def timeline(session: AsyncSession, rec: Recording, role: Role) -> Timeline:
-    origin = _aware(rec.started_at)
+    origin = as_utc(rec.started_at)
 
     def at(moment: datetime | None) -> float | None:
-        return None if moment is None else round((_aware(moment) - origin).total_seconds(), 3)
+        return None if moment is None else round((as_utc(moment) - origin).total_seconds(), 3)
 
     events: list[TimelineEvent] = []
     call: CallRecord | None = await call_records.get_call(session, rec.call_id)
@@ -111,4 +108,4 @@ async def timeline(session: AsyncSession, rec: Recording, role: Role) -> Timelin
                                             if call.ended_by else None}))
     events.sort(key=lambda e: e.offset)
     return Timeline(rec.id, rec.call_id, origin,
-                    _aware(call.started_at) if call else None, rec.duration_seconds, events)
+                    as_utc(call.started_at) if call else None, rec.duration_seconds, events)

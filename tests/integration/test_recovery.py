@@ -76,11 +76,13 @@ def test_after_kill_9_every_call_is_picked_up_where_it_was(restarted: Platform) 
         wait_for(lambda: agent_view(platform, talker)["state"] == "on_call", 30, "agent talking")
         waiting = pool.submit(platform.call, "--dtmf", "0", "--hold", "40")
         in_menu = pool.submit(platform.call, "--hold", "40")
-        short = pool.submit(platform.call, "--hold", "4")  # ends while the platform is down
-        wait_for(lambda: len(live_ids(platform)) == 4, 20, "four calls up")
+        wait_for(lambda: len(live_ids(platform)) == 3, 20, "three calls up")
         open_entry = "select id, entered_at from queue_entries where left_at is null"
         wait_for(lambda: rows(platform, open_entry), 20, "the second caller in the queue")
         [(entry_id, entered_at)] = rows(platform, open_entry)
+        # Placed last, just before the kill, so it ends while the platform is down.
+        short = pool.submit(platform.call, "--hold", "4")
+        wait_for(lambda: len(live_ids(platform)) == 4, 20, "four calls up")
         assert platform.proc is not None
         platform.proc.send_signal(signal.SIGKILL)
         platform.proc.wait()
@@ -111,7 +113,11 @@ def test_after_kill_9_every_call_is_picked_up_where_it_was(restarted: Platform) 
     short_id = call_id_of(platform, short_summary["sip_call_id"])
     assert rows(platform, "select outcome, ended_by from calls where id = ?", short_id) == [
         ("platform_restart", "platform_restart")]
-    assert agent_view(platform, talker)["state"] in ("wrap_up", "ready")
+    # Not left on the call: free again, or paused (离线) when the waiting caller was offered to
+    # it after its phone, done with its one call, had gone.
+    view = agent_view(platform, talker)
+    assert view["state"] in ("wrap_up", "ready") or (view["state"], view["reason"]) == (
+        "paused", "离线"), view
 
 
 def outcome_of(platform: Platform, summary: dict[str, Any]) -> tuple[str, str]:

@@ -4,6 +4,7 @@ Range), pause/resume while the call goes on; every listen and download is audite
 from __future__ import annotations
 
 import asyncio
+import pathlib
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -130,6 +131,17 @@ async def _out(session: AsyncSession, rec: Recording, detail: bool = False) -> R
         analysis=analyses.get("quick"), transcript=analyses.get("full"))
 
 
+async def _playable_file(request: Request, rec: Recording) -> pathlib.Path:
+    """The finished recording's file: 409 while it is not playable, 404 when it is gone (the
+    file check off the event loop: storage may be slow)."""
+    path = file_of(request.app.state.settings, rec)
+    if rec.status not in (RecordingStatus.READY, RecordingStatus.PARTIAL) or path is None:
+        raise ApiError(409, "not_available", f"recording {rec.id} is {rec.status.value}")
+    if not await asyncio.to_thread(path.is_file):
+        raise ApiError(404, "not_found", f"the file of recording {rec.id} is missing")
+    return path
+
+
 async def _readable(session: AsyncSession, user: Principal, recording_id: int) -> Recording:
     rec = await session.get(Recording, recording_id)
     if rec is None:
@@ -239,11 +251,7 @@ async def recording_audio(
     user: Annotated[Principal, Depends(require(*READ))], download: bool = False,
 ) -> FileResponse:
     rec = await _readable(session, user, recording_id)
-    path = file_of(request.app.state.settings, rec)
-    if rec.status not in (RecordingStatus.READY, RecordingStatus.PARTIAL) or path is None:
-        raise ApiError(409, "not_available", f"recording {recording_id} is {rec.status.value}")
-    if not path.is_file():
-        raise ApiError(404, "not_found", f"the file of recording {recording_id} is missing")
+    path = await _playable_file(request, rec)
     audit(session, rec.id, user.name, "download" if download else "listen",
           request.headers.get("range"))
     await session.commit()
@@ -288,11 +296,7 @@ async def recording_peaks(
     points: Annotated[int, Query(ge=10, le=4000)] = 800,
 ) -> PeaksOut:
     rec = await _readable(session, user, recording_id)
-    path = file_of(request.app.state.settings, rec)
-    if rec.status not in (RecordingStatus.READY, RecordingStatus.PARTIAL) or path is None:
-        raise ApiError(409, "not_available", f"recording {recording_id} is {rec.status.value}")
-    if not path.is_file():
-        raise ApiError(404, "not_found", f"the file of recording {recording_id} is missing")
+    path = await _playable_file(request, rec)
     try:
         info, outline = await asyncio.to_thread(peaks, path, points)
     except wavfile.WavError as exc:
