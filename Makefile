@@ -8,14 +8,19 @@ setup:
 run: setup
 	HOTLINE_DEV_LINES=1 .venv/bin/hotline serve --with-pbx --demo-data
 
+# Test files run in parallel, each worker on its own PBX instance (tests/instance.py): the
+# integration tests mostly wait on real calls. TEST_WORKERS=1 runs them one after another.
+TEST_WORKERS ?= 3
+PARALLEL = -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder
+
 test: setup lint
-	.venv/bin/pytest -q
+	.venv/bin/pytest -q $(PARALLEL)
 
 unit: setup
 	.venv/bin/pytest -q tests/unit
 
 integration: setup
-	.venv/bin/pytest -q tests/integration
+	.venv/bin/pytest -q $(PARALLEL) tests/integration
 
 lint: setup
 	.venv/bin/ruff check app tests bench
@@ -28,6 +33,7 @@ bench: setup
 	.venv/bin/python bench/asr_live.py
 	.venv/bin/python bench/acd_load.py
 	.venv/bin/python bench/qa_analytics.py
+	.venv/bin/python bench/recording_overhead.py
 	.venv/bin/python bench/soak.py
 	.venv/bin/python bench/crash_recovery.py
 	.venv/bin/python bench/wallboard.py

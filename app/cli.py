@@ -33,6 +33,14 @@ def _pbx(args: argparse.Namespace) -> int:
         sys.stdout.write(sandbox.cli(settings, " ".join(args.command)))
     elif action == "logs":
         sandbox.logs(settings, lines=args.lines, follow=args.follow)
+    elif action in ("reload", "rollback"):
+        from app.pbx import apply
+
+        (apply.reload if action == "reload" else apply.rollback)(settings)
+    elif action == "top":
+        from app.pbx.top import run
+
+        return run(args, settings)
     elif action == "render":
         names = sandbox.render_config(settings)
         print(f"rendered {', '.join(names)} into {settings.pbx_etc}")
@@ -71,8 +79,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    pbx = sub.add_parser("pbx", help="manage the local Asterisk sandbox (needs root)",
-                         description="Manage the local Asterisk 22 sandbox (needs root).")
+    pbx = sub.add_parser("pbx", help="manage the local Asterisk sandbox (needs root); watch it",
+                         description="Manage the local Asterisk 22 sandbox (needs root); "
+                         "`pbx top` watches the running PBX through the API (no root).")
     pbx_sub = pbx.add_subparsers(dest="pbx_action", required=True, metavar="ACTION")
     inst = pbx_sub.add_parser("install", help="build or reuse the Debian sid root with Asterisk 22")
     inst.add_argument("--force", action="store_true", help="rebuild even if a root exists")
@@ -86,6 +95,16 @@ def build_parser() -> argparse.ArgumentParser:
     logs.add_argument("-n", "--lines", type=int, default=50, help="lines to show (default 50)")
     logs.add_argument("-f", "--follow", action="store_true", help="keep printing new lines")
     pbx_sub.add_parser("render", help="render dialplans/ into the root without starting")
+    pbx_sub.add_parser("reload", help="check dialplans/, then apply it to the running PBX "
+                       "(calls in progress go on; the previous config is kept)")
+    pbx_sub.add_parser("rollback", help="go back to the config before the last reload")
+    from app.pbx.top import HELP as TOP_HELP
+    from app.pbx.top import add_top_arguments
+
+    top = pbx_sub.add_parser(
+        "top", help="live view of the running PBX: channels, bridges, queue waits (no root)",
+        description=TOP_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_top_arguments(top)
     pbx.set_defaults(func=_pbx)
 
     serve = sub.add_parser(
@@ -142,8 +161,10 @@ def build_parser() -> argparse.ArgumentParser:
     from app.acd.cli_routing import register as register_routing
     from app.acd.cli_shifts import register as register_shifts
     from app.admin.cli import register as register_db
+    from app.agi.cli import register as register_agi
     from app.asr.cli import register as register_asr
     from app.ivr.cli import register as register_flows
+    from app.pbx.cli_dialplan import register as register_dialplan
     from app.qa.cli import register as register_qa
     from app.recordings.cli import register as register_recordings
     from app.stats.cli import register as register_stats
@@ -158,6 +179,8 @@ def build_parser() -> argparse.ArgumentParser:
     register_shifts(sub)
     register_recordings(sub)
     register_qa(sub)
+    register_agi(sub)
+    register_dialplan(sub)
     register_stats(sub)
     return parser
 

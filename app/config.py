@@ -51,6 +51,12 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int = 8000
 
+    # FastAGI server of `hotline serve`, which the dialplan asks before a call reaches Stasis
+    # (app/agi); each route answers within agi_budget seconds, with defaults if it must.
+    agi_host: str = "127.0.0.1"
+    agi_port: int = 4573
+    agi_budget: float = Field(0.5, gt=0, le=1.0)
+
     # SQLite file under state_dir when unset; postgresql://user:pass@host/db for production.
     database_url: str | None = None
     # Order look-ups (IVR and API): this many failed verifications within the window lock the
@@ -76,9 +82,11 @@ class Settings(BaseSettings):
     callback_dial: str = "Local/{number}@callback-out/n"
     # The sandbox has no trunk: its callback-out context rings test passengers' phones here.
     passenger_port: int = 5080
+    # The IVR flows (menu variants): every NAME.yaml here; `hotline flows check` checks them.
+    flows_dir: Path = REPO_ROOT / "app" / "ivr" / "flows"
     # Statistics (docs/statistics.md): report dates are whole days in this time zone, and a
     # caller who hangs up within this many seconds of entering a queue is a short abandon
-    # (reported apart, neither offered nor abandoned).
+    # (reported apart, neither offered nor abandoned) in the statistics and on the wallboard.
     timezone: str = "Asia/Shanghai"
     short_abandon_seconds: float = Field(5.0, ge=0)
     # Queues, skills, centers and overflow rules (`hotline routing check` validates it).
@@ -89,6 +97,9 @@ class Settings(BaseSettings):
     recording_notice: bool = True
     # Speech analytics of every finalised recording, in low-priority background threads.
     recording_analytics: bool = True
+    # Days a recording is kept when its queue sets no retention_days in the routing file, and
+    # for calls that never reached a queue (`hotline recordings purge` deletes older ones).
+    recording_retention_days: float = Field(180.0, gt=0, allow_inf_nan=False)
     # QA scorecards 质检评分表: NAME.yaml per scorecard (`hotline qa check` validates them).
     scorecards_dir: Path = REPO_ROOT / "app" / "qa" / "scorecards"
     # A stop (SIGTERM, Ctrl-C) lets calls in progress finish for this long, then ends them.

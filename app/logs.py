@@ -4,11 +4,15 @@ no phone or ID number in clear: callers are followed by their call id, not their
 from __future__ import annotations
 
 import logging
+import re
 from contextvars import ContextVar
 
 from app.services.masking import mask_text
 
 call_id_var: ContextVar[str] = ContextVar("call_id", default="-")
+# A WebSocket's `?token=` (browsers cannot send the header) appears in the server's
+# "WebSocket /path?token=... [accepted]" lines: an API token is never logged.
+_TOKEN_IN_URL = re.compile(r"([?&]token=)[^&\s\"']+")
 
 
 class CallIdFilter(logging.Filter):
@@ -18,10 +22,11 @@ class CallIdFilter(logging.Filter):
 
 
 class MaskingFormatter(logging.Formatter):
-    """Masks phone and ID numbers anywhere in the line, tracebacks and error texts included."""
+    """Masks phone and ID numbers anywhere in the line, tracebacks and error texts included,
+    and API tokens in URLs."""
 
     def format(self, record: logging.LogRecord) -> str:
-        return mask_text(super().format(record))
+        return _TOKEN_IN_URL.sub(r"\1***", mask_text(super().format(record)))
 
 
 def setup_logging(level: str = "INFO") -> None:

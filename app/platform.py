@@ -10,6 +10,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
+from app.ami.feed import AmiEventFeed
 from app.ami.link import AmiLink
 from app.ari_handlers.client import AriClient
 from app.ari_handlers.dispatch import CallHandler
@@ -20,7 +21,9 @@ from app.pbx.secrets import Credentials
 
 if TYPE_CHECKING:
     from app.acd.waiting import Acd
+    from app.agi.server import AgiServer
     from app.asr.live import SpeechService
+    from app.ivr.library import FlowLibrary
     from app.recordings.analysis import RecordingAnalytics
     from app.wall.live import Wall
     from app.wall.monitor import Monitors
@@ -46,8 +49,11 @@ class Platform:
         start_speech: Callable[[], Awaitable[SpeechService | None]] | None = None,
         events: EventFeed | None = None,
         acd: Acd | None = None,
+        agi: AgiServer | None = None,
     ) -> None:
         self.acd = acd
+        self.agi = agi  # the dialplan's services (FastAGI), asked before a call reaches Stasis
+        self.flows: FlowLibrary | None = None  # the calls' flows, when they can be reloaded
         self.settings = settings
         self.start_speech = start_speech
         self.speech: SpeechService | None = None
@@ -61,6 +67,9 @@ class Platform:
         )
         self.ami = AmiLink(settings.ami_host, settings.ami_port, settings.ami_user,
                            creds.ami_secret, reconnect=settings.reconnect_initial)
+        # Engineers' event streams share this one AMI connection.
+        self.ami_events = AmiEventFeed()
+        self.ami_events.attach(self.ami.manager)
         # The supervisors' wallboard and listening in: only where the ACD runs.
         self.wall: Wall | None = None
         self.monitors: Monitors | None = None
@@ -68,7 +77,8 @@ class Platform:
             from app.wall.live import Wall
             from app.wall.monitor import Monitors
 
-            self.wall = Wall(acd.db, acd.rules, self.events)
+            # One short-abandon threshold for the wallboard and the statistics.
+            self.wall = Wall(acd.db, acd.rules, self.events, settings.short_abandon_seconds)
             self.monitors = Monitors(acd.db, self.events, settings.ari_app,
                                      lambda: self.ari.rest)
 
@@ -82,6 +92,8 @@ class Platform:
         # meanwhile), speech joins each new call once its models are warm.
         self.ari.start()
         self.ami.start()
+        if self.agi is not None:
+            await self.agi.start()
         if self.start_speech is not None:
             self.speech = await self.start_speech()
         if (analytics := self.analytics) is not None:
@@ -112,6 +124,9 @@ class Platform:
                        "recognisers": self.speech.pool.sizes() if self.speech else {}},
             # Recordings waiting for speech analytics: supervisors watch it drain.
             "recording_analytics": self.analytics.queue.stats() if self.analytics else None,
+            # Dialplan services: requests answered, and how many with defaults (slow or failing).
+            "agi": ({"answered": self.agi.answered, "defaulted": self.agi.defaulted}
+                    if self.agi is not None else None),
         }
 
     async def stop(self) -> None:
@@ -124,6 +139,8 @@ class Platform:
             self.watchdog.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self.watchdog
+        if self.agi is not None:
+            await self.agi.stop()
         await self.ari.stop()
         await self.ami.stop()
         await self.taps.stop()

@@ -31,6 +31,8 @@ if TYPE_CHECKING:
     from app.ari_handlers.call import Call
     from app.ari_handlers.rest import AriRest
     from app.asr.live import SpeechService
+    from app.ivr.library import FlowLibrary
+    from app.ivr.model import Flow
 
 log = logging.getLogger(__name__)
 
@@ -120,20 +122,21 @@ def recordings_sweep(platform: Platform, db: Database) -> Callable[[], Awaitable
 
 def call_handler(db: Database, platform: Callable[[], Platform | None],
                  events: EventFeed, acd: Callable[[], Acd | None] = lambda: None,
-                 callback_dial: str = "", throttle: LookupThrottle | None = None) -> CallHandler:
+                 callback_dial: str = "", throttle: LookupThrottle | None = None,
+                 flows: FlowLibrary | None = None) -> CallHandler:
     """12306 runs the hotline flow; the echo test line (Stasis argument `echo`) says keys back;
     agents' feature codes (`feature,<code>`) change their state."""
     # Telephony-only imports: the API-only node (`hotline api`) needs no voice.
     from app.acd.callbacks import callback_handler
     from app.acd.features import feature_handler
-    from app.ivr.actions import ACTIONS
     from app.ivr.app import ivr_handler
-    from app.ivr.cli import known_prompts
     from app.ivr.listening import CallerSpeech
-    from app.ivr.loader import FLOWS_DIR, load_flow
     from app.ivr.voice import TtsVoice
 
-    flow = load_flow(FLOWS_DIR / "hotline.yaml", known_prompts(), set(ACTIONS))
+    if flows is None:
+        from app.ivr.loader import FLOWS_DIR
+
+        flows = flow_library(FLOWS_DIR)
     def speech() -> CallerSpeech | None:
         current = platform()
         if current is None or current.speech is None:
@@ -150,7 +153,19 @@ def call_handler(db: Database, platform: Callable[[], Platform | None],
     if (ours := acd()) is not None:
         handlers["callback"] = callback_handler(ours, callback_dial)
     return route_by_argument(handlers,
-                             ivr_handler(flow, db, TtsVoice(), speech, events, acd, throttle))
+                             ivr_handler(flows, db, TtsVoice(), speech, events, acd, throttle))
+
+
+def flow_library(folder: Path) -> FlowLibrary:
+    """Every flow of the folder, checked against the prompts and actions; reloadable."""
+    from app.ivr.actions import ACTIONS
+    from app.ivr.cli import known_prompts
+    from app.ivr.library import FlowLibrary, load_flows
+
+    def load() -> dict[str, Flow]:
+        return load_flows(folder, known_prompts(), set(ACTIONS))
+
+    return FlowLibrary(load(), loader=load)
 
 
 def make_acd(settings: Settings, db: Database, events: EventFeed,
@@ -197,11 +212,17 @@ def serve(settings: Settings, start_pbx: bool = False, demo_data: bool = False) 
         holder: list[Platform] = []  # calls find the platform's speech service through it
         events = EventFeed()
         acd = make_acd(settings, db, events, lambda: holder[0].ari.rest)
+        flows = flow_library(settings.flows_dir)
         handler = call_handler(db, lambda: holder[0] if holder else None, events, lambda: acd,
-                               settings.callback_dial, LookupThrottle(settings.lookup_policy))
+                               settings.callback_dial, LookupThrottle(settings.lookup_policy),
+                               flows)
+        from app.agi.server import AgiServer
+
+        agi = AgiServer(db, settings.agi_host, settings.agi_port, settings.agi_budget)
         platform = Platform(settings, creds, handler,
                             start_speech=lambda: start_speech(settings, db), events=events,
-                            acd=acd)
+                            acd=acd, agi=agi)
+        platform.flows = flows  # `hotline flows reload` and the API swap them
         holder.append(platform)
         if settings.recording:
             from app.recordings.recorder import Recorder

@@ -14,7 +14,9 @@ Printed figures (one JSON line):
   connected_pct        queue entries with result connected / callers placed
   queue_results        queue entries by result; overflowed: connected to another center
   wait_s p50/p99       the queue entries' wait (enqueue -> agent answered, or left)
-  enqueue_to_ring_ms   first agent rung per entry, p50/p99, three ways:
+  enqueue_to_ring_ms   first agent rung per entry, p50/p99, three ways (with the recording
+                       notice, the default, they include its seconds: the caller is offered
+                       to agents once it has played; --no-notice gives the ACD's own latency):
       app_steps        `enqueue` step -> `agent_ring` step (app clock, the call's steps)
       agent_channel    `enqueue` step -> Asterisk creates PJSIP/agent-NO (AMI Newchannel)
       phone_ringing    `enqueue` step -> the phone's 180 Ringing reaches Asterisk (AMI
@@ -31,6 +33,7 @@ Printed figures (one JSON line):
   left_after           PBX channels and bridges still up after the settle
 
 Run: .venv/bin/python bench/acd_load.py [--agents 40 --callers 120 --duration 120]
+     [--no-notice]
 """
 
 from __future__ import annotations
@@ -142,6 +145,25 @@ def stop_group(proc: subprocess.Popen[Any], sig: int = signal.SIGTERM, wait: flo
             proc.wait(timeout=5)
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, signal.SIGKILL)  # SIPp left behind by a finished parent
+
+
+def idle_cpu(serve_pid: int, pbx_pid: int, seconds: float = 5.0) -> dict[str, float]:
+    """CPU ms per second with no call: what a call's share is compared against."""
+    a, p = tree_cpu(serve_pid), cpu_seconds(pbx_pid)
+    time.sleep(seconds)
+    return {"app": round((tree_cpu(serve_pid) - a) * 1000 / seconds, 1),
+            "asterisk": round((cpu_seconds(pbx_pid) - p) * 1000 / seconds, 1)}
+
+
+def wait_quiet(serve_pid: int, pbx_pid: int, tries: int = 30) -> dict[str, float]:
+    """Speech warm-up (the recogniser pool's prefill) goes on after /healthz answers: the
+    load starts once serve is quiet (under 50 ms CPU a second, at most `tries` x 2 s);
+    returns the last idle figures."""
+    for _ in range(tries):
+        idle = idle_cpu(serve_pid, pbx_pid, 2.0)
+        if idle["app"] < 50:
+            break
+    return idle
 
 
 def pct(values: list[float], q: float) -> float | None:
@@ -539,10 +561,17 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--patience", type=float, default=180.0, metavar="SECONDS",
                         help="a caller hangs up this long after pressing 0 unless the "
                         "platform ended the call first (default 180)")
+    parser.add_argument("--no-notice", action="store_true",
+                        help="callers hear no recording notice (HOTLINE_RECORDING_NOTICE=0): "
+                        "the agent is rung as soon as the caller is queued, so the ring "
+                        "latency is the ACD's own; with the notice (the default) it includes "
+                        "the notice's seconds")
     parser.add_argument("--centers", default="北京,上海,太原",
                         help="centers the agents and callers are spread over, round-robin "
                         "(default 北京,上海,太原; give 北京 alone to keep overflow out)")
     args = parser.parse_args()
+    if args.no_notice:
+        os.environ["HOTLINE_RECORDING_NOTICE"] = "0"  # serve inherits it
     args.centers = [c.strip() for c in args.centers.split(",") if c.strip()]
     unknown = [c for c in args.centers if c not in CALLER_OF]
     if unknown:
@@ -565,18 +594,7 @@ def run(bench: Bench) -> dict[str, Any]:
     serve_pid = bench.serve.pid
     pbx_pid = int(sandbox.pid_file(bench.settings).read_text().strip())
 
-    def idle_cpu(seconds: float = 5.0) -> dict[str, float]:
-        """CPU ms per second with no call: what a call's share is compared against."""
-        a, p = tree_cpu(serve_pid), cpu_seconds(pbx_pid)
-        time.sleep(seconds)
-        return {"app": round((tree_cpu(serve_pid) - a) * 1000 / seconds, 1),
-                "asterisk": round((cpu_seconds(pbx_pid) - p) * 1000 / seconds, 1)}
-
-    # Speech warm-up goes on after /healthz answers: start the load once serve is quiet.
-    for _ in range(30):
-        idle_before = idle_cpu(2.0)
-        if idle_before["app"] < 50:
-            break
+    idle_before = wait_quiet(serve_pid, pbx_pid)
     bench.say(f"placing {args.callers} callers over {args.duration:g} s")
     a0, p0, t0 = tree_cpu(serve_pid), cpu_seconds(pbx_pid), time.monotonic()
     summaries = bench.place_callers()
@@ -584,7 +602,7 @@ def run(bench: Bench) -> dict[str, Any]:
     app_cpu, pbx_cpu = tree_cpu(serve_pid) - a0, cpu_seconds(pbx_pid) - p0
     wall = time.monotonic() - t0
     bench.say(f"callers done after {wall:.0f} s; reading the records")
-    idle_after = idle_cpu()
+    idle_after = idle_cpu(serve_pid, pbx_pid)
     sip_ids = [i for s in summaries for i in s.get("sip_call_ids", [])]
     db_url = bench.env["HOTLINE_DATABASE_URL"]
     figures = asyncio.run(read_figures(db_url, sip_ids, bench.ami,
@@ -597,6 +615,7 @@ def run(bench: Bench) -> dict[str, Any]:
     return {
         "agents": args.agents, "callers": args.callers, "duration_s": args.duration,
         "talk_s": args.talk, "answer_after_s": args.answer_after,
+        "recording_notice": not args.no_notice,
         "centers": args.centers,
         "connected_pct": round(100 * figures.pop("connected") / args.callers, 1),
         **{k: figures.pop(k) for k in ("queue_results", "overflowed", "wait_s",

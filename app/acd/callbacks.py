@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
@@ -25,7 +25,7 @@ from app.ari_handlers.call import Call, CallHungUp
 from app.ari_handlers.dispatch import CallHandler
 from app.ari_handlers.models import ChannelDestroyed, StasisEnd, StasisStart
 from app.ari_handlers.rest import AriError
-from app.core.clock import now
+from app.core.clock import as_utc, now
 from app.db.models import AgentLegResult, Callback, CallbackStatus, QueueResult
 from app.db.session import Database
 
@@ -54,7 +54,7 @@ async def due_callbacks(acd: Acd) -> list[WaitingCall]:
     return [WaitingCall(callback_call_id(cb.id), cb.queue,
                         cb.skill or acd.rules.skill_for(cb.queue),
                         names.get(cb.center_id or 0, acd.rules.centers.default),
-                        entered_at=_aware(cb.requested_at).timestamp(), callback=True)
+                        entered_at=as_utc(cb.requested_at).timestamp(), callback=True)
             for cb in due]
 
 
@@ -89,10 +89,6 @@ async def finish(db: Database, callback_id: int, result: str, done: bool,
         else:
             cb.status, cb.next_attempt_at = CallbackStatus.PENDING, now() + RETRY_AFTER
         await session.commit()
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def ring_agent(acd: Acd, assignment: Assignment) -> None:

@@ -53,7 +53,10 @@ def check_routing(
 
 
 def _check(args: argparse.Namespace) -> int:
-    routing_file = Path(args.file) if args.file else ROUTING_FILE
+    from app.config import get_settings
+
+    # The file the platform would use (HOTLINE_ROUTING_FILE), not always the shipped one.
+    routing_file = Path(args.file) if args.file else get_settings().routing_file
     flow_files = [Path(f) for f in args.flows] if args.flows else None
     result = check_routing(routing_file, flow_files)
     for problem in result.problems:
@@ -78,12 +81,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     check = routing_sub.add_parser(
         "check",
         help="validate the routing file; each problem is printed as FILE:LINE: message",
-        description="Validate the routing file (default: app/acd/routing.yaml): structure, "
+        description="Validate the routing file (default: the platform's, HOTLINE_ROUTING_FILE, "
+        "else app/acd/routing.yaml): structure, "
         "skills, timers, centers and overflow targets; and check that every "
         "`enqueue: {queue: NAME}` in the IVR flows names a queue of the routing file. "
         "Exit 0 when all is well, 1 when a problem was found.",
     )
-    check.add_argument("file", nargs="?", help="routing file (default: the shipped one)")
+    check.add_argument("file", nargs="?",
+                       help="routing file (default: HOTLINE_ROUTING_FILE, else the shipped one)")
     check.add_argument("--flows", nargs="+", metavar="FLOW",
                        help="flow files to check against it (default: all shipped flows)")
     check.set_defaults(func=_check)

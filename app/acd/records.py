@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -18,7 +17,7 @@ from app.acd.states import (
     record_unreachable,
     set_state,
 )
-from app.core.clock import now
+from app.core.clock import as_utc, now
 from app.db.models import (
     Agent,
     AgentLeg,
@@ -38,10 +37,6 @@ from app.db.models import (
 from app.db.session import Database
 
 log = logging.getLogger(__name__)
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 async def center_ids(db: Database) -> dict[str, int]:
@@ -68,7 +63,7 @@ async def close_entry(db: Database, entry_id: int, result: QueueResult, *,
         left = now()
         entry.left_at = left
         entry.result = result
-        entry.wait_seconds = round((left - _aware(entry.entered_at)).total_seconds(), 3)
+        entry.wait_seconds = round((left - as_utc(entry.entered_at)).total_seconds(), 3)
         if answered:
             entry.answered_at = left
         if overflow is not None:
@@ -158,7 +153,7 @@ async def talk_ended(db: Database, number: str, leg_id: int, wrap_up: float,
             ended = now()
             leg.end_at = ended
             if leg.answer_at is not None:
-                talk = (ended - _aware(leg.answer_at)).total_seconds() - holds.seconds
+                talk = (ended - as_utc(leg.answer_at)).total_seconds() - holds.seconds
                 leg.talk_seconds = round(max(0.0, talk), 3)
             leg.hold_seconds = round(holds.seconds, 3)
             leg.hold_count = holds.count
@@ -284,7 +279,7 @@ async def recent_work_orders(db: Database, caller: str, limit: int = 5) -> list[
             select(WorkOrder).where(WorkOrder.caller_number == caller)
             .order_by(WorkOrder.created_at.desc(), WorkOrder.id.desc()).limit(limit))
         return [{"number": w.number, "type": w.type.value, "status": w.status.value,
-                 "created_at": _aware(w.created_at).isoformat()} for w in rows]
+                 "created_at": as_utc(w.created_at).isoformat()} for w in rows]
 
 
 @dataclass(frozen=True)
@@ -315,5 +310,5 @@ async def left_behind(db: Database, call_id: str) -> LeftBehind | None:
                    AgentLeg.end_at.is_(None)).order_by(AgentLeg.id.desc()).limit(1))).first()
         return LeftBehind(
             queue=entry.queue, reason=entry.reason, priority=entry.priority, entry_id=entry.id,
-            entered_at=_aware(entry.entered_at).timestamp(), waiting=entry.left_at is None,
+            entered_at=as_utc(entry.entered_at).timestamp(), waiting=entry.left_at is None,
             leg_id=talk[0] if talk else None, agent=talk[1] if talk else None)

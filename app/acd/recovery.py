@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import select
 
 from app.acd.states import StateError, set_state
 from app.core.calltrace import EndedBy
-from app.core.clock import now
+from app.core.clock import as_utc, now
 from app.db.models import (
     Agent,
     AgentLeg,
@@ -38,7 +38,7 @@ BACK_TO_READY = {S.RINGING: [S.READY], S.ON_CALL: [S.WRAP_UP, S.READY], S.WRAP_U
 def _seconds(since: datetime | None, until: datetime) -> float | None:
     if since is None:
         return None
-    since = since if since.tzinfo else since.replace(tzinfo=UTC)
+    since = as_utc(since)
     return round((until - since).total_seconds(), 3)
 
 

@@ -35,6 +35,12 @@ QueueName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
 DIGITS = re.compile(r"^[0-9]+$")
 # The platform's own fallback (a technical error in a flow) enqueues here, so it must exist.
 REQUIRED_QUEUES = ("general",)
+# Keys that moved out of the routing file, and where to set them now.
+MOVED_KEYS = {
+    ("wallboard", "short_abandon_seconds"):
+        "the short-abandon threshold is now one setting for the wallboard and the statistics: "
+        "set HOTLINE_SHORT_ABANDON_SECONDS (default 5) and remove this line",
+}
 
 
 class RoutingError(ValueError):
@@ -74,6 +80,9 @@ class QueueRule(_Model):
     # Service level counts calls answered within this many seconds (docs/statistics.md).
     service_level_seconds: float = Field(20.0, gt=0, le=3600)
     overflow: Overflow = Field(default_factory=Overflow)
+    # Days this queue's recordings are kept (`hotline recordings purge`); None: the platform's
+    # HOTLINE_RECORDING_RETENTION_DAYS. Strict: `yes` or "30" is a mistake, not a number.
+    retention_days: float | None = Field(None, gt=0, strict=True, allow_inf_nan=False)
 
     @model_validator(mode="after")
     def one_skill_source(self) -> QueueRule:
@@ -129,8 +138,8 @@ class WallThresholds(_Model):
 
 
 class Wallboard(_Model):
-    # A caller who hangs up sooner than this is a short abandon: neither offered nor abandoned.
-    short_abandon_seconds: float = Field(5.0, ge=0, le=60)
+    # The short-abandon threshold is not here: HOTLINE_SHORT_ABANDON_SECONDS, one setting for
+    # the wallboard and the statistics (MOVED_KEYS).
     thresholds: WallThresholds = Field(default_factory=WallThresholds)
 
 
@@ -218,6 +227,11 @@ def parse_routing(
     data = _plain(root)
     if isinstance(data, dict):
         data.pop("source", None)  # not a file key; set below
+        for (section, key), where_now in MOVED_KEYS.items():
+            part = data.get(section)
+            if isinstance(part, dict) and key in part:
+                problem(_line_of(root, [section, key]), f"{section}.{key}: {where_now}")
+                del part[key]  # reported once, not again as an unknown key
         # The numbers are digit strings even when the YAML author forgot the quotes.
         centers = data.get("centers")
         if isinstance(centers, dict):
@@ -233,6 +247,9 @@ def parse_routing(
             message = f"{where}: {err['msg']}" if where else err["msg"]
             if err["type"] == "literal_error" and "skill" in where:
                 message += f" (known skills: {', '.join(SKILLS)})"
+            if loc[:1] == ["queues"] and loc[-1:] == ["retention_days"] and len(loc) == 3:
+                message = (f"queue {loc[1]}: retention_days must be a number of days above 0 "
+                           f"(got {err['input']!r})")
             problem(_line_of(root, loc), message)
         raise RoutingError(problems) from exc
     _check_references(rules, root, problem, known_hints)

@@ -9,13 +9,13 @@ any → logged_out. Every change is kept in agent_state_events with who made it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from app.core.clock import now
+from app.core.clock import as_utc, now
 from app.db.models import Agent, AgentState, AgentStateEvent, AgentStateName
 
 S = AgentStateName
@@ -37,13 +37,6 @@ CHANGED_BY = ("self", "supervisor", "feature_code", "system")
 
 class StateError(ValueError):
     """A state change that is not allowed now; the message says why."""
-
-
-def _aware(moment: datetime | None) -> datetime | None:
-    # SQLite hands back naive datetimes; everything is stored in UTC.
-    if moment is None or moment.tzinfo is not None:
-        return moment
-    return moment.replace(tzinfo=UTC)
 
 
 async def _current(session: AsyncSession, agent: Agent) -> AgentState:
@@ -174,8 +167,8 @@ async def agent_snapshot(session: AsyncSession, number: str | None = None) -> li
             enabled=agent.enabled,
             state=st.state if st else S.LOGGED_OUT,
             reason=st.reason if st else None,
-            since=_aware(st.since) if st else None,
-            last_call_end_at=_aware(st.last_call_end_at) if st else None,
+            since=as_utc(st.since) if st else None,
+            last_call_end_at=as_utc(st.last_call_end_at) if st else None,
             missed_in_row=st.missed_in_row if st else 0,
             skills={s.skill: s.level for s in agent.skills},
         ))

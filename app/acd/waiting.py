@@ -491,11 +491,16 @@ class QueueVisit:
         """The platform restarted while caller and agent talked: they still do; see the
         conversation to its end as if nothing had happened."""
         self.acd.distributor.publish_state(agent, "on_call", call_id=self.call.id)
+        bridge = Bridge(self.call, talk.bridge_id, "mixing")
+        if talk.held:  # on hold when the platform stopped: back with the agent
+            with contextlib.suppress(AriError):
+                await self.call.rest.stop_moh(self.call.id)
+            await bridge.add(self.call.id)
+            self.call.trace.step("caller_unheld", resumed=True)
         self.call.trace.step("agent_connected", agent=agent, resumed=True)
         if self.acd.recorder is not None:
             await self.acd.recorder.adopt(self.call.id, self.call.channel.name)
-        await self._converse(agent, leg_id, talk.agent_channel,
-                             Bridge(self.call, talk.bridge_id, "mixing"), join=False)
+        await self._converse(agent, leg_id, talk.agent_channel, bridge, join=False)
 
     async def _converse(self, agent: str, leg_id: int, channel_id: str, talk: Bridge,
                         join: bool) -> None:

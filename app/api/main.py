@@ -7,6 +7,7 @@ the web pages (app/web).
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
@@ -23,7 +24,10 @@ from app.api.routes import (
     call_controls,
     call_history,
     calls,
+    dialplan_services,
+    flows,
     lookups,
+    pbx_view,
     qa,
     recordings,
     session,
@@ -43,6 +47,15 @@ if TYPE_CHECKING:
     from app.platform import Platform
 
 
+# FastAPI's own OpenTelemetry support looks for configured providers on every request; the
+# platform configures none (its logs and call traces are its own), so it is off. Older FastAPI
+# versions have no such option.
+_NO_TELEMETRY: dict[str, Any] = (
+    {"telemetry": {"tracing": False, "metrics": False, "logs": False}}
+    if "telemetry" in inspect.signature(FastAPI.__init__).parameters else {}
+)
+
+
 def create_app(settings: Settings, db: Database, platform: Platform | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -56,6 +69,7 @@ def create_app(settings: Settings, db: Database, platform: Platform | None = Non
             await db.dispose()
 
     api = FastAPI(
+        **_NO_TELEMETRY,
         title="Railway hotline API",
         version="0.1.0",
         description="Ticket and train look-ups, lost-and-found, work orders, calls, agents and QA "
@@ -88,6 +102,9 @@ def create_app(settings: Settings, db: Database, platform: Platform | None = Non
     api.include_router(shifts.router)
     api.include_router(wall.router)
     api.include_router(session.router)
+    api.include_router(dialplan_services.router)
+    api.include_router(flows.router)
+    api.include_router(pbx_view.router)
     install_pages(api)
 
     @api.get(

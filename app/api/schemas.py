@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 from typing import Annotated, Generic, TypeVar
 
 from pydantic import (
@@ -43,6 +43,7 @@ def _iso_only(value: object) -> object:
 # Dates and datetimes given to the API: ISO 8601 text only, as documented.
 QueryDatetime = Annotated[datetime, BeforeValidator(_iso_only)]
 IsoDate = Annotated[date, BeforeValidator(_iso_only)]
+IsoTime = Annotated[time, BeforeValidator(_iso_only)]
 
 # Path form of a train number; the route normalises it (spaces, case).
 TRAIN_NUMBER_PATH = r"^\s*[GDCZTKgdcztk](\s*\d){1,4}\s*$"

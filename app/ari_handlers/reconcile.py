@@ -22,10 +22,13 @@ HELPERS = ("Snoop/", "AudioSocket/", "UnicastRTP/", "Announcer/", "Recorder/", "
 
 @dataclass(frozen=True)
 class TalkLeft:
-    """A caller and an agent still bridged: the conversation goes on under a new task."""
+    """A caller and an agent still bridged: the conversation goes on under a new task.
+    `held`: the caller was on hold (in a holding bridge, the agent alone in the talk bridge);
+    the new task brings the caller back to the agent."""
 
     bridge_id: str
     agent_channel: str
+    held: bool = False
 
 
 @dataclass
@@ -46,6 +49,12 @@ def stasis_args(channel: Channel, app: str) -> list[str] | None:
         return None
     name, *args = plan.app_data.split(",")
     return args if name == app else None
+
+
+def _call_of(leg: Channel, app: str) -> str | None:
+    """The caller channel an agent leg belongs to (its Stasis arguments: agent,<call id>)."""
+    args = stasis_args(leg, app) or []
+    return args[1] if len(args) > 1 else None
 
 
 def _older_than(created: datetime | None, min_age: float, now: float) -> bool:
@@ -91,6 +100,14 @@ def sort_leftovers(channels: list[Channel], bridges: list[Bridge], app: str,
         if bridge.bridge_type == "mixing" and len(caller) == 1 and len(agents) == 1:
             [caller_id], [leg_id] = caller, agents
             found.talks[caller_id] = TalkLeft(bridge.id, leg_id)
+            talking.add(leg_id)
+        elif bridge.bridge_type == "mixing" and not caller and len(agents) == 1 \
+                and (held := _call_of(legs[next(iter(agents))], app)) in callers \
+                and held not in found.talks:
+            # The agent alone in the talk: its caller was on hold (the holding bridge goes;
+            # a caller is in one bridge at a time, so it has no other talk).
+            [leg_id] = agents
+            found.talks[held] = TalkLeft(bridge.id, leg_id, held=True)
             talking.add(leg_id)
         else:
             found.destroy.append(bridge)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta, timezone
+from typing import overload
 
 CST = timezone(timedelta(hours=8), "CST")
 
@@ -27,6 +28,17 @@ def hhmm(minutes: int | None) -> str | None:
     return f"{(minutes // 60) % 24:02d}:{minutes % 60:02d}"
 
 
-def as_utc(moment: datetime) -> datetime:
-    """An aware datetime: SQLite hands stored ones back naive, and everything is stored in UTC."""
+@overload
+def as_utc(moment: datetime) -> datetime: ...
+
+
+@overload
+def as_utc(moment: None) -> None: ...
+
+
+def as_utc(moment: datetime | None) -> datetime | None:
+    """An aware datetime: SQLite hands stored ones back naive, and everything is stored in UTC.
+    None stays None (a column not set yet)."""
+    if moment is None:
+        return None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -332,7 +332,7 @@ class QueueEntry(Base):
     queue: Mapped[str] = mapped_column(String(40))
     priority: Mapped[bool] = mapped_column(Boolean, default=False)
     reason: Mapped[str] = mapped_column(String(200))
-    entered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    entered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
     left_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     result: Mapped[QueueResult | None] = mapped_column(_enum(QueueResult))
     skill: Mapped[str | None] = mapped_column(String(20))
@@ -679,3 +679,7 @@ class Shift(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     center: Mapped[Center] = relationship()
     agent: Mapped[Agent] = relationship()
+
+
+# The dialplan services' tables live with their feature; imported here so the schema is whole.
+from app.agi import models as _agi_models  # noqa: E402,F401

@@ -10,12 +10,13 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import (
-    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
+
+from app.db.raw import RawPool, sqlite_pragmas
 
 
 def normalise_url(url: str) -> str:
@@ -25,16 +26,6 @@ def normalise_url(url: str) -> str:
     if url.startswith(("postgresql://", "postgres://")):
         return "postgresql+asyncpg://" + url.split("://", 1)[1]
     return url
-
-
-def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
-    cur = dbapi_conn.cursor()
-    # WAL lets the API read while a call writes; busy_timeout waits out short write locks.
-    cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA synchronous=NORMAL")
-    cur.execute("PRAGMA busy_timeout=10000")
-    cur.execute("PRAGMA foreign_keys=ON")
-    cur.close()
 
 
 # Connections kept open. A connection beyond the pool is closed again when returned, and opening
@@ -91,7 +82,7 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
         from app.db.sqlite_driver import dbapi
 
         engine = create_async_engine(url, module=dbapi(), **pool, **kwargs)
-        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "connect", sqlite_pragmas)
         return engine
     # No pre-ping: asyncpg's costs three round trips (BEGIN, ping, ROLLBACK) on every checkout,
     # more than the look-up itself. A connection the server dropped fails one query instead, and
@@ -104,7 +95,9 @@ class Database:
         self.url = normalise_url(url)
         self.engine = create_engine(self.url)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
-        self._autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        dialect = self.engine.dialect
+        # The busiest statements skip SQLAlchemy (app.db.raw); opened on first use.
+        self.raw = RawPool(dialect, dialect.create_connect_args(self.engine.url))
 
     @property
     def dialect(self) -> str:
@@ -113,15 +106,6 @@ class Database:
     def session(self) -> AsyncSession:
         return self.sessions()
 
-    def reader(self) -> AsyncConnection:
-        """A connection for one read-only query, as cheap as the engine allows.
-
-        PostgreSQL: autocommit, so the query is one round trip instead of BEGIN, query,
-        ROLLBACK. SQLite's driver opens no transaction for a SELECT and skips the rollback.
-        """
-        if self.dialect == "postgresql":
-            return self._autocommit.connect()
-        return self.engine.connect()
-
     async def dispose(self) -> None:
+        await self.raw.close()
         await self.engine.dispose()

@@ -38,11 +38,10 @@ def chosen_date(ctx: CallContext) -> date:
 async def _order(ctx: CallContext) -> OrderView | ActionResult:
     """The verified order, or the result to report: no match, or locked."""
     try:
-        async with ctx.db.session() as session:
-            view = await lookup_order(
-                session, ctx.vars.get("order_no", ""), ctx.vars.get("id_last4", ""),
-                ctx.throttle, caller=ctx.caller or None,
-            )
+        view = await lookup_order(
+            ctx.db, ctx.vars.get("order_no", ""), ctx.vars.get("id_last4", ""),
+            ctx.throttle, caller=ctx.caller or None,
+        )
     except OrderLocked as locked:
         return ActionResult(False, summary=f"{locked.scope} locked", verification="locked")
     if view is None:

@@ -17,6 +17,7 @@ from app.db.models import CallOutcome, QueueResult
 from app.db.session import Database
 from app.events import CallEnded, CallStarted, EventFeed, QueueLeft
 from app.ivr.context import CallContext, Voice
+from app.ivr.library import FlowLibrary
 from app.ivr.model import Flow
 from app.ivr.runner import FlowRunner
 from app.services import call_records, outcomes
@@ -30,16 +31,43 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def ivr_handler(flow: Flow, db: Database, voice: Voice,
+# Channel variables the dialplan services set (app/agi) and the flow variables they become.
+DIALPLAN_VARS = {"HOTLINE_LANG": "caller_lang", "HOTLINE_PRIORITY": "priority",
+                 "HOTLINE_REPEAT": "repeat", "HOTLINE_OPEN": "open", "HOTLINE_MODE": "mode"}
+
+
+async def dialplan_vars(call: Call) -> tuple[str, dict[str, str]]:
+    """(menu variant, flow variables) from what the dialplan services set on the channel;
+    a variable that is not there (no AGI on this dialplan) is left out."""
+    names = ["HOTLINE_FLOW", *DIALPLAN_VARS]
+    got = await asyncio.gather(*(call.rest.get_variable(call.id, n) for n in names),
+                               return_exceptions=True)
+    found = {n: v for n, v in zip(names, got, strict=True) if isinstance(v, str) and v}
+    flow_vars = {DIALPLAN_VARS[n]: v for n, v in found.items() if n in DIALPLAN_VARS}
+    if "priority" in flow_vars:
+        flow_vars["priority"] = "true" if flow_vars["priority"] == "1" else "false"
+    if "open" in flow_vars:
+        flow_vars["open"] = "false" if flow_vars["open"] == "0" else "true"
+    return found.get("HOTLINE_FLOW", ""), flow_vars
+
+
+def ivr_handler(flow: Flow | FlowLibrary, db: Database, voice: Voice,
                 speech: Callable[[], CallerSpeech | None] = lambda: None,
                 events: EventFeed | None = None,
                 acd: Callable[[], Acd | None] = lambda: None,
                 throttle: LookupThrottle | None = None) -> CallHandler:
+    """Runs a flow for every call: the one flow given, or from a library the menu variant the
+    dialplan's route service chose for the called number (HOTLINE_FLOW)."""
     feed = events or EventFeed()
     lookups = throttle or LookupThrottle()
+    library = flow if isinstance(flow, FlowLibrary) else FlowLibrary({flow.name: flow}, flow.name)
 
     async def handle(call: Call) -> None:
         await note_sip_call_id(call)
+        variant, flow_vars = await dialplan_vars(call)
+        flow = library.get(variant)
+        if variant:
+            call.trace.step("dialplan", flow=flow.name, **flow_vars)
         try:
             async with db.session() as session:
                 await call_records.open_call(session, call.trace, reopen=call.adopted)
@@ -49,7 +77,8 @@ def ivr_handler(flow: Flow, db: Database, voice: Voice,
         feed.publish(CallStarted(call_id=call.id, caller=mask_phone(call.trace.caller) or "",
                                  called=call.trace.called))
         ctx = CallContext(db=db, voice=voice, call_id=call.id, caller=call.trace.caller,
-                          speech=speech(), events=feed, acd=acd(), throttle=lookups)
+                          speech=speech(), events=feed, acd=acd(), throttle=lookups,
+                          vars=flow_vars)
         try:
             if call.adopted:  # answered long ago, by the process that died
                 await FlowRunner(flow, call, ctx).resume()

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from app.ari_handlers.call import Call, CallHungUp
 from app.ari_handlers.rest import AriError
 from app.core.calltrace import EndedBy
-from app.db.models import CallOutcome, Channel, WorkOrderType
+from app.db.models import CallOutcome, Channel, QueueResult, WorkOrderType
 from app.events import QueueJoined
 from app.ivr.actions import ACTIONS
 from app.ivr.context import CallContext
@@ -466,7 +466,11 @@ class FlowRunner:
                                ctx.vars, ctx.lang, ctx.priority)
             await visit.resume_talk(left.agent, left.leg_id, call.talk)
             if visit.transfer is not None:  # transferred to a queue after the restart
-                await self._follow_transfers(visit)
+                ended, queue = await self._follow_transfers(visit)
+                target = self._message_node(queue, None)
+                if ended == QueueResult.MESSAGE and target:
+                    await self.run(target)
+                    return
             await call.hangup("normal")
             return
         if call.talk is not None:  # bridged to an agent leg nothing knows of: end that leg
@@ -488,11 +492,22 @@ class FlowRunner:
         await self.say_prompt("service_resumed", interrupt=False)
         await self.run(RESUME_NODE if RESUME_NODE in self.flow.nodes else None)
 
+    async def agents_closed(self) -> End | Jump:
+        """No agent outside hours: say so and go back to self-service once; the second time
+        the call ends (a caller who only wants an agent is not led round in circles)."""
+        told = self.ctx.vars.get("agents_closed_told") == "true"
+        self.call.trace.step("agents_closed", mode=self.ctx.vars.get("mode", ""))
+        await self.say_prompt("agents_closed", interrupt=False)
+        self.ctx.outcome_reason = "agents closed"
+        if told:
+            return End("agents closed")
+        self.ctx.vars["agents_closed_told"] = "true"
+        return Jump(self.flow.start)
+
     async def _queue_for_agent(self, a: EnqueueStep, entry_id: int,
                                entered: float | None = None) -> End | Jump:
         """The ACD takes the caller to an agent (or a callback, or a message)."""
         from app.acd.waiting import QueueVisit
-        from app.db.models import QueueResult
 
         assert self.ctx.acd is not None
         visit = QueueVisit(self.ctx.acd, self.call, a.queue, entry_id, self.say_prompt,
@@ -506,7 +521,11 @@ class FlowRunner:
             self.ctx.queue_entry_id = None  # the visit closed it and said so on the feed
         self.call.trace.step("dequeued", queue=a.queue, result=result.value)
         if visit.transfer is not None:
-            await self._follow_transfers(visit)
+            # Transferred by an agent: where the caller ended up decides what comes next.
+            result, queue = await self._follow_transfers(visit)
+            target = self._message_node(queue, a)
+            if result == QueueResult.MESSAGE and target:
+                return Jump(target)
             return End("normal")
         if result == QueueResult.MESSAGE and a.on_message:
             self.ctx.outcome = CallOutcome.SELF_SERVICE
@@ -515,16 +534,24 @@ class FlowRunner:
             self.ctx.outcome_reason = result.value  # still TRANSFERRED: handed to the queue
         return End("normal")
 
-    async def _follow_transfers(self, visit: QueueVisit) -> None:
+    def _message_node(self, queue: str, fallback: EnqueueStep | None) -> str | None:
+        """Where a caller who chose to leave a message in `queue` goes: the message node of
+        the flow's step for that queue, else the one of the step the caller came through."""
+        step = next((s.args for node in self.flow.nodes.values() for s in node
+                     if isinstance(s.args, EnqueueStep) and s.args.queue == queue
+                     and s.args.on_message), fallback)
+        return step.on_message if step is not None else None
+
+    async def _follow_transfers(self, visit: QueueVisit) -> tuple[QueueResult, str]:
         """An agent transferred the caller to a queue: the caller waits there (a new entry,
         the same call record and recording) for the next agent, as often as agents transfer
-        it on. Ends when the caller's last talk or wait does."""
+        it on. Ends when the caller's last talk or wait does: (how it ended, in which queue)."""
         from app.acd import records
         from app.acd.waiting import QueueVisit
-        from app.db.models import QueueResult
 
         acd = self.ctx.acd
         assert acd is not None
+        result, queue = QueueResult.CONNECTED, visit.queue
         try:
             while (moved := visit.transfer) is not None:
                 entry_id = await records.transfer_entry(
@@ -545,14 +572,18 @@ class FlowRunner:
                 finally:
                     self.ctx.queue_entry_id = None
                 self.call.trace.step("dequeued", queue=moved.queue, result=result.value)
+                queue = moved.queue
                 if result != QueueResult.CONNECTED:
-                    break  # a callback, a message or no agents: the call ends here
+                    break  # a callback, a message or no agents: the talk with agents ends
         finally:
             if acd.recorder is not None:  # the recording went on across the transfers
                 acd.recorder.stop(self.call.id,
                                   partial=self.call.trace.ended_by == EndedBy.PBX_RESTART)
+        return result, queue
 
     async def enqueue(self, a: EnqueueStep) -> End | Jump:
+        if self.ctx.vars.get("open") == "false":  # outside agents' hours (business_hours AGI)
+            return await self.agents_closed()
         reason = self.expand(a.reason)
         async with self.ctx.db.session() as session:
             entry = await call_records.enter_queue(

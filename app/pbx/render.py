@@ -40,6 +40,8 @@ def placeholder_values(settings: Settings, creds: Credentials) -> dict[str, str]
         "HOTLINE_NUMBER": settings.hotline_number,
         "PBX_DIR": str(settings.pbx_dir),
         "PASSENGER_PORT": str(settings.passenger_port),
+        "AGI_HOST": settings.agi_host,
+        "AGI_PORT": str(settings.agi_port),
     }
 
 
@@ -47,8 +49,10 @@ def render_switches(settings: Settings) -> dict[str, bool]:
     return {"DEV_LINES": settings.dev_lines}
 
 
-def select_blocks(name: str, text: str, switches: dict[str, bool]) -> str:
-    """The text without the blocks whose switch is off (and without the block markers)."""
+def select_blocks(name: str, text: str, switches: dict[str, bool],
+                  keep_numbers: bool = False) -> str:
+    """The text without the blocks whose switch is off (and without the block markers);
+    `keep_numbers` leaves an empty line for each line taken out, so line N stays line N."""
     kept: list[str] = []
     block: tuple[str, int] | None = None  # (switch, line of its IF)
     for number, line in enumerate(text.splitlines(keepends=True), start=1):
@@ -56,7 +60,11 @@ def select_blocks(name: str, text: str, switches: dict[str, bool]) -> str:
         if marker is None:
             if block is None or switches[block[0]]:
                 kept.append(line)
+            elif keep_numbers:
+                kept.append("\n")
             continue
+        if keep_numbers:
+            kept.append("\n")
         word, switch = marker.groups()
         if switch not in switches:
             known = ", ".join(sorted(switches))
@@ -77,8 +85,8 @@ def select_blocks(name: str, text: str, switches: dict[str, bool]) -> str:
 
 
 def render_text(name: str, text: str, values: dict[str, str],
-                switches: dict[str, bool] | None = None) -> str:
-    text = select_blocks(name, text, switches or {})
+                switches: dict[str, bool] | None = None, keep_numbers: bool = False) -> str:
+    text = select_blocks(name, text, switches or {}, keep_numbers)
 
     def sub(match: re.Match[str]) -> str:
         key = match.group(1)

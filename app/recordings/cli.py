@@ -11,9 +11,11 @@ from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.acd.routing import RoutingError, load_routing
 from app.config import get_settings
 from app.db.session import Database
 from app.recordings import library
+from app.recordings.retention import Retention
 
 
 async def _in_session(work: Callable[[AsyncSession], Awaitable[int]]) -> int:
@@ -44,22 +46,46 @@ def _verify(args: argparse.Namespace) -> int:
     return asyncio.run(_in_session(work))
 
 
+def _retention(args: argparse.Namespace) -> Retention | None:
+    """--older-than for all, else each queue's retention from the routing file; None (and
+    the reason on stderr) when either is unusable."""
+    if args.older_than is not None:
+        if not args.older_than >= 0:
+            print("hotline: error: --older-than must be 0 or more days", file=sys.stderr)
+            return None
+        return Retention.uniform(args.older_than)
+    settings = get_settings()
+    try:
+        rules = load_routing(settings.routing_file)
+    except RoutingError as exc:
+        print(f"hotline: error: the routing file has problems, nothing purged:\n{exc}",
+              file=sys.stderr)
+        return None
+    return Retention.from_routing(rules, settings.recording_retention_days)
+
+
 def _purge(args: argparse.Namespace) -> int:
-    if args.older_than < 0:
-        print("hotline: error: --older-than must be 0 or more days", file=sys.stderr)
+    retention = _retention(args)
+    if retention is None:
         return 2
 
     async def work(session: AsyncSession) -> int:
-        found = await library.purge(session, get_settings(), args.older_than, args.dry_run)
+        found = await library.purge(session, get_settings(), retention, args.dry_run)
         if args.json:
-            print(json.dumps({"dry_run": args.dry_run, "recordings": found},
-                             ensure_ascii=False))
+            print(json.dumps({"dry_run": args.dry_run, "retention": retention.as_dict(),
+                              "recordings": found}, ensure_ascii=False))
+            return 0
+        verb = "would delete" if args.dry_run else "deleted"
+        if retention.per_queue:
+            queues = ", ".join(f"{q} {d:g}" for q, d in sorted(retention.by_queue.items()))
+            print(f"{verb} {len(found)} recordings past their retention (default "
+                  f"{retention.default_days:g} days" + (f"; {queues}" if queues else "") + ")")
         else:
-            verb = "would delete" if args.dry_run else "deleted"
-            print(f"{verb} {len(found)} recordings started more than {args.older_than:g} "
-                  "days ago")
-            for item in found:
-                print(f"  #{item['id']} {item['started_at']} {item['path']}")
+            print(f"{verb} {len(found)} recordings started more than "
+                  f"{retention.default_days:g} days ago")
+        for item in found:
+            print(f"  #{item['id']} {item['started_at']} {item['queue'] or '-'} "
+                  f"({item['retention_days']:g} days) {item['path']}")
         return 0
 
     return asyncio.run(_in_session(work))
@@ -92,12 +118,19 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                         help='print {"checked", "ok", "bad": [...], "missing": [...]}')
     verify.set_defaults(func=_verify)
     purge = rec_sub.add_parser(
-        "purge", help="delete recordings older than N days (audited)",
-        description="Delete the files of recordings started more than N days ago; each "
-        "keeps its row (status purged) and an audit entry.")
-    purge.add_argument("--older-than", type=float, required=True, metavar="DAYS")
+        "purge", help="delete recordings past their queue's retention (audited)",
+        description="Delete the files of recordings past their retention; each keeps its "
+        "row (status purged) and an audit entry. Without --older-than each recording is kept "
+        "for its queue's retention_days (routing file), or HOTLINE_RECORDING_RETENTION_DAYS "
+        "(default 180) when the queue sets none or the call never reached a queue. "
+        "--older-than DAYS applies one number to every recording instead. Run it daily, e.g. "
+        "from cron, and with --dry-run first to see what would go.")
+    purge.add_argument("--older-than", type=float, metavar="DAYS",
+                       help="delete every recording started more than DAYS ago, whatever "
+                       "its queue's retention")
     purge.add_argument("--dry-run", action="store_true", help="list them, delete nothing")
-    purge.add_argument("--json", action="store_true")
+    purge.add_argument("--json", action="store_true",
+                       help='print {"dry_run", "retention", "recordings": [...]}')
     purge.set_defaults(func=_purge)
     export = rec_sub.add_parser(
         "export", help="write one call's recording as WAV (one side or both)",

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import struct
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,16 +13,13 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
-from app.core.clock import now
+from app.core.clock import as_utc, now
 from app.db.models import CallRecord, Recording, RecordingAccess, RecordingStatus
 from app.recordings import wavfile
 from app.recordings.recorder import recordings_dir
+from app.recordings.retention import Retention
 
 KEPT = (RecordingStatus.READY, RecordingStatus.PARTIAL)
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def audit(session: AsyncSession, recording_id: int, actor: str, action: str,
@@ -80,26 +76,29 @@ async def verify_all(session: AsyncSession, settings: Settings) -> Verification:
     return result
 
 
-async def purge(session: AsyncSession, settings: Settings, older_than_days: float,
+async def purge(session: AsyncSession, settings: Settings, retention: Retention | float,
                 dry_run: bool, actor: str = "cli") -> list[dict[str, Any]]:
-    """Recordings started more than N days ago: their files deleted, each row kept as
-    `purged` with an audit entry. A dry run only lists them."""
-    cutoff = now() - timedelta(days=older_than_days)
+    """Recordings past their retention (a number: started more than that many days ago):
+    their files deleted, each row kept as `purged` with an audit entry. A dry run only lists
+    them."""
+    if not isinstance(retention, Retention):
+        retention = Retention.uniform(retention)
     found = []
     for rec in await session.scalars(select(Recording).where(
-            Recording.started_at < cutoff,
+            retention.expired(now()),
             Recording.status.in_([*KEPT, RecordingStatus.MISSING]))
             .order_by(Recording.id)):
         path = file_of(settings, rec)
-        found.append({"id": rec.id, "call_id": rec.call_id,
-                      "started_at": _aware(rec.started_at).isoformat(),
+        found.append({"id": rec.id, "call_id": rec.call_id, "queue": rec.queue,
+                      "retention_days": retention.days_for(rec.queue),
+                      "started_at": as_utc(rec.started_at).isoformat(),
                       "path": str(path) if path else None, "size_bytes": rec.size_bytes})
         if dry_run:
             continue
         if path is not None:
             await asyncio.to_thread(path.unlink, True)
         rec.status, rec.purged_at, rec.path = RecordingStatus.PURGED, now(), None
-        audit(session, rec.id, actor, "purge", f"older than {older_than_days:g} days")
+        audit(session, rec.id, actor, "purge", retention.reason(rec.queue))
     return found
 
 
@@ -125,8 +124,8 @@ async def export(session: AsyncSession, settings: Settings, call_id: str, side: 
     problem = await asyncio.to_thread(check_file, path, rec)
     if problem is not None or path is None:
         raise ExportError(f"recording of call {call_id} does not verify: {problem}")
-    lead = max(0.0, (_aware(rec.started_at) - _aware(call.started_at)).total_seconds())
-    total = (_aware(call.ended_at) - _aware(call.started_at)).total_seconds() \
+    lead = max(0.0, (as_utc(rec.started_at) - as_utc(call.started_at)).total_seconds())
+    total = (as_utc(call.ended_at) - as_utc(call.started_at)).total_seconds() \
         if call.ended_at else lead + (rec.duration_seconds or 0)
     duration = await asyncio.to_thread(_write_side, path, SIDES[side], lead, total, out)
     audit(session, rec.id, actor, "export", f"{side} -> {out.name}")

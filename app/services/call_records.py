@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from app.core.calltrace import CallTrace, EndedBy
-from app.core.clock import now
+from app.core.clock import as_utc, now
 from app.db.models import (
     Agent,
     AgentLeg,
@@ -99,9 +99,7 @@ async def leave_queue(session: AsyncSession, entry_id: int, result: QueueResult)
     entry = await session.get(QueueEntry, entry_id)
     if entry is not None and entry.left_at is None:
         left = now()
-        entered = entry.entered_at
-        # SQLite hands back naive datetimes; everything is stored in UTC.
-        entered = entered if entered.tzinfo else entered.replace(tzinfo=UTC)
+        entered = as_utc(entry.entered_at)
         entry.left_at = left
         entry.result = QueueResult(result)
         entry.wait_seconds = round((left - entered).total_seconds(), 3)

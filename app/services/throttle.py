@@ -2,11 +2,11 @@
 
 The failures live in the database (table `lookup_failures`), so a lock holds across restarts
 and across every app instance sharing the database. Only failures are written: a correct
-look-up costs one indexed read. Attempts on one order number are taken one at a time (an
-asyncio lock in this process; on PostgreSQL also a transaction-scoped advisory lock shared by
-all instances), so parallel guesses cannot all pass the check before the first failure is
-stored. Several processes on one SQLite file are not serialised against each other: each may
-let one attempt through at the same moment.
+look-up costs one indexed read beside the order's. Attempts on one order number are taken one
+at a time (an asyncio lock in this process; on PostgreSQL also an advisory lock shared by all
+instances, held until the attempt's failure is stored), so parallel guesses cannot all pass the
+check before the first failure is stored. Several processes on one SQLite file are not
+serialised against each other: each may let one attempt through at the same moment.
 """
 
 from __future__ import annotations
@@ -15,14 +15,13 @@ import asyncio
 import hashlib
 import re
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, delete, func, select, text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import bindparam, delete, func, insert, select
 
 from app.db.models import LookupFailure
+from app.db.raw import RawConnection, RawPool, Row
+from app.db.session import Database
 
 
 @dataclass(frozen=True)
@@ -73,77 +72,170 @@ def caller_key(number: str) -> str:
 
 
 class _KeyedLocks:
-    """One asyncio lock per key, dropped when nobody holds or waits for it."""
+    """One asyncio lock per key, dropped when nobody holds or waits for it. (Plain methods and
+    classes, no @asynccontextmanager: an async generator per use costs on the busiest path.)"""
 
     def __init__(self) -> None:
         self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
 
-    @asynccontextmanager
-    async def hold(self, key: str) -> AsyncIterator[None]:
-        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
+    async def acquire(self, key: str) -> None:
+        lock, users = self._locks.get(key) or (asyncio.Lock(), 0)
         self._locks[key] = (lock, users + 1)
         try:
-            async with lock:
-                yield
-        finally:
-            lock, users = self._locks[key]
-            if users <= 1:
-                del self._locks[key]
-            else:
-                self._locks[key] = (lock, users - 1)
+            await lock.acquire()
+        except BaseException:
+            self._leave(key)
+            raise
+
+    def release(self, key: str) -> None:
+        self._locks[key][0].release()
+        self._leave(key)
+
+    def _leave(self, key: str) -> None:
+        lock, users = self._locks[key]
+        if users <= 1:
+            del self._locks[key]
+        else:
+            self._locks[key] = (lock, users - 1)
+
+    def hold(self, key: str) -> _Held:
+        return _Held(self, key)
+
+
+class _Held:
+    def __init__(self, locks: _KeyedLocks, key: str) -> None:
+        self.locks, self.key = locks, key
+
+    async def __aenter__(self) -> None:
+        await self.locks.acquire(self.key)
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.locks.release(self.key)
 
 
 _ORDERS = _KeyedLocks()
 
 
-# Built once: this runs before every look-up.
+# Every key of an attempt in one fixed-size IN list (padded with the order's key): one
+# statement compiled once, whatever the attempt's keys.
+MAX_KEYS = 3
 FAILURES_QUERY = (
     select(LookupFailure.key, func.count(), func.min(LookupFailure.at))
-    .where(LookupFailure.key.in_(bindparam("keys", expanding=True)),
+    .where(LookupFailure.key.in_([bindparam(f"key{i}") for i in range(MAX_KEYS)]),
            LookupFailure.at > bindparam("since"))
     .group_by(LookupFailure.key)
 )
+FORGET_EXPIRED = delete(LookupFailure).where(LookupFailure.at <= bindparam("before"))
+STORE_FAILURE = insert(LookupFailure).values(key=bindparam("key"), at=bindparam("at"))
+# Session-level, so no transaction is needed around the reads; released by the attempt, or by
+# the server when the raw pool closes a connection whose borrower failed half-way.
+ORDER_LOCK = select(func.pg_advisory_lock(func.hashtext(bindparam("key"))))
+ORDER_UNLOCK = select(func.pg_advisory_unlock(func.hashtext(bindparam("key"))))
 
 
 def now() -> float:
     return time.time()
 
 
+def order_lock_key(attempt: Attempt) -> dict[str, str]:
+    return {"key": f"order:{attempt.order_no}"}
+
+
+@dataclass
+class Turn:
+    """An attempt's exclusive turn on its order number: the connection to judge it on."""
+
+    conn: RawConnection
+    attempt: Attempt
+    throttle: LookupThrottle
+    pool: RawPool
+    # PostgreSQL: the judging statement released the order's lock (a success, seen in its own
+    # snapshot); nothing is left to release.
+    released: bool = False
+
+    def check_values(self) -> dict[str, object]:
+        """FAILURES_QUERY's parameters: the attempt's keys, the start of the window."""
+        keys = list(self.attempt.limits(self.throttle.policy))
+        keys += keys[:1] * (MAX_KEYS - len(keys))
+        values: dict[str, object] = {f"key{i}": key for i, key in enumerate(keys)}
+        values["since"] = now() - self.throttle.policy.window
+        return values
+
+    def locked(self, failures: list[Row]) -> OrderLocked | None:
+        """The lock to answer with if any key has its most failures within the window."""
+        at = now()
+        limits = self.attempt.limits(self.throttle.policy)
+        worst: OrderLocked | None = None
+        for key, count, oldest in failures:
+            scope, most = limits[key]
+            if count >= most:
+                locked = OrderLocked(oldest + self.throttle.policy.window - at, scope)
+                if worst is None or locked.retry_after > worst.retry_after:
+                    worst = locked
+        return worst
+
+    async def failed(self) -> None:
+        """Store one failure against every key of the attempt (and forget expired ones)."""
+        if self.released:  # never expected (released only on a success): take it again
+            await self.conn.fetch((self.pool.compile(ORDER_LOCK), order_lock_key(self.attempt)))
+            self.released = False
+        at = now()
+        await self.conn.write(
+            (self.pool.compile(FORGET_EXPIRED), [{"before": at - self.throttle.policy.window}]),
+            (self.pool.compile(STORE_FAILURE),
+             [{"key": key, "at": at} for key in self.attempt.limits(self.throttle.policy)]),
+        )
+
+
 class LookupThrottle:
     def __init__(self, policy: ThrottlePolicy | None = None) -> None:
         self.policy = policy or ThrottlePolicy()
 
-    @asynccontextmanager
-    async def attempt(self, session: AsyncSession, attempt: Attempt) -> AsyncIterator[None]:
-        """Serialise attempts on this order, then raise OrderLocked if any key is locked."""
-        async with _ORDERS.hold(attempt.order_no):
-            if session.get_bind().dialect.name == "postgresql":
-                await session.execute(
-                    text("select pg_advisory_xact_lock(hashtext(:key))"),
-                    {"key": f"order:{attempt.order_no}"},
-                )
-            await self.check(session, attempt)
-            yield
+    def attempt(self, db: Database, attempt: Attempt) -> Attempting:
+        """Attempts on one order number one at a time: this process's, and on PostgreSQL every
+        instance's. The caller reads FAILURES_QUERY first and hands its rows to locked(); nothing
+        may be raised inside the turn but real failures (so the connection is kept)."""
+        return Attempting(self, db, attempt)
 
-    async def check(self, session: AsyncSession, attempt: Attempt) -> None:
-        at = now()
-        limits = attempt.limits(self.policy)
-        rows = await session.execute(
-            FAILURES_QUERY, {"keys": list(limits), "since": at - self.policy.window})
-        worst: OrderLocked | None = None
-        for key, count, oldest in rows:
-            scope, most = limits[key]
-            if count >= most:
-                locked = OrderLocked(oldest + self.policy.window - at, scope)
-                if worst is None or locked.retry_after > worst.retry_after:
-                    worst = locked
-        if worst is not None:
-            raise worst
 
-    async def failed(self, session: AsyncSession, attempt: Attempt) -> None:
-        """Store one failure against every key of the attempt (and forget expired ones)."""
-        at = now()
-        await session.execute(delete(LookupFailure).where(
-            LookupFailure.at <= at - self.policy.window))
-        session.add_all(LookupFailure(key=key, at=at) for key in attempt.limits(self.policy))
-        await session.commit()
+class Attempting:
+    """`async with throttle.attempt(db, attempt) as turn`: the order's turn, held."""
+
+    def __init__(self, throttle: LookupThrottle, db: Database, attempt: Attempt) -> None:
+        self.throttle, self.pool, self.attempt = throttle, db.raw, attempt
+        self.pg = db.raw.name == "postgresql"
+        self.key = order_lock_key(attempt)
+        self.conn: RawConnection | None = None
+        self.turn: Turn | None = None
+
+    async def __aenter__(self) -> Turn:
+        await _ORDERS.acquire(self.attempt.order_no)
+        try:
+            self.conn = await self.pool.acquire()
+            if self.pg:
+                try:
+                    await self.conn.fetch((self.pool.compile(ORDER_LOCK), self.key))
+                except BaseException:
+                    self.pool.release(self.conn, failed=True)
+                    raise
+        except BaseException:
+            _ORDERS.release(self.attempt.order_no)
+            raise
+        self.turn = Turn(self.conn, self.attempt, self.throttle, self.pool)
+        return self.turn
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
+        assert self.conn is not None
+        failed = exc_type is not None
+        try:
+            if self.pg and not failed and not (self.turn and self.turn.released):
+                # After a clean turn only: otherwise the pool closes the connection, and the
+                # server releases the lock with it.
+                try:
+                    await self.conn.fetch((self.pool.compile(ORDER_UNLOCK), self.key))
+                except BaseException:
+                    failed = True
+                    raise
+        finally:
+            self.pool.release(self.conn, failed=failed)
+            _ORDERS.release(self.attempt.order_no)

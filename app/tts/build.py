@@ -60,7 +60,7 @@ def _read_manifest(path: Path) -> dict[str, str]:
 
 
 def _write_manifest(path: Path, keys: dict[str, str]) -> None:
-    tmp = path.with_suffix(".tmp")
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")  # builds running side by side never share it
     tmp.write_text(json.dumps({"prompts": dict(sorted(keys.items()))}, indent=1) + "\n")
     os.replace(tmp, path)
 

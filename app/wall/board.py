@@ -6,8 +6,9 @@ Definitions (the center's day, Asia/Shanghai; a wait is counted the day it ends)
 - answered: waits an agent answered, counted at the answer, by the queue and the center where
   the caller entered; an overflowed call also counts as overflow-out there and overflow-in at
   the answering agent's center;
-- abandoned: the caller hung up while waiting, after `short_abandon_seconds` at least; shorter
-  ones are short abandons, counted apart;
+- abandoned: the caller hung up while waiting, after `short_abandon` seconds at least (the
+  setting HOTLINE_SHORT_ABANDON_SECONDS, the statistics' threshold too); shorter ones are
+  short abandons, counted apart;
 - offered: answered + abandoned + callbacks + messages + no agents (waits the platform ended,
   shutdown, restarts, lost media, are counted apart as `platform_ended`, never as abandons);
 - 人工接通率 (answer_rate) = answered / offered;
@@ -128,6 +129,7 @@ _RANK: dict[Level, int] = {"ok": 0, "warn": 1, "alert": 2}
 @dataclass
 class Board:
     rules: RoutingRules
+    short_abandon: float  # seconds: HOTLINE_SHORT_ABANDON_SECONDS, as in the statistics
     day: date = field(default_factory=lambda: center_day(time.time()))
     queues: dict[str, Counters] = field(default_factory=dict)
     centers: dict[str, Counters] = field(default_factory=dict)
@@ -164,10 +166,9 @@ class Board:
 
     def count_end(self, queue: str, center: str, result: str, wait: float | None) -> None:
         """A wait that ended without an agent."""
-        short = self.rules.wallboard.short_abandon_seconds
         for c in self._both(queue, center):
             if result == "abandoned":
-                if wait is not None and wait < short:
+                if wait is not None and wait < self.short_abandon:
                     c.short_abandoned += 1
                 else:
                     c.abandoned += 1
@@ -306,7 +307,7 @@ class Board:
             "kind": "wall.snapshot", "at": now, "day": self.day.isoformat(),
             "timezone": "Asia/Shanghai",
             "thresholds": self.rules.wallboard.thresholds.model_dump(),
-            "short_abandon_seconds": self.rules.wallboard.short_abandon_seconds,
+            "short_abandon_seconds": self.short_abandon,
             **self.tiles(now),
             "agents": [self.agents[n].as_dict() for n in sorted(self.agents)],
         }

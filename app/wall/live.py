@@ -63,10 +63,10 @@ class Screen:
 
 class Wall:
     def __init__(self, db: Database, rules: RoutingRules, events: EventFeed,
-                 push_every: float = PUSH_EVERY) -> None:
+                 short_abandon: float, push_every: float = PUSH_EVERY) -> None:
         self.db = db
         self.events = events
-        self.board = Board(rules)
+        self.board = Board(rules, short_abandon)
         self.push_every = push_every
         self.screens: set[Screen] = set()
         self.sources: list[tuple[str, float]] = []  # events since the last update

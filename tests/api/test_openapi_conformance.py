@@ -27,10 +27,11 @@ from tests.api.conftest import Seeded, _seed
 # Operations served by `hotline serve` only (live calls, recording and call controls).
 NEEDS_TELEPHONY = ("/api/v1/calls/recent", "/api/v1/calls/{call_id}/",
                    "/api/v1/wall", "/api/v1/agents/{number}/listen",
-                   "/api/v1/agents/{number}/whisper", "/api/v1/agents/{number}/barge")
+                   "/api/v1/agents/{number}/whisper", "/api/v1/agents/{number}/barge",
+                   "/api/v1/pbx/channels", "/api/v1/pbx/bridges", "/api/v1/flows/reload")
 # Refusals of values the schema cannot express (a date range backwards or over a year, a
 # service-level target of 100 %): 400 with these codes, documented, and a clear message.
-SEMANTIC_REFUSALS = ("bad_period", "bad_staffing_input")
+SEMANTIC_REFUSALS = ("bad_period", "bad_staffing_input", "bad_dialplan_input")
 # Enough to reach every route's documented answers; bounded so `make test` stays quick.
 EXAMPLES_PER_OPERATION = 25
 

@@ -31,6 +31,23 @@ def test_migrations_up_down_up(empty_db_url: str) -> None:
     assert set(Base.metadata.tables) <= asyncio.run(_tables(empty_db_url))
 
 
+async def _indexes(url: str) -> set[tuple[str, str]]:
+    db = Database(url)
+    async with db.engine.connect() as conn:
+        found = await conn.run_sync(lambda c: {
+            (table, ix["name"]) for table in inspect(c).get_table_names()
+            for ix in inspect(c).get_indexes(table) if ix["name"]})
+    await db.dispose()
+    return found
+
+
+def test_the_migrations_make_every_index_of_the_models(empty_db_url: str) -> None:
+    migrate.upgrade(empty_db_url)
+    wanted = {(t.name, ix.name) for t in Base.metadata.tables.values() for ix in t.indexes
+              if ix.name}
+    assert wanted - asyncio.run(_indexes(empty_db_url)) == set()
+
+
 async def _dump(url: str, seed: int) -> list[tuple[object, ...]]:
     db = Database(url)
     async with db.session() as session:

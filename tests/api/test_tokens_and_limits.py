@@ -3,6 +3,7 @@ request bodies over 64 KB are refused with 413 without being read."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -193,3 +194,85 @@ async def test_a_body_just_under_the_limit_is_read(node: Node) -> None:
     too_big = {**padded, "pad": "x" * (64 * 1024)}
     assert_error(await node.client.post(LOOKUP, headers=headers, content=json.dumps(too_big)),
                  413, "body_too_large")
+
+
+async def test_requests_waiting_for_one_token_share_its_query(
+        node: Node, monkeypatch: pytest.MonkeyPatch) -> None:
+    _, token = await node.new_token()
+    queries: list[str] = []
+    original = token_cache.find_principal
+
+    async def counted(*args: Any) -> Any:
+        queries.append("token")
+        return await original(*args)
+
+    monkeypatch.setattr(token_cache, "find_principal", counted)
+    answers = await asyncio.gather(*(node.lookup(token) for _ in range(10)))
+    assert [a.status_code for a in answers] == [200] * 10
+    assert queries == ["token"]
+    node.clock.t += 2.0  # the entry has aged: one query again for all
+    answers = await asyncio.gather(*(node.lookup(token) for _ in range(10)))
+    assert [a.status_code for a in answers] == [200] * 10
+    assert queries == ["token", "token"]
+
+
+async def test_a_token_forgotten_while_being_looked_up_is_not_remembered(
+        node: Node, monkeypatch: pytest.MonkeyPatch) -> None:
+    _, token = await node.new_token()
+    cache: TokenCache = node.app.state.token_cache
+    queries: list[str] = []
+    started, release = asyncio.Event(), asyncio.Event()
+    original = token_cache.find_principal
+
+    async def slow(*args: Any) -> Any:
+        queries.append("token")
+        started.set()
+        await release.wait()
+        return await original(*args)
+
+    monkeypatch.setattr(token_cache, "find_principal", slow)
+    first = asyncio.create_task(cache.principal(node.db, token))
+    await started.wait()
+    cache.forget(token)  # a logout of this token meanwhile
+    release.set()
+    await first
+    # The answer read before the logout is not kept: the next request asks the database.
+    await cache.principal(node.db, token)
+    assert queries == ["token", "token"]
+
+
+async def test_a_token_in_use_is_looked_up_again_before_its_entry_ages_out(
+        node: Node, monkeypatch: pytest.MonkeyPatch) -> None:
+    name, token = await node.new_token()
+    cache: TokenCache = node.app.state.token_cache
+    queries: list[str] = []
+    gate = asyncio.Event()
+    gate.set()
+    original = token_cache.find_principal
+
+    async def counted(*args: Any) -> Any:
+        queries.append("token")
+        await gate.wait()
+        return await original(*args)
+
+    async def settled() -> None:
+        while cache._pending:
+            await asyncio.sleep(0.01)
+
+    monkeypatch.setattr(token_cache, "find_principal", counted)
+    assert (await node.lookup(token)).status_code == 200
+    node.clock.t += 1.0  # half the lifetime: answered from the entry, asked again meanwhile
+    assert (await node.lookup(token)).status_code == 200
+    await settled()
+    assert queries == ["token", "token"]
+    node.clock.t += 1.5  # past the first entry's lifetime, within the renewed one's
+    gate.clear()  # a query now would not end: the answer must come from the renewed entry
+    assert (await asyncio.wait_for(node.lookup(token), 30)).status_code == 200
+    gate.set()
+    await settled()
+    # A revocation found by such a look-up ahead applies from then on.
+    await node.revoke(name)
+    node.clock.t += 1.1
+    assert (await node.lookup(token)).status_code == 200  # still within its entry's lifetime
+    await settled()
+    assert_error(await node.lookup(token), 401, "unauthenticated")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -129,10 +130,22 @@ def pbx() -> Iterator[Settings]:
     sandbox.stop(settings)
 
 
+def flows_for_tests(folder: Path) -> Path:
+    """The shipped flows and the tests' menu variants (tests/data/flows), in a folder of the
+    run's own that tests may change and reload."""
+    flows = folder / "flows"
+    if not flows.exists():
+        shutil.copytree(Settings().flows_dir, flows)
+        for extra in (Path(__file__).parent.parent / "data" / "flows").glob("*.yaml"):
+            shutil.copy(extra, flows / extra.name)
+    return flows
+
+
 def serve_env(log: Path) -> dict[str, str]:
     return {**os.environ, "HOTLINE_API_PORT": str(API_PORT),
             "HOTLINE_DATABASE_URL": f"sqlite:///{log.parent / 'hotline.db'}",
             "HOTLINE_ROUTING_FILE": str(fast_routing(log.parent)),
+            "HOTLINE_FLOWS_DIR": str(flows_for_tests(log.parent)),
             "HOTLINE_DRAIN_SECONDS": str(DRAIN_SECONDS)}
 
 

@@ -6,6 +6,7 @@ with a segment per agent leg across transfers."""
 from __future__ import annotations
 
 import concurrent.futures
+import math
 import re
 import subprocess
 import time
@@ -30,6 +31,7 @@ from tests.integration.test_acd import (
     set_state,
     token_of,
 )
+from tests.integration.test_ivr import kinds, seconds_of, steps
 from tests.integration.test_recording import recording_of, rms_per_second
 from tests.integration.test_recovery import live_ids, rows
 
@@ -250,6 +252,31 @@ def test_a_blind_transfer_to_a_queue_reaches_an_agent_of_that_queue(
             for leg in record["agent_legs"]]
     assert legs == [(first, "queue", "blind", "refund_change"), (second, "queue", None, None)]
     assert [s["agent"] for s in segments_of(platform, summary["call_id"])] == [first, second]
+
+
+def test_a_caller_transferred_to_a_queue_without_agents_can_leave_a_message(
+        platform: Platform) -> None:
+    first = agent(platform, "7825", "ticket:5")
+    one = registered(platform, first, "--answer-after", "1", "--timeout", "120")
+    set_state(platform, first, "ready")
+    # 0 for an agent; once the agent has the call, 2 every other second (keys typed while
+    # talking are dropped before the offer: one of them lands in it), then # to end the message.
+    talk = math.ceil(seconds_of(platform, "transfer_agent")) + 4
+    keys = "0" + "," * talk + ",,".join("2" * 9) + ",,,,#"
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        future = pool.submit(platform.call, "--dtmf", keys, "--hold", "20")
+        wait_state(platform, first, "on_call")
+        call_id = the_call(platform)
+        ok(control(platform, call_id, "transfer", queue="lost_found"))  # nobody logged in there
+        summary = future.result(timeout=120)
+    assert phone_result(one)["ok"]
+    record = platform.record(summary["sip_call_id"])
+    entries = [(e["queue"], e["result"], e["transferred"]) for e in record["queue_entries"]]
+    assert entries == [("general", "connected", False), ("lost_found", "message", True)]
+    assert steps(record, "queue_offer")[0]["key"] == "2"
+    assert "recorded" in kinds(record), "the message was taken"
+    assert steps(record, "work_order"), "and filed as a work order"
+    assert summary["hung_up_by"] != "caller", "the platform said goodbye"
 
 
 def test_consult_then_cancel_then_consult_and_complete(platform: Platform) -> None:

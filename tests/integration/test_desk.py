@@ -1,7 +1,8 @@
 """The agent desk in a real headless Chromium on the live platform: the agent logs in with 工号
 and password, goes ready, a real SIP caller presses 0 for an agent, the agent's real
 softphone rings and answers, the screen pop shows what the menu understood, the agent pauses and
-resumes the recording, saves a work order against the call and adds a note to it."""
+resumes the recording, saves a work order against the call and adds a note to it; the agent
+puts the caller on hold and back and transfers the call to a second agent from the page."""
 
 from __future__ import annotations
 
@@ -15,7 +16,18 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.integration.conftest import Platform, wait_for
-from tests.integration.test_acd import PASSWORD, PHONES, agent, contacts, phone_result, release
+from tests.integration.test_acd import (
+    PASSWORD,
+    PHONES,
+    EventStream,
+    agent,
+    contacts,
+    phone_result,
+    release,
+    set_state,
+    token_of,
+)
+from tests.integration.test_call_controls import bridges, the_call
 
 
 def phone(platform: Platform, number: str, *args: str) -> subprocess.Popen[str]:
@@ -38,11 +50,8 @@ def clean(platform: Platform) -> Iterator[None]:
     release(platform)
 
 
-def test_an_agent_takes_a_call_on_the_desk_and_saves_a_work_order(
-        page: Page, platform: Platform) -> None:
-    number = agent(platform, "7701", "ticket:5")
-    softphone = phone(platform, number, "--answer-after", "2", "--hold", "20",
-                      "--timeout", "150")
+def log_in_ready(page: Page, platform: Platform, number: str) -> None:
+    """The agent logs in on the desk, its event stream opens, and it goes ready."""
     page.goto(f"{platform.api}/desk")
     page.fill("form.login input[name=username]", number)
     page.fill("form.login input[name=password]", PASSWORD)
@@ -52,6 +61,14 @@ def test_an_agent_takes_a_call_on_the_desk_and_saves_a_work_order(
     expect(page.locator("#link")).to_have_text("实时连接")  # the event stream is open
     page.click("#btn-ready")
     expect(page.locator("#state")).to_have_text("就绪")
+
+
+def test_an_agent_takes_a_call_on_the_desk_and_saves_a_work_order(
+        page: Page, platform: Platform) -> None:
+    number = agent(platform, "7701", "ticket:5")
+    softphone = phone(platform, number, "--answer-after", "2", "--hold", "20",
+                      "--timeout", "150")
+    log_in_ready(page, platform, number)
 
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
         calling = pool.submit(platform.call, "--dtmf", "0", "--hold", "60")  # 0: an agent
@@ -107,3 +124,56 @@ def test_an_agent_takes_a_call_on_the_desk_and_saves_a_work_order(
              "agent ready after wrap-up")
     page.click("#btn-exit")
     expect(page.locator("#state")).to_have_text("已退出")
+
+
+def test_the_agent_holds_unholds_and_transfers_to_a_second_agent_from_the_desk(
+        page: Page, platform: Platform) -> None:
+    first = agent(platform, "7703", "ticket:5")
+    second = agent(platform, "7704", "refund_change:5")
+    one = phone(platform, first, "--answer-after", "1", "--timeout", "150")
+    two = phone(platform, second, "--answer-after", "1", "--hold", "4", "--timeout", "150")
+    log_in_ready(page, platform, first)
+    stream = EventStream(platform, first, token_of(platform, first))
+    hold, unhold = page.locator("#btn-hold"), page.locator("#btn-unhold")
+    status = page.locator("#call-status")
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        calling = pool.submit(platform.call, "--dtmf", "0", "--hold", "90")  # 0: an agent
+        expect(status).to_have_text("通话中", timeout=120_000)
+        expect(hold).to_be_enabled()
+        expect(unhold).to_be_disabled()
+        call_id = the_call(platform)
+
+        page.click("#btn-hold")
+        expect(status).to_have_text("保持中")
+        expect(hold).to_be_disabled()
+        expect(unhold).to_be_enabled()
+        # The caller alone with music in a holding bridge, the agent alone in the talk bridge.
+        assert bridges(platform) == [(1, "holding"), (1, "mixing")], bridges(platform)
+        wait_for(lambda: "call.held" in stream.kinds(), 10, "the held event")
+
+        page.click("#btn-unhold")
+        expect(status).to_have_text("通话中")
+        expect(hold).to_be_enabled()
+        expect(unhold).to_be_disabled()
+        assert bridges(platform) == [(2, "mixing")], bridges(platform)
+        wait_for(lambda: "call.unheld" in stream.kinds(), 10, "the unheld event")
+
+        set_state(platform, second, "ready")
+        page.select_option("#transfer-kind", "agent")
+        page.fill("#transfer-target", second)
+        page.click("#btn-transfer")
+        expect(status).to_have_text("已转接")
+        expect(page.locator("#btn-hangup")).to_be_disabled()  # the call left this desk
+        summary = calling.result(timeout=120)
+    stream.close()
+    assert summary["call_id"] == call_id
+    # The second agent's real phone rang and answered: the caller talked to it.
+    assert phone_result(one)["ok"] and phone_result(two)["ok"]
+    record = platform.record(summary["sip_call_id"])
+    legs = [(leg["agent"], leg["result"], leg["kind"], leg["transfer"],
+             leg["transferred_to_agent"], leg["from_agent"], leg["hold_count"])
+            for leg in record["agent_legs"]]
+    assert legs == [(first, "answered", "queue", "blind", second, None, 1),
+                    (second, "answered", "transfer", None, None, first, 0)]
+    assert any(m["kind"] == "call.transferred" and m["to_agent"] == second
+               for m in stream.messages)

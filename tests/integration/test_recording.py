@@ -166,6 +166,10 @@ def test_a_recording_survives_the_platform_being_killed_mid_call(
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
         future = pool.submit(platform.call, "--dtmf", "0", "--hold", "40")
         wait_for(lambda: agent_view(platform, number)["state"] == "on_call", 40, "talking")
+        # The agent is on the call as it answers; the talk and its recording come just after:
+        # killed before them, there would be no recording to survive.
+        wait_for(lambda: rows(platform, "select 1 from recordings where status = 'recording'"),
+                 30, "the recording under way")
         assert platform.proc is not None
         platform.proc.send_signal(signal.SIGKILL)
         platform.proc.wait()

@@ -120,6 +120,40 @@ def test_after_kill_9_every_call_is_picked_up_where_it_was(restarted: Platform) 
         "paused", "离线"), view
 
 
+def test_after_kill_9_a_caller_on_hold_is_back_with_the_agent(restarted: Platform) -> None:
+    platform = restarted
+    talker = agent(platform, "7603", "ticket:5")
+    phone(platform, talker, "--answer-after", "1", "--timeout", "120")
+    set_state(platform, talker, "ready")
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        # Long enough to outlast a slow restart (speech models warming on a busy machine).
+        talking = pool.submit(platform.call, "--dtmf", "0", "--hold", "100")
+        wait_for(lambda: agent_view(platform, talker)["state"] == "on_call", 30, "agent talking")
+        [call_id] = live_ids(platform).values()
+        held = httpx.post(f"{platform.api}/api/v1/calls/{call_id}/hold", timeout=30,
+                          headers={"Authorization": f"Bearer {platform.supervisor_token}"})
+        assert held.status_code == 200, held.text
+        assert platform.proc is not None
+        platform.proc.send_signal(signal.SIGKILL)
+        platform.proc.wait()
+        start_serve(platform)
+        # Caller and agent in one bridge again, the holding bridge gone.
+        wait_for(lambda: [(b["bridge_type"], len(b["channels"])) for b in
+                          ari_get(platform, "bridges")] == [("mixing", 2)], 60,
+                 "the caller back in the talk")
+        summary = talking.result(timeout=240)
+    assert "reconciled: 1 callers adopted (1 talking to an agent)" in platform.log.read_text()
+    talk_id = call_id_of(platform, summary["sip_call_id"])
+    assert rows(platform, "select outcome, ended_by from calls where id = ?", talk_id) == [
+        ("transferred", "caller")]
+    assert [kind for kind, _ in steps_of(platform, talk_id)].count("caller_unheld") == 1
+    # One leg, across it all. (The hold under way when the platform died is not counted: a
+    # leg's holds are written when it ends, and that process is gone.)
+    [(talk_seconds,)] = rows(platform, "select talk_seconds from agent_legs where call_id = ?",
+                             talk_id)
+    assert talk_seconds > 25
+
+
 def outcome_of(platform: Platform, summary: dict[str, Any]) -> tuple[str, str]:
     call_id = call_id_of(platform, summary["sip_call_id"])
     [(outcome, ended_by)] = rows(platform, "select outcome, ended_by from calls where id = ?",

@@ -194,6 +194,22 @@ def test_check_command_prints_routing_problems(tmp_path: Path,
     assert "missing.yaml:0: cannot read" in capsys.readouterr().err
 
 
+def test_check_without_a_file_checks_the_platforms_routing_file(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from app.config import get_settings
+
+    routing = write(tmp_path, "r.yaml", GOOD.replace("skill: assistance", "skill: x"))
+    flow = write(tmp_path, "f.yaml", FLOW.replace("queue: lost", "queue: general"))
+    monkeypatch.setenv("HOTLINE_ROUTING_FILE", str(routing))
+    get_settings.cache_clear()
+    try:
+        assert main(["routing", "check", "--flows", str(flow)]) == 1
+    finally:
+        get_settings.cache_clear()
+    assert capsys.readouterr().err.startswith(f"{routing}:7: queues.assistance.skill")
+
+
 def test_shipped_file_loads() -> None:
     assert load_routing(ROUTING_FILE).centers.default == "北京"
 
@@ -201,3 +217,19 @@ def test_shipped_file_loads() -> None:
 def test_a_yaml_syntax_error_names_file_and_line() -> None:
     with pytest.raises(RoutingError, match=r"r.yaml:3: not valid YAML"):
         parse_routing("queues:\n  general: [\n", "r.yaml")
+
+
+def test_retention_days_per_queue_and_none_by_default() -> None:
+    rules = parse_routing(GOOD.replace("    priority: true\n",
+                                       "    priority: true\n    retention_days: 365\n"))
+    assert rules.queue("assistance").retention_days == 365
+    assert rules.queue("general").retention_days is None
+
+
+@pytest.mark.parametrize("value", ["0", "-3", '"30"', "yes", ".inf", "[30]"])
+def test_a_retention_that_is_not_a_positive_number_names_file_line_and_queue(
+        value: str) -> None:
+    bad = GOOD.replace("    priority: true\n", f"    priority: true\n    retention_days: {value}\n")
+    [problem] = problems_of(bad)
+    assert problem.startswith("r.yaml:9: queue assistance: retention_days must be a number of "
+                              "days above 0 (got ")

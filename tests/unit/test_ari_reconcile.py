@@ -66,3 +66,21 @@ def test_a_sweep_leaves_young_channels_and_bridges_to_their_owners() -> None:
     found = sort_leftovers([young, old], [fresh_bridge], "hotline", lambda cid: False,
                            min_age=10, now=1005.0)
     assert [c.id for c in found.callers] == ["o2"] and found.destroy == []
+
+
+def test_a_caller_on_hold_is_adopted_with_its_agent_alone_in_the_talk() -> None:
+    channels = [chan("c4", "PJSIP/caller-4"), chan("a4", "PJSIP/agent-7004-1", "hotline,agent,c4"),
+                chan("c5", "PJSIP/caller-5"), chan("a5", "PJSIP/agent-7005-1", "hotline,agent,c5")]
+    bridges = [bridge("h4", "holding", "c4"), bridge("t4", "mixing", "a4"),  # c4 on hold
+               bridge("t5", "mixing", "c5", "a5")]  # c5 talking
+    found = sort_leftovers(channels, bridges, "hotline", lambda cid: False)
+    assert found.talks == {"c4": TalkLeft("t4", "a4", held=True), "c5": TalkLeft("t5", "a5")}
+    assert [b.id for b in found.destroy] == ["h4"], "the hold goes; the talk stays"
+    assert found.hang_up == []
+
+
+def test_an_agent_alone_whose_caller_is_gone_is_hung_up() -> None:
+    channels = [chan("a6", "PJSIP/agent-7006-1", "hotline,agent,c6")]
+    found = sort_leftovers(channels, [bridge("t6", "mixing", "a6")], "hotline",
+                           lambda cid: False)
+    assert [c.id for c in found.hang_up] == ["a6"] and [b.id for b in found.destroy] == ["t6"]

@@ -69,3 +69,16 @@ def test_numbers_in_any_log_line_or_traceback_are_masked(
     assert "Local/139********@callback-out" in err
     assert "ValueError: no order for 1101**************" in err
     assert "13912345678" not in err and "110101199003071234" not in err
+
+
+def test_a_websocket_token_in_the_url_is_not_logged(
+        serve_log: pytest.CaptureFixture[str]) -> None:
+    setup_logging()
+    logging.getLogger("uvicorn.error").info(
+        '%s - "WebSocket %s" [accepted]', "127.0.0.1:60212",
+        "/api/v1/pbx/events?types=Hangup&token=htl_9cA3w9WKPi7fF2McsPvI6RBT-gl_x")
+    logging.getLogger("uvicorn.error").info("GET /api/v1/wall/ws?token=htl_abc HTTP/1.1")
+    err = serve_log.readouterr().err
+    assert "htl_" not in err
+    assert "/api/v1/pbx/events?types=Hangup&token=***\" [accepted]" in err
+    assert "/api/v1/wall/ws?token=*** HTTP/1.1" in err

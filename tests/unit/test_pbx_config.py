@@ -247,3 +247,16 @@ def test_negative_media_timeouts_are_refused() -> None:
 
     with pytest.raises(ValidationError, match="rtp_timeout"):
         Settings(rtp_timeout=-1)
+
+
+def test_the_check_render_keeps_line_numbers_and_opens_no_listener() -> None:
+    from app.pbx.check import without_listeners
+    from app.pbx.render import render_text
+
+    text = "a\n; @@IF DEV_LINES@@\nb\n; @@END DEV_LINES@@\nc @@X@@\n"
+    kept = render_text("x.conf", text, {"X": "1"}, {"DEV_LINES": False}, keep_numbers=True)
+    assert kept.splitlines() == ["a", "", "", "", "c 1"]
+    assert render_text("x.conf", text, {"X": "1"}, {"DEV_LINES": False}) == "a\nc 1\n"
+    pjsip = "[global]\ntype = global\n[transport-udp]\ntype = transport\nbind = x\n[caller]\n"
+    assert without_listeners("pjsip.conf", pjsip) == "[global]\ntype = global\n[caller]\n"
+    assert "enabled = no" in without_listeners("http.conf", "[general]\nenabled = yes\n")

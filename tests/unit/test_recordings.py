@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from sqlalchemy import select
 
+from app.acd.routing import parse_routing
 from app.config import Settings
 from app.core.clock import now
 from app.db import migrate
@@ -21,6 +22,7 @@ from app.db.models import CallRecord, Recording, RecordingAccess, RecordingStatu
 from app.db.session import Database
 from app.recordings import library, wavfile
 from app.recordings.recorder import finalise, recordings_dir
+from app.recordings.retention import Retention
 
 
 def stereo_raw(path: Path, left: np.ndarray, right: np.ndarray, cut: int = 0) -> None:
@@ -65,7 +67,7 @@ async def db(tmp_path: Path) -> AsyncIterator[Database]:
 
 
 async def recorded(db: Database, settings: Settings, call_id: str, seconds: float,
-                   age_days: float = 0, lead: float = 2.0) -> int:
+                   age_days: float = 0, lead: float = 2.0, queue: str | None = None) -> int:
     """A finished call with a finalised recording: caller tone left, agent silence right."""
     started = now() - timedelta(days=age_days)
     raw = settings.pbx_spool / "monitor" / f"{call_id}.raw"
@@ -78,7 +80,7 @@ async def recorded(db: Database, settings: Settings, call_id: str, seconds: floa
                                    seconds=lead + seconds + 1)))
         await session.flush()
         rec = Recording(call_id=call_id, status=RecordingStatus.RECORDING, raw_path=str(raw),
-                        started_at=started + timedelta(seconds=lead), pauses=[])
+                        started_at=started + timedelta(seconds=lead), pauses=[], queue=queue)
         session.add(rec)
         await session.commit()
         rec_id = rec.id
@@ -132,6 +134,78 @@ async def test_purge_dry_run_deletes_nothing_and_a_real_one_keeps_the_audit(
     assert rows[old].status == RecordingStatus.PURGED and rows[old].purged_at is not None
     assert rows[new].status == RecordingStatus.READY
     assert [(a.recording_id, a.actor, a.action) for a in trail] == [(old, "admin1", "purge")]
+
+
+RETENTION_ROUTING = """\
+queues:
+  general:
+    skill: ticket
+  ticket:
+    skill: ticket
+    retention_days: 10
+  complaint:
+    skill: complaint
+    retention_days: 60
+centers: {names: [北京], default: 北京}
+"""
+
+
+async def test_purge_by_retention_applies_each_queues_days_and_the_default(
+        db: Database, settings: Settings) -> None:
+    retention = Retention.from_routing(parse_routing(RETENTION_ROUTING), default_days=30)
+    ages = {  # call id: (queue, age in days), and whether its retention has passed
+        "ticket-old": ("ticket", 15), "ticket-new": ("ticket", 5),
+        "complaint-old": ("complaint", 65), "complaint-new": ("complaint", 45),
+        "general-old": ("general", 35), "general-new": ("general", 25),  # no retention_days
+        "ivr-old": (None, 35), "ivr-new": (None, 25),  # never reached a queue
+        "gone-queue": ("lost_found", 35),  # a queue since removed from the routing file
+    }
+    ids = {c: await recorded(db, settings, c, 0.5, age_days=a, queue=q)
+           for c, (q, a) in ages.items()}
+    expired = {"ticket-old", "complaint-old", "general-old", "ivr-old", "gone-queue"}
+    async with db.session() as session:
+        listed = await library.purge(session, settings, retention, dry_run=True)
+        await session.commit()
+    assert {r["call_id"] for r in listed} == expired
+    assert {r["call_id"]: r["retention_days"] for r in listed} == {
+        "ticket-old": 10, "complaint-old": 60, "general-old": 30, "ivr-old": 30,
+        "gone-queue": 30}
+    async with db.session() as session:  # the dry run deleted nothing and audited nothing
+        rows = {r.call_id: r for r in await session.scalars(select(Recording))}
+        assert not (await session.scalars(select(RecordingAccess))).all()
+    assert all(r.status == RecordingStatus.READY for r in rows.values())
+    files = {c: recordings_dir(settings) / (r.path or "") for c, r in rows.items()}
+    assert all(await asyncio.to_thread(lambda: [f.is_file() for f in files.values()]))
+
+    async with db.session() as session:
+        purged = await library.purge(session, settings, retention, dry_run=False,
+                                     actor="admin1")
+        await session.commit()
+    assert {r["call_id"] for r in purged} == expired
+    async with db.session() as session:
+        rows = {r.call_id: r for r in await session.scalars(select(Recording))}
+        trail = {a.recording_id: (a.actor, a.action, a.detail)
+                 for a in await session.scalars(select(RecordingAccess))}
+    for call_id, rec in rows.items():
+        gone = call_id in expired
+        assert (rec.status == RecordingStatus.PURGED) == gone, call_id
+        assert await asyncio.to_thread(files[call_id].exists) != gone, call_id
+    assert trail == {
+        ids["ticket-old"]: ("admin1", "purge", "past queue ticket's retention of 10 days"),
+        ids["complaint-old"]: ("admin1", "purge",
+                               "past queue complaint's retention of 60 days"),
+        ids["general-old"]: ("admin1", "purge", "past the default retention of 30 days"),
+        ids["ivr-old"]: ("admin1", "purge", "past the default retention of 30 days"),
+        ids["gone-queue"]: ("admin1", "purge", "past the default retention of 30 days"),
+    }
+    async with db.session() as session:  # purged rows are not purged again
+        assert await library.purge(session, settings, retention, dry_run=False) == []
+
+
+def test_older_than_overrides_every_queues_retention() -> None:
+    uniform = Retention.uniform(7)
+    assert (uniform.days_for("complaint"), uniform.days_for(None)) == (7, 7)
+    assert uniform.reason("complaint") == "older than 7 days"
 
 
 async def test_export_places_the_recording_in_the_whole_call(

@@ -1,5 +1,6 @@
-"""Statistics of a scripted day (tests/stats_scenario.py) in a real SQLite database: every
-figure exact, the same from the library, `hotline stats` and `/api/v1/stats`."""
+"""Statistics of a scripted day (tests/stats_scenario.py) in a real SQLite and PostgreSQL
+database: every figure exact, the same from the library, `hotline stats` and
+`/api/v1/stats`."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import asyncio
 import csv
 import io
 import json
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,7 @@ from app.services.auth import create_user, issue_token
 from app.stats import report
 from app.stats.figures import Rules
 from app.stats.periods import Period
+from tests.postgres import create_database
 from tests.stats_scenario import DAY, write_scenario
 
 TOTALS = {
@@ -44,9 +47,15 @@ TOTALS = {
 }
 
 
-@pytest.fixture(scope="module")
-def scenario_db(tmp_path_factory: pytest.TempPathFactory) -> str:
-    url = f"sqlite:///{tmp_path_factory.mktemp('stats') / 'stats.db'}"
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def scenario_db(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+                ) -> str:
+    # The figures are summed in SQL (JSON fields of the steps included): both engines.
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('stats') / 'stats.db'}"
+    else:
+        url = create_database(request.getfixturevalue("postgres_url"),
+                              "stats_" + uuid.uuid4().hex[:10])
     migrate.upgrade(url)
     with pytest.MonkeyPatch.context() as mp:
         asyncio.run(write_scenario(url, mp))
@@ -255,3 +264,37 @@ async def test_an_agent_ready_since_the_day_before_counts_from_midnight(
 
     assert await ready("2026-11-03") == 3600.0
     assert await ready("2026-11-04") == 86400.0  # still ready: the whole day
+
+
+async def test_ivr_step_figures_follow_the_step_details(empty_db_url: str) -> None:
+    """Summed in SQL from the steps' JSON: a menu's spoken answer counts as heard even when
+    no intent came back (its `intent` is null), a spoken entry (no `intent` key) does not;
+    the branch is the first choice that led to a node."""
+    from datetime import UTC, datetime, timedelta
+
+    from app.db.models import CallOutcome, CallRecord, CallStep
+
+    await asyncio.to_thread(migrate.upgrade, empty_db_url)
+    at = datetime(2026, 11, 2, 2, 0, tzinfo=UTC)  # 10:00 local
+    db = Database(empty_db_url)
+    async with db.session() as session:
+        session.add(CallRecord(id="c-1", caller="13800138000", called="12306", started_at=at,
+                               ended_at=at + timedelta(minutes=1),
+                               outcome=CallOutcome.SELF_SERVICE, language="zh",
+                               priority=False))
+        for seq, (kind, detail) in enumerate([
+                ("speech", {"intent": None, "transcript": "嗯"}),
+                ("choice", {"key": "9", "to": "", "by": "speech"}),
+                ("speech", {"intent": "refund", "transcript": "退票"}),
+                ("confirm", {"intent": "refund", "key": "1"}),
+                ("choice", {"key": "2", "to": "refund_change", "by": "speech"}),
+                ("speech", {"seconds": 2.0, "entities": ["order_no"]}),
+                ("choice", {"key": "1", "to": "order_query"})]):
+            session.add(CallStep(call_id="c-1", seq=seq, at=at, kind=kind, detail=detail))
+        await session.commit()
+    await db.dispose()
+    data = await _build(empty_db_url, "ivr")
+    [row] = data["rows"]
+    assert row["key"] == "refund_change"
+    assert (row["calls"], row["self_service"], row["speech_share"],
+            row["confirmation_rate"]) == (1, 1, round(2 / 3, 4), 0.5)

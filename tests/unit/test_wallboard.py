@@ -54,7 +54,7 @@ def connected(call: str, wait: float, at: float, overflow_from: str | None = Non
 
 
 def board() -> Board:
-    b = Board(RULES, day=center_day(T0))
+    b = Board(RULES, short_abandon=5, day=center_day(T0))
     b.seed([], [AgentRow("1001", "坐席1001", "北京", "ready", None, T0)])
     return b
 
@@ -209,7 +209,7 @@ def test_thresholds_in_the_wrong_order_are_refused() -> None:
 
 async def test_a_burst_of_events_reaches_every_screen_as_one_update() -> None:
     feed = EventFeed()
-    wall = Wall(db=None, rules=RULES, events=feed, push_every=0.05)  # type: ignore[arg-type]
+    wall = Wall(db=None, rules=RULES, events=feed, short_abandon=5, push_every=0.05)  # type: ignore[arg-type]
     wall.board.seed([], [AgentRow("1001", "坐席1001", "北京")])
     wall.follow()
     screens = [wall.connect() for _ in range(3)]
@@ -233,7 +233,7 @@ async def test_a_burst_of_events_reaches_every_screen_as_one_update() -> None:
 
 def test_a_screen_that_falls_behind_gets_a_snapshot_instead_of_the_backlog() -> None:
     feed = EventFeed()
-    wall = Wall(db=None, rules=RULES, events=feed)  # type: ignore[arg-type]
+    wall = Wall(db=None, rules=RULES, events=feed, short_abandon=5)  # type: ignore[arg-type]
     screen = wall.connect()
     for i in range(CLIENT_BACKLOG + 3):
         screen.offer(f"update {i}")

@@ -19,7 +19,7 @@ from app.api.deps import SESSION_COOKIE
 from app.db.models import Role
 from app.db.session import Database
 from app.events import PlatformEvent, concerns_agent
-from app.services.auth import authenticate
+from app.services.auth import Principal, authenticate
 
 router = APIRouter()
 WATCHERS = {Role.SUPERVISOR, Role.ADMIN}
@@ -32,6 +32,25 @@ def _token(ws: WebSocket) -> str:
     if scheme.lower() == "bearer" and token:
         return token.strip()
     return ws.query_params.get("token", "") or ws.cookies.get(SESSION_COOKIE, "")
+
+
+async def accept_watcher(ws: WebSocket, roles: set[Role], what: str) -> Principal | None:
+    """Accept a watching socket and identify its user (token or login cookie); a missing
+    token or a role not in `roles` is closed with its code and None is returned."""
+    token = _token(ws)
+    user = None
+    if token:
+        async with ws.app.state.db.session() as session:
+            user = await authenticate(session, token)
+    await ws.accept()  # first, so a refusal carries its code and reason
+    if user is None:
+        await ws.close(UNAUTHENTICATED, "log in, or send an API token (Authorization header "
+                       "or ?token=)")
+        return None
+    if user.role not in roles:
+        await ws.close(FORBIDDEN, f"role {user.role.value} may not watch {what}")
+        return None
+    return user
 
 
 @router.websocket("/api/v1/agents/{number}/events")

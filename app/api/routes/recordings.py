@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import pathlib
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
@@ -17,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.api.deps import Session, require, roles_doc
 from app.api.errors import ApiError, documented
 from app.api.schemas import QueryDatetime, UtcDatetime
+from app.core.clock import as_utc
 from app.db.models import (
     Agent,
     AgentLeg,
@@ -43,10 +43,6 @@ RecordingId = Annotated[int, Path(ge=1, le=2_147_483_647)]
 READ = (Role.QA, Role.SUPERVISOR, Role.AGENT)  # agents: only the calls they were on
 CONTROL = (Role.SUPERVISOR, Role.AGENT)  # pause/resume: the agent on the call, supervisors
 REVIEW = (Role.QA, Role.SUPERVISOR)  # the replay page's waveform and timeline
-
-
-def _aware(moment: datetime | None) -> datetime | None:
-    return moment if moment is None or moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 class SegmentOut(BaseModel):
@@ -117,12 +113,12 @@ async def _out(session: AsyncSession, rec: Recording, detail: bool = False) -> R
     analyses = {a.tier: a.result for a in await session.scalars(
         select(RecordingAnalysis).where(RecordingAnalysis.recording_id == rec.id))} \
         if detail else {}
-    started = _aware(rec.started_at)
+    started = as_utc(rec.started_at)
     assert started is not None
     return RecordingOut(
         id=rec.id, call_id=rec.call_id, status=rec.status, queue=rec.queue,
         center=center.name if center else None, outcome=call.outcome if call else None,
-        started_at=started, ended_at=_aware(rec.ended_at),
+        started_at=started, ended_at=as_utc(rec.ended_at),
         duration_seconds=rec.duration_seconds, size_bytes=rec.size_bytes, sha256=rec.sha256,
         channels=rec.channels, sample_rate=rec.sample_rate, pauses=rec.pauses or [],
         agents=agents,
@@ -225,7 +221,7 @@ async def access_log(
         query = query.where(RecordingAccess.recording_id == recording_id)
     rows = await session.scalars(query.order_by(RecordingAccess.id.desc()).limit(limit))
     return [AccessOut(recording_id=r.recording_id, actor=r.actor, action=r.action,
-                      at=_aware(r.at) or r.at, detail=r.detail) for r in rows]
+                      at=as_utc(r.at) or r.at, detail=r.detail) for r in rows]
 
 
 @router.get("/api/v1/recordings/{recording_id}", response_model=RecordingOut,

@@ -18,10 +18,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from app.acd.agents import AgentNotFound, get_agent
 from app.api.deps import get_database, require, roles_doc
 from app.api.errors import ApiError, documented
-from app.api.routes.agent_events import FORBIDDEN, UNAUTHENTICATED, UNAVAILABLE, _drain, _token
+from app.api.routes.agent_events import (
+    UNAVAILABLE,
+    _drain,
+    accept_watcher,
+)
 from app.db.models import Role
-from app.db.session import Database
-from app.services.auth import Principal, authenticate
+from app.services.auth import Principal
 from app.wall.live import CLOSED, Wall, encode
 from app.wall.monitor import ENDPOINT, MODES, MonitorError, Monitors
 
@@ -48,19 +51,8 @@ async def wall_snapshot(request: Request, user: Supervisor) -> dict[str, Any]:
 
 @router.websocket("/api/v1/wall/ws")
 async def wall_socket(ws: WebSocket) -> None:
-    db: Database = ws.app.state.db
-    token = _token(ws)
-    user = None
-    if token:
-        async with db.session() as session:
-            user = await authenticate(session, token)
-    await ws.accept()  # first, so a refusal carries its code and reason
+    user = await accept_watcher(ws, WATCHERS, "the wallboard")
     if user is None:
-        await ws.close(UNAUTHENTICATED, "log in, or send an API token (Authorization header "
-                       "or ?token=)")
-        return
-    if user.role not in WATCHERS:
-        await ws.close(FORBIDDEN, f"role {user.role.value} may not watch the wallboard")
         return
     wall = _wall(ws.app.state.platform)
     if wall is None:

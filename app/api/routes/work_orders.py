@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
@@ -24,7 +23,7 @@ from app.api.schemas import (
     WorkOrderIn,
     WorkOrderOut,
 )
-from app.core.clock import now
+from app.core.clock import as_utc, now
 from app.db.models import (
     Channel,
     Role,
@@ -69,7 +68,7 @@ def work_order_out(wo: WorkOrder, viewer: Role, with_events: bool = True) -> Wor
         updated_at=wo.updated_at,
         due_at=wo.due_at,
         overdue=wo.status not in (WorkOrderStatus.RESOLVED, WorkOrderStatus.CLOSED)
-        and _aware(wo.due_at) < now(),
+        and as_utc(wo.due_at) < now(),
         events=[_event_out(e, viewer) for e in wo.events] if with_events else None,
     )
 
@@ -79,13 +78,6 @@ def _event_out(event: WorkOrderEvent, viewer: Role) -> WorkOrderEventOut:
     if out.note is not None:
         out.note = text_for(viewer, out.note)
     return out
-
-
-def _aware(moment: datetime) -> datetime:
-    # SQLite hands back naive datetimes; everything is stored in UTC.
-    from datetime import UTC
-
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 async def _get(session: Session, ident: str) -> WorkOrder:

@@ -1,0 +1,1 @@
+"""FastAGI services for the dialplan: caller profile, business hours, called-number routes."""
