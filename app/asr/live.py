@@ -33,7 +33,7 @@ T = TypeVar("T")
 FEED_BYTES = 1600  # 100 ms per hand-off to the decoder thread
 ACQUIRE_WAIT = 1.5  # seconds a caller's utterance may wait for a free recogniser
 # End of speech -> answer: what was understood, or "not heard" if decoding is behind then
-# (under 2 s, with the time the answer takes to reach the call).
+# (under 2 s, with the time the answer takes to reach the call). HOTLINE_ASR_ANSWER_WITHIN.
 ANSWER_WITHIN = 1.5
 PREROLL_FRAMES = 15  # 300 ms before the detected start, so the first syllable is not cut
 
@@ -70,9 +70,10 @@ class SpeechService:
     """The recognisers and their worker threads, shared by all calls."""
 
     def __init__(self, pool: RecognizerPool, recordings_dir: Path, workers: int = 2,
-                 stations: tuple[str, ...] = (), known_trains: frozenset[str] = frozenset()
-                 ) -> None:
+                 stations: tuple[str, ...] = (), known_trains: frozenset[str] = frozenset(),
+                 answer_within: float = ANSWER_WITHIN) -> None:
         self.pool = pool
+        self.answer_within = answer_within
         self.recordings_dir = recordings_dir
         self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="asr")
         self.stations = stations
@@ -150,7 +151,7 @@ class Listening:
 
     async def _run(self) -> None:
         """Find the utterance in the caller's frames as they come (cheap, never waits for the
-        decoder), hand its audio to the decoding task, and answer within ANSWER_WITHIN of
+        decoder), hand its audio to the decoding task, and answer within answer_within of
         the end of speech: what was understood, or "not heard" when decoding is behind
         (a burst of callers). Endpointing used to wait for each decoding step, so a
         decoder behind real time also saw the end of speech late, after the caller hung up."""
@@ -189,10 +190,12 @@ class Listening:
         assert self.audio is not None and self.decoder is not None
         self.audio.put_nowait(None)
         try:
-            heard = await asyncio.wait_for(asyncio.shield(self.decoder), ANSWER_WITHIN)
+            heard = await asyncio.wait_for(asyncio.shield(self.decoder),
+                                           self.service.answer_within)
         except TimeoutError:
             log.warning("call %s: speech not decoded within %.1f s of its end (decoders "
-                        "busy); answered as not heard", self.listener.id, ANSWER_WITHIN)
+                        "busy); answered as not heard", self.listener.id,
+                        self.service.answer_within)
             heard = Heard("none", 0.0, "")
         heard.latency_ms = round((time.monotonic() - ended_at) * 1000, 1)
         self.listener.speech_heard(heard)
@@ -260,7 +263,8 @@ class Listening:
 
 async def speech_service(recordings_dir: Path, stations: tuple[str, ...],
                          known_trains: frozenset[str], warm: int = 8, prefill: int = 24,
-                         max_per_mode: int = 24) -> SpeechService | None:
+                         max_per_mode: int = 24, answer_within: float = ANSWER_WITHIN,
+                         ) -> SpeechService | None:
     """The live speech service, or None (keys only) when the model is not installed."""
     from app.asr.model import is_installed
     from app.asr.recognizer import pool_for
@@ -278,4 +282,5 @@ async def speech_service(recordings_dir: Path, stations: tuple[str, ...],
     # menu needs free and intent decoding; a number question's grammar is needed by fewer.
     pool.prefill(prefill, modes=(FREE, INTENT, ENTITY))
     pool.prefill(max(1, prefill // 3), modes=[m for m in pool.modes if m.startswith(SHAPE_MODE)])
-    return SpeechService(pool, recordings_dir, stations=stations, known_trains=known_trains)
+    return SpeechService(pool, recordings_dir, stations=stations, known_trains=known_trains,
+                         answer_within=answer_within)
