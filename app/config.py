@@ -104,6 +104,9 @@ class Settings(BaseSettings):
     scorecards_dir: Path = REPO_ROOT / "app" / "qa" / "scorecards"
     # A stop (SIGTERM, Ctrl-C) lets calls in progress finish for this long, then ends them.
     drain_seconds: float = Field(30.0, ge=0)
+    # End of a caller's speech -> its answer at the latest: what was understood, or "not
+    # heard" when the decoders are behind (a burst of callers), so no caller waits on.
+    asr_answer_within: float = Field(1.5, gt=0, le=30)
     # Backoff for ARI/AMI reconnects, in seconds.
     reconnect_initial: float = 0.5
     reconnect_max: float = 5.0

@@ -192,7 +192,8 @@ async def start_speech(settings: Settings, db: Database) -> SpeechService | None
         stations = tuple(await session.scalars(select(Station.name)))
         trains = frozenset(await session.scalars(select(Train.number)))
     recordings = settings.pbx_spool / "recording"
-    return await speech_service(recordings, stations, trains)
+    return await speech_service(recordings, stations, trains,
+                                answer_within=settings.asr_answer_within)
 
 
 def _stop_requested(signum: int, frame: object) -> None:

@@ -14,6 +14,8 @@ from app.asr.audio import AudioError
 from app.asr.evaluate import LabelsError
 from app.asr.model import DEFAULT_MODELS_DIR, ModelError
 
+EXPECTABLE = ("order_no", "digits", "train_no", "date")
+
 
 class UsageError(ValueError):
     """A command-line value that cannot be used."""
@@ -86,7 +88,7 @@ def _eval(args: argparse.Namespace) -> int:
 
     understander = _understander(args, warm=args.workers, warmup_seconds=args.warmup)
     report = evaluate(Path(args.labels), Path(args.audio_dir), understander,
-                      workers=args.workers, today=args.today)
+                      workers=args.workers, today=args.today, expect=args.expect)
     _print(report, args.pretty)
     return 0
 
@@ -155,6 +157,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     ev.add_argument("audio_dir", metavar="AUDIO_DIR", help="folder with the labelled WAV files")
     ev.add_argument("--workers", type=int, default=2,
                     help="utterances decoded in parallel (default 2)")
+    ev.add_argument("--expect", choices=[*EXPECTABLE, "label"], metavar="KIND",
+                    help="decode as the IVR does after asking for this kind: order_no (9 "
+                    "digits), digits (4-digit ID/phone tail), train_no, date; or `label` for "
+                    "each clip's labelled kind. Default: an open question. The report then "
+                    "also counts values that calls would read back for confirmation (unsure)")
     ev.add_argument("--warmup", type=float, default=2.0, metavar="SECONDS",
                     help="speech-like audio each recogniser decodes before timing starts, so "
                     "rtf shows the steady state of a running server (default 2; 0 = cold)")

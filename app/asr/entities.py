@@ -43,9 +43,13 @@ class Entity:
     value: str
     start: int = 0
     end: int = 0
+    sure: bool = True  # False: the evidence is weak, read it back before acting on it
 
-    def as_dict(self) -> dict[str, str]:
-        return {"kind": self.kind, "value": self.value}
+    def as_dict(self) -> dict[str, str | bool]:
+        found: dict[str, str | bool] = {"kind": self.kind, "value": self.value}
+        if not self.sure:
+            found["sure"] = False
+        return found
 
 
 def today_in_china() -> date:

@@ -69,9 +69,18 @@ def _judge(kind: str, row: dict[str, str], result: Understanding) -> tuple[str, 
     return row["kind"], found[0][0] if found else "nothing", False
 
 
+EXPECT_FROM_LABELS = "label"  # --expect label: each clip asked for the kind it is labelled
+
+
 def evaluate(labels_path: Path, audio_dir: Path, understander: Understander, *,
-             workers: int = 2, today: date | None = None) -> dict[str, Any]:
+             workers: int = 2, today: date | None = None,
+             expect: str | None = None) -> dict[str, Any]:
+    """expect: the kind the IVR asked for (decoded as in calls), or "label" for each row's
+    own kind; None decodes as an open question."""
     labels = read_labels(labels_path)
+    if expect is not None and labels.kind != "entity":
+        raise LabelsError(f"--expect needs entity labels (`file kind value text`); "
+                          f"{labels_path} has intent labels")
     missing = [r["file"] for r in labels.rows if not (audio_dir / r["file"]).is_file()]
     if missing:
         raise LabelsError(f"{len(missing)} labelled files are not in {audio_dir}, e.g. "
@@ -80,14 +89,20 @@ def evaluate(labels_path: Path, audio_dir: Path, understander: Understander, *,
 
     def run(row: dict[str, str]) -> tuple[dict[str, str], Understanding]:
         audio = read_wav(audio_dir / row["file"])
+        asked = row["kind"] if expect == EXPECT_FROM_LABELS else expect
         return row, understander.understand(audio.pcm, want_intent=want_intent,
-                                            want_entities=not want_intent, today=today)
+                                            want_entities=not want_intent, today=today,
+                                            expect=asked)
 
     started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=max(1, workers)) as executor:
         results = list(executor.map(run, labels.rows))
     wall = time.perf_counter() - started
-    return summarise(labels.kind, results, wall)
+    report = summarise(labels.kind, results, wall)
+    if expect is not None:
+        report["expect"] = expect
+        report["unsure"] = sum(1 for _, r in results for e in r.entities if not e.sure)
+    return report
 
 
 def summarise(kind: str, results: Sequence[tuple[dict[str, str], Understanding]],

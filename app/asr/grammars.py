@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from app.asr.lexicon import CARRIER_WORDS, CUES
 from app.asr.recognizer import FREE, grammar_json
+from app.asr.shapes import SHAPES, shape_phrases
 from app.asr.vocab import Vocabulary
 
 INTENT = "intent"
@@ -48,9 +49,13 @@ def entity_phrases(stations: Sequence[str] = ()) -> list[str]:
 
 
 def standard_grammars(vocab: Vocabulary, stations: Sequence[str] = ()) -> dict[str, str | None]:
-    """Recogniser modes: free decoding, biased to intent cues, biased to numbers and dates."""
-    return {
+    """Recogniser modes: free decoding, biased to intent cues, biased to numbers and dates,
+    and one per number shape the IVR asks for (only digits and their lead-in words)."""
+    grammars: dict[str, str | None] = {
         FREE: None,
         INTENT: grammar_json(intent_phrases(), vocab),
         ENTITY: grammar_json(entity_phrases(stations), vocab),
     }
+    for shape in SHAPES.values():
+        grammars[shape.mode] = grammar_json(shape_phrases(shape), vocab)
+    return grammars

@@ -23,6 +23,7 @@ from app.asr.endpoint import FRAME_BYTES, Endpointer
 from app.asr.entities import Entity
 from app.asr.grammars import ENTITY, INTENT
 from app.asr.recognizer import FREE, Recognizer, RecognizerPool, Transcript
+from app.asr.shapes import SHAPE_MODE, modes_for
 from app.asr.understand import entities_of, intent_of
 from app.core.clock import today
 
@@ -30,7 +31,10 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 FEED_BYTES = 1600  # 100 ms per hand-off to the decoder thread
-ACQUIRE_WAIT = 3.0  # seconds a caller's utterance may wait for a free recogniser
+ACQUIRE_WAIT = 1.5  # seconds a caller's utterance may wait for a free recogniser
+# End of speech -> answer: what was understood, or "not heard" if decoding is behind then
+# (under 2 s, with the time the answer takes to reach the call). HOTLINE_ASR_ANSWER_WITHIN.
+ANSWER_WITHIN = 1.5
 PREROLL_FRAMES = 15  # 300 ms before the detected start, so the first syllable is not cut
 
 
@@ -66,9 +70,10 @@ class SpeechService:
     """The recognisers and their worker threads, shared by all calls."""
 
     def __init__(self, pool: RecognizerPool, recordings_dir: Path, workers: int = 2,
-                 stations: tuple[str, ...] = (), known_trains: frozenset[str] = frozenset()
-                 ) -> None:
+                 stations: tuple[str, ...] = (), known_trains: frozenset[str] = frozenset(),
+                 answer_within: float = ANSWER_WITHIN) -> None:
         self.pool = pool
+        self.answer_within = answer_within
         self.recordings_dir = recordings_dir
         self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="asr")
         self.stations = stations
@@ -105,11 +110,14 @@ class Listening:
         self.service = service
         self.source = source
         self.listener = listener
-        self.modes = [FREE] + ([INTENT] if intent else []) + ([ENTITY] if entities else [])
+        self.modes = [FREE] + ([INTENT] if intent else []) + (
+            modes_for(expect, [ENTITY]) if entities else [])
         self.expect = expect
         self.task: asyncio.Task[None] | None = None
         self.setup: asyncio.Task[asyncio.Queue[bytes | None]] | None = None
         self.decoding: concurrent.futures.Future[Any] | None = None
+        self.audio: asyncio.Queue[bytes | None] | None = None  # the utterance, to decode
+        self.decoder: asyncio.Task[Heard] | None = None
         self.recognizers: list[Recognizer] = []
 
     def start(self) -> None:
@@ -128,6 +136,10 @@ class Listening:
 
     async def _teardown(self) -> None:
         await self.source.close()
+        if self.decoder is not None and not self.decoder.done():
+            self.decoder.cancel()  # an answer nobody waits for any more
+            with contextlib.suppress(BaseException):
+                await self.decoder
         if self.decoding is not None and not self.decoding.done():
             # A decode cancelled with the call still runs on its thread: wait for it before
             # the recognisers are reset and handed to another caller.
@@ -138,6 +150,11 @@ class Listening:
         self.recognizers = []
 
     async def _run(self) -> None:
+        """Find the utterance in the caller's frames as they come (cheap, never waits for the
+        decoder), hand its audio to the decoding task, and answer within answer_within of
+        the end of speech: what was understood, or "not heard" when decoding is behind
+        (a burst of callers). Endpointing used to wait for each decoding step, so a
+        decoder behind real time also saw the end of speech late, after the caller hung up."""
         self.setup = asyncio.create_task(self.source.open())
         try:
             queue = await asyncio.shield(self.setup)
@@ -146,7 +163,6 @@ class Listening:
             return
         endpointer = Endpointer()
         preroll: deque[bytes] = deque(maxlen=PREROLL_FRAMES)
-        pending = bytearray()
         buffer = b""
         while True:
             chunk = await queue.get()
@@ -160,18 +176,46 @@ class Listening:
                     preroll.append(frame)
                     continue
                 if change == "start":
-                    pending += b"".join(preroll)
                     self.listener.speech_started()
-                    # Recognisers are taken only now: callers who press keys hold none.
-                    if not await self._acquire():
-                        return
-                pending += frame
+                    self.audio = asyncio.Queue()
+                    self.audio.put_nowait(b"".join(preroll))
+                    self.decoder = asyncio.create_task(self._decode_utterance(self.audio))
+                assert self.audio is not None
+                self.audio.put_nowait(frame)
                 if change == "end":
-                    ended_at = time.monotonic()
-                    heard = await self._decode(self._finish, bytes(pending))
-                    heard.latency_ms = round((time.monotonic() - ended_at) * 1000, 1)
-                    self.listener.speech_heard(heard)
+                    await self._answer(time.monotonic())
                     return
+
+    async def _answer(self, ended_at: float) -> None:
+        assert self.audio is not None and self.decoder is not None
+        self.audio.put_nowait(None)
+        try:
+            heard = await asyncio.wait_for(asyncio.shield(self.decoder),
+                                           self.service.answer_within)
+        except TimeoutError:
+            log.warning("call %s: speech not decoded within %.1f s of its end (decoders "
+                        "busy); answered as not heard", self.listener.id,
+                        self.service.answer_within)
+            heard = Heard("none", 0.0, "")
+        heard.latency_ms = round((time.monotonic() - ended_at) * 1000, 1)
+        self.listener.speech_heard(heard)
+
+    async def _decode_utterance(self, audio: asyncio.Queue[bytes | None]) -> Heard:
+        """Take recognisers, decode the utterance's audio as it comes (whatever has piled up
+        since the last step, in one step), and finish at the end of speech."""
+        if not await self._acquire():
+            return Heard("none", 0.0, "")
+        pending = bytearray()
+        while True:
+            item = await audio.get()
+            ended = item is None
+            pending += item or b""
+            while not ended and not audio.empty():
+                more = audio.get_nowait()
+                ended = more is None
+                pending += more or b""
+            if ended:
+                return await self._decode(self._finish, bytes(pending))
             if len(pending) >= FEED_BYTES:
                 data, pending = bytes(pending), bytearray()
                 await self._decode(self._feed, data)
@@ -191,9 +235,8 @@ class Listening:
                     await asyncio.to_thread(self.service.pool.acquire, mode, ACQUIRE_WAIT,
                                             False))
         except TimeoutError as exc:
-            log.warning("call %s not recognised: %s", self.listener.id, exc)
             # Every recogniser is busy: the caller hears "not heard" and can use the keys.
-            self.listener.speech_heard(Heard("none", 0.0, ""))
+            log.warning("call %s not recognised: %s", self.listener.id, exc)
             return False
         return True
 
@@ -209,8 +252,9 @@ class Listening:
         if INTENT in found:
             result = intent_of(free, found[INTENT])
             heard.intent, heard.confidence = result.intent, result.confidence
-        if ENTITY in found:
-            heard.entities = entities_of(free, found[ENTITY], today=today(),
+        number_mode = next((m for m in self.modes if m not in (FREE, INTENT)), None)
+        if number_mode is not None:
+            heard.entities = entities_of(free, found[number_mode], today=today(),
                                          stations=self.service.stations,
                                          known_trains=self.service.known_trains,
                                          expect=self.expect)
@@ -219,7 +263,8 @@ class Listening:
 
 async def speech_service(recordings_dir: Path, stations: tuple[str, ...],
                          known_trains: frozenset[str], warm: int = 8, prefill: int = 24,
-                         max_per_mode: int = 24) -> SpeechService | None:
+                         max_per_mode: int = 24, answer_within: float = ANSWER_WITHIN,
+                         ) -> SpeechService | None:
     """The live speech service, or None (keys only) when the model is not installed."""
     from app.asr.model import is_installed
     from app.asr.recognizer import pool_for
@@ -228,7 +273,14 @@ async def speech_service(recordings_dir: Path, stations: tuple[str, ...],
         log.warning("speech recognition is off: the model is missing (run `hotline asr install`)")
         return None
     # Loading the model and warming recognisers takes seconds of CPU: not on the event loop.
-    pool = await asyncio.to_thread(pool_for, stations=stations, warm=warm,
+    # Made before the first call: the menu's decoders; number questions' grammars start
+    # with one each and grow in the background.
+    pool = await asyncio.to_thread(pool_for, stations=stations,
+                                   warm={FREE: warm, INTENT: warm, ENTITY: 1},
                                    max_per_mode=max_per_mode, keep_spare=3)
-    pool.prefill(prefill)  # more capacity, made in the background once calls are answered
-    return SpeechService(pool, recordings_dir, stations=stations, known_trains=known_trains)
+    # More capacity, made in the background once calls are answered. Every caller in the
+    # menu needs free and intent decoding; a number question's grammar is needed by fewer.
+    pool.prefill(prefill, modes=(FREE, INTENT, ENTITY))
+    pool.prefill(max(1, prefill // 3), modes=[m for m in pool.modes if m.startswith(SHAPE_MODE)])
+    return SpeechService(pool, recordings_dir, stations=stations, known_trains=known_trains,
+                         answer_within=answer_within)

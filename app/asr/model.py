@@ -194,6 +194,28 @@ def install(base: Path | None = None, *, wheel: Path | None = None, force: bool 
     return path
 
 
+NO_DITHER = "--dither=0"
+
+
+def without_dither(path: Path, view: Path) -> Path:
+    """A view of the model in folder view (links to its files) whose MFCC settings turn off
+    dither. Kaldi's default dither adds random noise to every frame from a process-wide random
+    generator, so the same audio decoded twice (or while other calls decode) gave different
+    scores and, near a tie, different words; the Recognizer adds the same amount of noise
+    from a fixed table instead. The verified model files stay untouched."""
+    for item in path.iterdir():
+        if item.name != "conf":
+            (view / item.name).symlink_to(item.resolve())
+    (view / "conf").mkdir()
+    for item in (path / "conf").iterdir():
+        if item.name != "mfcc.conf":
+            (view / "conf" / item.name).symlink_to(item.resolve())
+    lines = [line for line in (path / "conf/mfcc.conf").read_text().splitlines()
+             if not line.strip().startswith("--dither")]
+    (view / "conf/mfcc.conf").write_text("\n".join([*lines, NO_DITHER]) + "\n")
+    return view
+
+
 _models: dict[Path, Any] = {}
 _models_lock = threading.Lock()
 
@@ -213,7 +235,9 @@ def load_model(path: Path | None = None) -> Any:
 
         vosk.SetLogLevel(-1)
         try:
-            model = vosk.Model(str(path))
+            with tempfile.TemporaryDirectory(prefix="hotline-model-") as tmp:
+                # Vosk reads every file while loading, so the view may go right after.
+                model = vosk.Model(str(without_dither(path, Path(tmp))))
         except Exception as exc:  # vosk raises a bare Exception on a bad model
             raise ModelError(f"Vosk could not load {path}: {exc}; the files look corrupt, "
                              f"{INSTALL_HINT} --force") from exc

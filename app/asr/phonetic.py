@@ -46,6 +46,7 @@ _FINAL_PAIRS: dict[frozenset[str], float] = {
         (("ang", "uang"), 0.6), (("ai", "uai"), 0.6), (("ei", "ui"), 0.6), (("a", "ia"), 0.6),
         (("a", "ua"), 0.6), (("ou", "iu"), 0.6), (("ong", "iong"), 0.7),
         (("ong", "ou"), 0.45), (("ing", "in"), 0.85),
+        (("a", "an"), 0.6),  # a trailing n swallowed on the phone: 班 for 八
         # The "i" after z/c/s and zh/ch/sh/r is not the "i" of ji/qi/xi: both count as i.
     ]
 }

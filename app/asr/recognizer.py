@@ -11,7 +11,7 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from app.asr.audio import RATE, speechlike
+from app.asr.frontend import MODEL_RATE, Upsampler
 from app.asr.vocab import Vocabulary
 
 log = logging.getLogger(__name__)
@@ -111,26 +112,43 @@ class Recognizer:
 
         self.mode = mode
         self.max_alternatives = max_alternatives
+        # Vosk gets 16 kHz audio made here (frontend.py), the same on every run.
         if grammar is None:
-            self._rec = vosk.KaldiRecognizer(model, RATE)
+            self._rec = vosk.KaldiRecognizer(model, MODEL_RATE)
         else:
-            self._rec = vosk.KaldiRecognizer(model, RATE, grammar)
+            self._rec = vosk.KaldiRecognizer(model, MODEL_RATE, grammar)
+        self._front = Upsampler()
         self._rec.SetMaxAlternatives(max_alternatives)
         self._segments: list[list[Alternative]] = []
+        self._unfed = bytearray()  # audio short of a whole CHUNK, fed with the next audio
+        self._open = False  # Vosk holds audio of an unfinished utterance
         self._samples = 0
         self._busy = 0.0
 
     def accept(self, pcm: bytes) -> bool:
-        """Feed s16le 8 kHz audio; True when Vosk saw the end of a phrase (a pause)."""
+        """Feed s16le 8 kHz audio; True when Vosk saw the end of a phrase (a pause).
+
+        Vosk is always handed whole CHUNKs counted from the start of the utterance (the rest
+        waits for more audio or finish()): where Vosk looks for pauses and updates its
+        silence weights depends on how the audio is cut, so cutting it by arrival (100 ms
+        hand-offs, late frames under load) would make the same audio decode differently."""
         started = time.perf_counter()
         ended = False
-        for i in range(0, len(pcm), CHUNK):
-            if self._rec.AcceptWaveform(pcm[i:i + CHUNK]):
-                self._segments.append(_parse(self._rec.Result()))
-                ended = True
+        self._unfed += pcm
+        whole = len(self._unfed) - len(self._unfed) % CHUNK
+        for i in range(0, whole, CHUNK):
+            ended = self._accept_chunk(self._unfed[i:i + CHUNK]) or ended
+        del self._unfed[:whole]
         self._samples += len(pcm) // 2
         self._busy += time.perf_counter() - started
         return ended
+
+    def _accept_chunk(self, chunk: bytes | bytearray) -> bool:
+        self._open = True
+        if self._rec.AcceptWaveform(self._front.process(bytes(chunk))):
+            self._segments.append(_parse(self._rec.Result()))
+            return True
+        return False
 
     def partial(self) -> str:
         data: dict[str, Any] = json.loads(self._rec.PartialResult())
@@ -139,7 +157,11 @@ class Recognizer:
     def finish(self) -> Transcript:
         """The transcript of everything fed since the last reset; then resets."""
         started = time.perf_counter()
+        if self._open or self._unfed:
+            self._accept_chunk(self._unfed + self._front.flush())
+            self._unfed.clear()
         self._segments.append(_parse(self._rec.FinalResult()))
+        self._open = False
         self._busy += time.perf_counter() - started
         transcript = Transcript(self.mode, _join(self._segments, self.max_alternatives),
                                 self._samples / RATE, self._busy)
@@ -151,7 +173,15 @@ class Recognizer:
         return self.finish()
 
     def reset(self) -> None:
-        self._rec.Reset()
+        """Forget everything fed since the last finish(). Vosk's Reset() keeps the feature
+        pipeline (and its speaker adaptation) of an unfinished utterance for the next one,
+        so an utterance abandoned mid-way (the caller hung up) would colour the next caller's
+        result; FinalResult() is what makes Vosk start the next utterance from scratch."""
+        if self._open:
+            self._rec.FinalResult()
+            self._open = False
+        self._unfed.clear()
+        self._front.reset()
         self._segments = []
         self._samples = 0
         self._busy = 0.0
@@ -174,7 +204,8 @@ class RecognizerPool:
     idle one, never paying the creation cost in the caller's time; a background thread keeps
     keep_spare idle recognisers per mode (up to max_per_mode) and runs prefill()."""
 
-    def __init__(self, model: Any, grammars: Mapping[str, str | None], *, warm: int = 1,
+    def __init__(self, model: Any, grammars: Mapping[str, str | None], *,
+                 warm: int | Mapping[str, int] = 1,
                  max_per_mode: int = 8, max_alternatives: int = 5,
                  warmup_seconds: float = 2.0, keep_spare: int = 0) -> None:
         self.model = model
@@ -187,7 +218,8 @@ class RecognizerPool:
         self._slots = {mode: _Slot(grammar) for mode, grammar in grammars.items()}
         self._cond = threading.Condition()
         for mode in self._slots:
-            for _ in range(warm):
+            # warm: recognisers made now, for every mode or per mode (others get 1).
+            for _ in range(warm if isinstance(warm, int) else warm.get(mode, 1)):
                 self._slots[mode].idle.append(self._create(mode))
                 self._slots[mode].total += 1
 
@@ -209,11 +241,13 @@ class RecognizerPool:
             return {mode: {"total": slot.total, "idle": len(slot.idle)}
                     for mode, slot in self._slots.items()}
 
-    def prefill(self, per_mode: int) -> None:
-        """Create recognisers in the background until each mode has per_mode of them."""
+    def prefill(self, per_mode: int, modes: Collection[str] | None = None) -> None:
+        """Create recognisers in the background until each mode (of modes, default all) has
+        per_mode of them."""
         with self._cond:
             for mode in self._slots:
-                self._grow(mode, per_mode)
+                if modes is None or mode in modes:
+                    self._grow(mode, per_mode)
 
     def close(self) -> None:
         if self._grower is not None:

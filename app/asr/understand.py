@@ -20,6 +20,7 @@ from app.asr.entities import Entity, extract_best
 from app.asr.grammars import ENTITY, INTENT
 from app.asr.intents import Hypotheses, IntentResult, classify
 from app.asr.recognizer import FREE, RecognizerPool, Transcript
+from app.asr.shapes import modes_for, read_shape, shape_for
 
 # Grammar fit, in lattice score per second of audio relative to free decoding, at which the
 # grammar decoder gets half its say; and how sharply trust falls around it.
@@ -81,6 +82,12 @@ def intent_of(free: Transcript, biased: Transcript | None) -> IntentResult:
 def entities_of(free: Transcript, biased: Transcript | None, *, today: date | None = None,
                 stations: Sequence[str] = (), known_trains: Collection[str] = (),
                 expect: str | None = None) -> list[Entity]:
+    """biased: the entity grammar's transcript, or the shape grammar's when expect has one."""
+    shape = shape_for(expect)
+    if shape is not None:
+        reading = read_shape(shape, free, biased)
+        return [] if reading.value is None else [Entity(shape.kind, reading.value,
+                                                        sure=reading.sure)]
     hyps = [(t, w * (1.0 - ENTITY_GRAMMAR_SHARE if biased else 1.0)) for t, w in free.weighted()]
     if biased is not None:
         hyps += [(t, w * ENTITY_GRAMMAR_SHARE) for t, w in biased.weighted()]
@@ -109,7 +116,7 @@ class Understander:
         if want_intent:
             modes.append(INTENT)
         if want_entities:
-            modes.append(ENTITY)
+            modes.extend(modes_for(expect, [ENTITY]))
         found = self.transcribe(pcm, modes)
         free = found[FREE]
         result = Understanding("none", 0.0, free.text, transcripts=found)
@@ -118,7 +125,7 @@ class Understander:
             result.intent, result.confidence, result.scores = (intent.intent, intent.confidence,
                                                                intent.scores)
         if want_entities:
-            result.entities = entities_of(free, found[ENTITY], today=today,
+            result.entities = entities_of(free, found[modes[-1]], today=today,
                                           stations=self.stations,
                                           known_trains=self.known_trains, expect=expect)
         return result

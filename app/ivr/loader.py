@@ -224,7 +224,8 @@ def _prompts_of(step: Step) -> list[str]:
     if isinstance(a, SayStep):
         return [a.prompt] if a.prompt else []
     prompts = []
-    for attr in ("prompt", "invalid_prompt", "no_input_prompt", "hold_prompt"):
+    for attr in ("prompt", "invalid_prompt", "no_input_prompt", "hold_prompt",
+                 "confirm_prompt", "not_heard_prompt"):
         value = getattr(a, attr, None)
         if isinstance(value, str):
             prompts.append(value)

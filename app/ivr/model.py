@@ -93,6 +93,8 @@ class CollectStep(StepModel):
     invalid_prompt: str = "invalid_input"
     no_input_prompt: str = "no_input"
     not_heard_prompt: str = "not_heard"
+    # Read back a spoken value heard with weak evidence; slot {digits}.
+    confirm_prompt: str = "confirm_number"
     # The caller may also say it: which entity to take from what they said (Mandarin calls).
     speech: Literal["order_no", "train_no", "digits"] | None = None
 

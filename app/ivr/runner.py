@@ -31,6 +31,7 @@ from app.ivr.model import (
 )
 from app.services import call_records
 from app.services.work_orders import create_work_order
+from app.tts.say import zh_digits
 
 if TYPE_CHECKING:
     from app.acd.waiting import QueueVisit
@@ -54,17 +55,31 @@ TRAIN_KEYS = {"G": "1", "D": "2", "K": "3", "Z": "4", "T": "5", "C": "6"}
 
 def spoken_value(kind: str, entities: list[Any]) -> str | None:
     """What the caller said, as the keys they would have pressed for this step."""
+    found = spoken_entity(kind, entities)
+    return found[0] if found else None
+
+
+def spoken_entity(kind: str, entities: list[Any]) -> tuple[str, bool] | None:
+    """(keys, whether the recogniser is sure of them) for the first entity of this kind."""
     for entity in entities:
         if entity.kind != ("digits" if kind == "digits" else kind):
             continue
         value = str(entity.value)
+        sure = bool(getattr(entity, "sure", True))
         if kind == "order_no":
-            return value[1:] if value.startswith("E") else value
+            return (value[1:] if value.startswith("E") else value), sure
         if kind == "train_no":
             letter = TRAIN_KEYS.get(value[:1])
-            return letter + value[1:] if letter else None
-        return value
+            return (letter + value[1:], sure) if letter else None
+        return value, sure
     return None
+
+
+def read_back(value: str, lang: str) -> str:
+    """A value as the caller hears it read back: digit by digit (幺 for one in Mandarin)."""
+    if lang == "zh":
+        return zh_digits(value)
+    return " ".join(value)
 
 
 @dataclass(frozen=True)
@@ -328,7 +343,10 @@ class FlowRunner:
                         entities=[e.kind for e in got.entities],
                         # What was said for a personal value stays out of the record.
                         transcript="***" if a.var in SENSITIVE_VARS else got.transcript)
-                    digits = spoken_value(a.speech, got.entities) or ""
+                    found = spoken_entity(a.speech, got.entities)
+                    digits, sure = found if found else ("", True)
+                    if digits and not sure and not await self._confirmed(a, digits):
+                        digits = ""  # read back and not confirmed: ask again
                     if not digits:
                         failures += 1
                         self.call.trace.step("not_heard", prompt=a.prompt, attempt=failures)
@@ -362,6 +380,16 @@ class FlowRunner:
             return None
         self.call.trace.step("too_many_failures", prompt=a.prompt, to=a.on_fail)
         return Jump(a.on_fail)
+
+    async def _confirmed(self, a: CollectStep, digits: str) -> bool:
+        """Read back a value heard with weak evidence: 1 confirms, anything else does not."""
+        await self.say_prompt(a.confirm_prompt, slots={"digits": read_back(digits,
+                                                                           self.ctx.lang)})
+        answer = await self.call.wait_digit(6)
+        self.call.trace.step("confirm", var=a.var, key=answer)
+        if answer not in (None, "1", "2"):
+            self.call.flush_digits()  # keys typed past the question are not an entry
+        return answer == "1"
 
     # --- self-service -------------------------------------------------------------------
 

@@ -61,7 +61,7 @@ class TimedRecognizer(Recognizer):
         base = self._fed / RATE
         found: list[list[TimedWord]] = []
         for i in range(0, len(pcm), CHUNK):
-            if self._rec.AcceptWaveform(pcm[i:i + CHUNK]):
+            if self._rec.AcceptWaveform(self._front.process(pcm[i:i + CHUNK])):
                 found.append(self._words(self._rec.Result(), base, offset))
         found.append(self._words(self._rec.FinalResult(), base, offset))
         self._fed += len(pcm) // 2

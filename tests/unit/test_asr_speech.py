@@ -132,8 +132,9 @@ def test_mulaw_recordings_give_the_same_intents(understander: Understander) -> N
 
 
 def test_entities_on_the_development_set(understander: Understander) -> None:
+    # Decoded as in calls: each clip after the question for its kind (--expect label).
     report = evaluate(ASR_DEV / "entities" / "labels.tsv", ASR_DEV / "entities" / "pcm8k",
-                      understander, workers=2, today=date(2025, 11, 23))
+                      understander, workers=2, today=date(2025, 11, 23), expect="label")
     assert report["task"] == "entity"
     # Order numbers and digit strings are fully spoken and must come out right. (The train
     # recordings lack the letter's sound altogether: see test_train_letter_is_not_in_audio.)

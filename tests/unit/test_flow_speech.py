@@ -55,6 +55,8 @@ nodes:
 
 class Voice(StubVoice):
     def prompt_text(self, prompt_id: str, lang: str) -> str:
+        if prompt_id == "confirm_number":
+            return "您说的是{digits}，对请按1"
         return "do you want {intent}?" if prompt_id == "confirm_intent" else \
             super().prompt_text(prompt_id, lang)
 
@@ -84,6 +86,7 @@ class ScriptedSpeech:
         self.script: list[Heard | None] = []
         self.windows: list[dict[str, Any]] = []
         self.transcribed: list[str] = []
+        self.voice = Voice()  # the call's voice: what it was asked to say
 
     def listen(self, call: Call, *, intent: bool = True, entities: bool = False,
                expect: str | None = None) -> ScriptedListening:
@@ -104,7 +107,7 @@ async def env(tmp_path: Path) -> AsyncIterator[tuple[FakeAri, AriClient, Databas
     fake = FakeAri()
     await fake.start()
     speech = ScriptedSpeech()
-    handler = ivr_handler(parse_flow(FLOW), db, Voice(), lambda: speech)  # type: ignore[arg-type,return-value]
+    handler = ivr_handler(parse_flow(FLOW), db, speech.voice, lambda: speech)  # type: ignore[arg-type,return-value]
     client = AriClient(fake.base_url, "hotline", "u", "p", handler)
     client.start()
     await asyncio.wait_for(fake.connected.wait(), 5)
@@ -173,6 +176,56 @@ async def test_spoken_numbers_fill_the_entry_steps(env: tuple) -> None:  # type:
     # The spoken ID digits are personal data: not in the record.
     assert details(record, "speech")[-1]["transcript"] == "***"
     assert [w["expect"] for w in speech.windows] == [None, "order_no", "digits"]
+
+
+async def test_an_unsure_number_is_read_back_and_taken_when_confirmed(env: tuple) -> None:  # type: ignore[type-arg]
+    fake, client, db, speech = env
+    speech.script = [
+        Heard("ticket_query", 0.9, "查订单"),
+        Heard("none", 0.0, "二四六八零二四六吧",
+              entities=[Entity("order_no", "E246802468", sure=False)]),
+    ]
+    await fake.start_call("s7")
+    await eventually(lambda: "confirm_number" in prompts_so_far(client, "s7"), timeout=5)
+    await fake.dtmf("s7", "1")
+    await eventually(lambda: "enter_id_last4" in prompts_so_far(client, "s7"), timeout=5)
+    await fake.hangup("s7")
+    record = await wait_record(db, "s7")
+    assert details(record, "collected")[0] == {"var": "order_no", "digits": "246802468",
+                                               "by": "speech"}
+    assert details(record, "confirm") == [{"var": "order_no", "key": "1"}]
+    assert speech.voice.texts[-1] == "您说的是二四六八零二四六八，对请按1"
+
+
+async def test_an_unsure_number_not_confirmed_is_asked_again(env: tuple) -> None:  # type: ignore[type-arg]
+    fake, client, db, speech = env
+    speech.script = [
+        Heard("ticket_query", 0.9, "查订单"),
+        Heard("none", 0.0, "二四六八零二四六吧",
+              entities=[Entity("order_no", "E246802468", sure=False)]),
+    ]
+    await fake.start_call("s8")
+    await eventually(lambda: "confirm_number" in prompts_so_far(client, "s8"), timeout=5)
+    await fake.dtmf("s8", "2")
+    await eventually(lambda: prompts_so_far(client, "s8").count("enter_order_number") == 2,
+                     timeout=5)
+    await fake.hangup("s8")
+    record = await wait_record(db, "s8")
+    assert "collected" not in [s.kind for s in record.steps]
+    assert details(record, "confirm") == [{"var": "order_no", "key": "2"}]
+    assert details(record, "not_heard")[0]["prompt"] == "enter_order_number"
+
+
+async def test_a_sure_number_is_not_read_back(env: tuple) -> None:  # type: ignore[type-arg]
+    fake, client, db, speech = env
+    speech.script = [Heard("ticket_query", 0.9, "查订单"),
+                     Heard("none", 0.0, "二四六八零二四六八",
+                           entities=[Entity("order_no", "E246802468")])]
+    await fake.start_call("s9")
+    await eventually(lambda: "enter_id_last4" in prompts_so_far(client, "s9"), timeout=5)
+    await fake.hangup("s9")
+    record = await wait_record(db, "s9")
+    assert "confirm" not in [s.kind for s in record.steps]
 
 
 async def test_a_spoken_number_of_the_wrong_shape_is_refused(env: tuple) -> None:  # type: ignore[type-arg]
