@@ -6,7 +6,6 @@ import argparse
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -19,6 +18,7 @@ from typing import Any
 import httpx
 
 from app.callgen.dtmf_pcap import PACKET_MS, PRESS_MS
+from app.callgen.ports import free_media_port, free_udp_port
 from app.callgen.scenario import KEY_GAP_MS, Media, build_scenario
 from app.callgen.script import Key, ScriptError, Speech, Step, keys_of, parse_dtmf, wav_info
 from app.config import Settings
@@ -134,12 +134,6 @@ class CallPlan:
         return total
 
 
-def _free_port(kind: int) -> int:
-    with socket.socket(socket.AF_INET, kind) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def prepare_speech(path: Path, work: Path) -> Speech:
     info = wav_info(path)
     if not info.is_ulaw_8k:
@@ -200,7 +194,7 @@ def run_call(plan: CallPlan) -> dict[str, Any]:
     cid = f"hotline-{uuid.uuid4().hex[:12]}-%u"
     cmd = [
         "sipp", plan.pbx, "-sf", str(scenario), "-s", plan.to, "-i", "127.0.0.1",
-        "-p", str(_free_port(socket.SOCK_DGRAM)), "-mp", str(_free_port(socket.SOCK_DGRAM)),
+        "-p", str(free_udp_port()), "-mp", str(free_media_port()),
         "-m", str(plan.calls), "-l", str(plan.calls), "-r", str(plan.rate),
         "-cid_str", cid, "-trace_logs", "-log_file", str(log_file),
         "-trace_err", "-error_file", str(err_file),

@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import socket
 import struct
 import subprocess
 import sys
@@ -21,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from app.callgen.ports import free_media_port, free_udp_port
 from app.callgen.runner import prepare_speech
 from app.callgen.script import ScriptError
 from app.callgen.softphone_scenario import PhonePlan, build_answer_scenario, build_register_scenario
@@ -141,26 +141,6 @@ def write_silence_wav(path: Path, ms: int = SILENCE_MS) -> Path:
     return path
 
 
-def _free_port(kind: int) -> int:
-    with socket.socket(socket.AF_INET, kind) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _free_media_port() -> int:
-    """An even port whose neighbour is free too (SIPp's rtp_stream uses RTP and RTCP)."""
-    for _ in range(50):
-        port = _free_port(socket.SOCK_DGRAM) & ~1
-        try:
-            for p in (port, port + 1):
-                with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-                    sock.bind(("127.0.0.1", p))
-            return port
-        except OSError:
-            continue
-    raise ScriptError("no free pair of UDP ports for media")
-
-
 def sipp_command(plan: PhonePlan, pbx: str, work: Path, sip_port: int, media_port: int,
                  ) -> list[str]:
     # The main scenario is a single "call" (-m 1); incoming calls run in the out-of-call one.
@@ -208,7 +188,7 @@ def run_phone(plan: PhonePlan, pbx: str, work: Path) -> dict[str, Any]:
         raise ScriptError("sipp is missing: apt-get install sip-tester (make run does this)")
     (work / "register.xml").write_text(build_register_scenario(plan))
     (work / "answer.xml").write_text(build_answer_scenario(plan))
-    cmd = sipp_command(plan, pbx, work, _free_port(socket.SOCK_DGRAM), _free_media_port())
+    cmd = sipp_command(plan, pbx, work, free_udp_port(), free_media_port())
     started = time.monotonic()
     with open(work / "sipp.out", "wb") as out:
         try:

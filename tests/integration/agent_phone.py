@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import re
-import socket
 import subprocess
 from pathlib import Path
 
+from app.callgen.ports import free_media_port, free_udp_port
 from app.config import Settings
 
 HEAD = """<?xml version="1.0" encoding="ISO-8859-1" ?>
@@ -121,13 +121,6 @@ Content-Length: 0
 """
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def run_sipp(settings: Settings, scenario: str, work: Path, service: str = "s",
              timeout: int = 30) -> str:
     """Run one SIPp call of the scenario; returns what it logged as `final ...`."""
@@ -136,7 +129,7 @@ def run_sipp(settings: Settings, scenario: str, work: Path, service: str = "s",
     xml.write_text(scenario)
     log = work / "sipp.log"
     cmd = ["sipp", f"127.0.0.1:{settings.sip_port}", "-sf", str(xml), "-s", service,
-           "-i", "127.0.0.1", "-p", str(_free_port()), "-mp", str(_free_port()),
+           "-i", "127.0.0.1", "-p", str(free_udp_port()), "-mp", str(free_media_port()),
            "-m", "1", "-trace_logs", "-log_file", str(log), "-trace_err",
            "-error_file", str(work / "errors.log"),
            "-timeout", f"{timeout}s", "-timeout_error", "-nostdin"]

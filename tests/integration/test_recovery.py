@@ -55,6 +55,12 @@ def live_ids(platform: Platform) -> dict[str, str]:
     return {c["sip_call_id"]: c["call_id"] for c in calls if c["active"]}
 
 
+def answered_ids(platform: Platform) -> list[str]:
+    """The running calls that have been answered."""
+    calls = platform.get("/api/v1/calls/recent").json()
+    return [c["call_id"] for c in calls if c["active"] and c["answered_at"]]
+
+
 @pytest.fixture
 def restarted(platform: Platform) -> Iterator[Platform]:
     """The test stops or kills the platform; whatever happened, it is running after."""
@@ -82,7 +88,9 @@ def test_after_kill_9_every_call_is_picked_up_where_it_was(restarted: Platform) 
         [(entry_id, entered_at)] = rows(platform, open_entry)
         # Placed last, just before the kill, so it ends while the platform is down.
         short = pool.submit(platform.call, "--hold", "4")
-        wait_for(lambda: len(live_ids(platform)) == 4, 20, "four calls up")
+        # Answered before the kill: a caller not yet answered would wait for the answer
+        # instead of ending while the platform is down.
+        wait_for(lambda: len(answered_ids(platform)) == 4, 20, "four calls answered")
         assert platform.proc is not None
         platform.proc.send_signal(signal.SIGKILL)
         platform.proc.wait()
