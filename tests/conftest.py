@@ -9,7 +9,8 @@ import pytest
 from tests.instance import use_test_instance
 from tests.postgres import create_database, postgres_server
 
-pytest_plugins = ["tests.browser"]  # real-browser fixtures: browser, page, web_app
+# Real-browser fixtures (browser, page, web_app); the test order for parallel workers.
+pytest_plugins = ["tests.browser", "tests.parallel"]
 
 # Before anything reads the settings: tests never touch the instance `make run` uses.
 use_test_instance()

@@ -42,3 +42,13 @@ def as_utc(moment: datetime | None) -> datetime | None:
     if moment is None:
         return None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def utc_bound(moment: datetime) -> datetime:
+    """A query bound given with any zone, in UTC. A moment at the very ends of the calendar
+    (0001-01-01 with a zone east of UTC) has no UTC form: it becomes that end itself."""
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        end = datetime.min if moment.year == 1 else datetime.max
+        return end.replace(tzinfo=UTC)

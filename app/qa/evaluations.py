@@ -7,14 +7,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from app.core.clock import as_utc, now
+from app.core.clock import as_utc, now, utc_bound
 from app.db.models import (
     Agent,
     AgentLeg,
@@ -190,9 +190,9 @@ def _conditions(flt: EvaluationFilter) -> list[Any]:
         # In UTC: SQLite compares the stored UTC text, and a bound in +08:00 would shift by 8 h.
         calls = select(CallRecord.id)
         if flt.call_from is not None:
-            calls = calls.where(CallRecord.started_at >= flt.call_from.astimezone(UTC))
+            calls = calls.where(CallRecord.started_at >= utc_bound(flt.call_from))
         if flt.call_to is not None:
-            calls = calls.where(CallRecord.started_at < flt.call_to.astimezone(UTC))
+            calls = calls.where(CallRecord.started_at < utc_bound(flt.call_to))
         conditions.append(QaEvaluation.call_id.in_(calls))
     return conditions
 

@@ -178,15 +178,22 @@ async def test_spoken_numbers_fill_the_entry_steps(env: tuple) -> None:  # type:
     assert [w["expect"] for w in speech.windows] == [None, "order_no", "digits"]
 
 
-async def test_an_unsure_number_is_read_back_and_taken_when_confirmed(env: tuple) -> None:  # type: ignore[type-arg]
-    fake, client, db, speech = env
+async def read_back_unsure_order(env: tuple, call: str) -> None:  # type: ignore[type-arg]
+    """A caller asks for an order and says its number unsurely (八 heard as 吧): the number
+    is read back for confirmation."""
+    fake, client, _, speech = env
     speech.script = [
         Heard("ticket_query", 0.9, "查订单"),
         Heard("none", 0.0, "二四六八零二四六吧",
               entities=[Entity("order_no", "E246802468", sure=False)]),
     ]
-    await fake.start_call("s7")
-    await eventually(lambda: "confirm_number" in prompts_so_far(client, "s7"), timeout=5)
+    await fake.start_call(call)
+    await eventually(lambda: "confirm_number" in prompts_so_far(client, call), timeout=5)
+
+
+async def test_an_unsure_number_is_read_back_and_taken_when_confirmed(env: tuple) -> None:  # type: ignore[type-arg]
+    fake, client, db, speech = env
+    await read_back_unsure_order(env, "s7")
     await fake.dtmf("s7", "1")
     await eventually(lambda: "enter_id_last4" in prompts_so_far(client, "s7"), timeout=5)
     await fake.hangup("s7")
@@ -198,14 +205,8 @@ async def test_an_unsure_number_is_read_back_and_taken_when_confirmed(env: tuple
 
 
 async def test_an_unsure_number_not_confirmed_is_asked_again(env: tuple) -> None:  # type: ignore[type-arg]
-    fake, client, db, speech = env
-    speech.script = [
-        Heard("ticket_query", 0.9, "查订单"),
-        Heard("none", 0.0, "二四六八零二四六吧",
-              entities=[Entity("order_no", "E246802468", sure=False)]),
-    ]
-    await fake.start_call("s8")
-    await eventually(lambda: "confirm_number" in prompts_so_far(client, "s8"), timeout=5)
+    fake, client, db, _ = env
+    await read_back_unsure_order(env, "s8")
     await fake.dtmf("s8", "2")
     await eventually(lambda: prompts_so_far(client, "s8").count("enter_order_number") == 2,
                      timeout=5)
