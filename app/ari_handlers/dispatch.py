@@ -34,6 +34,7 @@ class CallDispatcher:
         self._chores: set[asyncio.Task[None]] = set()  # fire-and-forget requests (hang-ups)
         self.unrouted = 0
         self.closing = False  # draining for a stop: new calls are told to call again later
+        self.stopped = False  # ending the calls for a stop: a new caller is only hung up
 
     def claim(self, channel_id: str, call: Call) -> None:
         """Route a helper channel's events (externalMedia, an agent leg) to an existing call.
@@ -82,6 +83,12 @@ class CallDispatcher:
                 # A leg of a call no task owns (its caller left, or the platform restarted
                 # while it rang): nobody would ever bridge it.
                 log.info("hanging up %s: its call is gone", event.channel.name)
+                self._spawn(self.rest.hangup(event.channel.id), f"drop-{event.channel.id}")
+                return
+            if self.stopped:
+                # Too late even for the restart message: the connection to the PBX is
+                # about to close, and a call started now would outlive it.
+                log.info("hanging up %s: the service is stopping", event.channel.name)
                 self._spawn(self.rest.hangup(event.channel.id), f"drop-{event.channel.id}")
                 return
             self._start_call(event)
@@ -218,7 +225,7 @@ class CallDispatcher:
 
     async def shutdown(self, grace: float = 15.0) -> None:
         """End every call still going (each is told why, then hung up) and wait for them."""
-        self.closing = True
+        self.closing = self.stopped = True
         tasks = list(self._tasks.values())
         for call in list(self.calls.values()):
             call.trace.ended(EndedBy.SHUTDOWN, "service stopping")
@@ -229,5 +236,6 @@ class CallDispatcher:
             for task in pending:  # a farewell that hangs: do not hold the stop up
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-        if self._chores:
-            await asyncio.gather(*self._chores, return_exceptions=True)
+        # A hang-up may have been started while waiting for the others: wait for it too.
+        while chores := [t for t in self._chores if not t.done()]:
+            await asyncio.gather(*chores, return_exceptions=True)

@@ -254,31 +254,59 @@ def api_token(settings: Settings) -> str | None:
         return None
 
 
-def lookup_call_ids(api: str, sip_call_ids: list[str], token: str | None) -> dict[str, str]:
+def lookup_call_ids(api: str, sip_call_ids: list[str], token: str | None,
+                    wait: float = 5,
+                    transport: httpx.BaseTransport | None = None) -> dict[str, str]:
+    """The platform's call ids for these SIP calls: live calls first, then the stored
+    history (a call that ended while the platform restarted is only there). Retries for
+    `wait` seconds while the platform answers but does not know a call yet; no platform
+    listening, no wait."""
     found: dict[str, str] = {}
     headers = {"Authorization": f"Bearer {token}"} if token else {}
-    try:
-        with httpx.Client(base_url=api, timeout=3, headers=headers) as client:
+    deadline = time.monotonic() + wait
+    with httpx.Client(base_url=api, timeout=3, headers=headers,
+                      transport=transport) as client:
+        while True:
             for sip_id in sip_call_ids:
-                resp = client.get("/api/v1/calls/recent", params={"sip_call_id": sip_id})
-                if resp.status_code == 200 and resp.json():
-                    found[sip_id] = resp.json()[0]["call_id"]
+                if sip_id not in found:
+                    try:
+                        call_id = _one_call_id(client, sip_id)
+                    except httpx.ConnectError:
+                        return found
+                    if call_id:
+                        found[sip_id] = call_id
+            if len(found) == len(sip_call_ids) or time.monotonic() > deadline:
+                return found
+            time.sleep(0.5)
+
+
+def _one_call_id(client: httpx.Client, sip_id: str) -> str | None:
+    try:
+        resp = client.get("/api/v1/calls/recent", params={"sip_call_id": sip_id})
+        if resp.status_code == 200 and resp.json():
+            return str(resp.json()[0]["call_id"])
+        resp = client.get("/api/v1/calls", params={"sip_call_id": sip_id})
+        if resp.status_code == 200 and resp.json().get("items"):
+            return str(resp.json()["items"][0]["id"])
+    except httpx.ConnectError:
+        raise
     except httpx.HTTPError:
         pass
-    return found
+    return None
 
 
-def run_from_args(args: argparse.Namespace, settings: Settings) -> int:
+def place_calls(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
+    """Place the calls `hotline call` was asked for and return their summary (with the
+    platform's call id for a single call); bad arguments raise ScriptError."""
     work = Path(tempfile.mkdtemp(prefix="hotline-call-"))
     try:
         if args.calls < 1 or args.rate <= 0 or args.hold < 0:
             raise ScriptError("--calls must be >= 1, --rate > 0 and --hold >= 0")
         media = key_media(args.key_tone, args.key_gap, silence=not args.no_media)
         steps = build_steps(getattr(args, "script", None) or [], work)
-    except ScriptError as exc:
+    except ScriptError:
         shutil.rmtree(work, ignore_errors=True)
-        print(f"hotline call: error: {exc}", file=sys.stderr)
-        return 2
+        raise
     plan = CallPlan(
         to=args.to or settings.hotline_number, caller=args.caller, steps=steps,
         hold_ms=int(args.hold * 1000), settle_ms=args.settle, calls=args.calls, rate=args.rate,
@@ -290,5 +318,14 @@ def run_from_args(args: argparse.Namespace, settings: Settings) -> int:
     if api != "none" and plan.calls == 1 and summary.get("sip_call_id"):
         ids = lookup_call_ids(api, [summary["sip_call_id"]], api_token(settings))
         summary["call_id"] = ids.get(summary["sip_call_id"])
+    return summary
+
+
+def run_from_args(args: argparse.Namespace, settings: Settings) -> int:
+    try:
+        summary = place_calls(args, settings)
+    except ScriptError as exc:
+        print(f"hotline call: error: {exc}", file=sys.stderr)
+        return 2
     print(json.dumps(summary, ensure_ascii=False), flush=True)
     return 0 if summary["ok"] else 1

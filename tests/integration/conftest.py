@@ -54,6 +54,15 @@ class Platform:
         summary: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
         return summary
 
+    def call_now(self, *args: str) -> dict[str, Any]:
+        """The same call placed from this process: no interpreter to start first, so it
+        dials at once, even on a loaded machine (for a call that must arrive in a window)."""
+        from app.callgen.runner import place_calls
+        from app.cli import build_parser
+
+        return place_calls(build_parser().parse_args(["call", "--api", self.api, *args]),
+                           self.settings)
+
     def trace(self, sip_call_id: str, timeout: float = 10) -> dict[str, Any]:
         """The platform's record of a finished call."""
         deadline = time.monotonic() + timeout

@@ -184,10 +184,12 @@ def test_a_stop_lets_calls_finish_then_tells_the_rest_and_blames_itself(
         wait_for(lambda: len(live_ids(platform)) == 3, 20, "three calls up")
         wait_for(lambda: rows(platform, "select id from queue_entries where left_at is null"),
                  20, "the third caller waiting for an agent")
+        drains = platform.log.read_text().count("draining:")  # the log spans restarts
         stopped = time.monotonic()
         platform.proc.send_signal(signal.SIGTERM)
-        time.sleep(1)
-        late = pool.submit(platform.call, "--hold", "30")  # arrives during the drain
+        wait_for(lambda: platform.log.read_text().count("draining:") > drains, 10,
+                 "the drain under way")
+        late = pool.submit(platform.call_now, "--hold", "30")  # arrives during the drain
         code = platform.proc.wait(timeout=DRAIN_SECONDS + 40)
         took = time.monotonic() - stopped
         results = {name: f.result(timeout=60) for name, f in (

@@ -310,3 +310,29 @@ async def test_a_sweep_hangs_up_a_call_this_process_ended_instead_of_taking_it_u
     assert ("DELETE", "/ari/channels/done") in fake.requests
     assert "done" not in client.dispatcher.calls
     await client.stop()
+
+
+async def test_a_caller_arriving_while_the_stop_ends_the_calls_is_hung_up_not_started(
+        fake: FakeAri, caplog: pytest.LogCaptureFixture) -> None:
+    started: list[str] = []
+    saying_goodbye = asyncio.Event()
+
+    async def handler(call: Call) -> None:
+        started.append(call.id)
+        try:
+            await call.wait_digit()
+        except asyncio.CancelledError:
+            saying_goodbye.set()
+            await asyncio.sleep(0.3)  # the restart message, while another caller dials in
+            raise
+
+    client = await connect(fake, handler)
+    await fake.start_call("c1")
+    await eventually(lambda: "c1" in client.dispatcher.calls)
+    stopping = asyncio.create_task(client.stop())
+    await asyncio.wait_for(saying_goodbye.wait(), 5)
+    await fake.start_call("late")
+    await asyncio.wait_for(stopping, 5)
+    assert started == ["c1"]
+    assert ("DELETE", "/ari/channels/late") in fake.requests
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
