@@ -107,6 +107,15 @@ class Settings(BaseSettings):
     # End of a caller's speech -> its answer at the latest: what was understood, or "not
     # heard" when the decoders are behind (a burst of callers), so no caller waits on.
     asr_answer_within: float = Field(1.5, gt=0, le=30)
+    # On: the menu listens only while the caller talks: the PBX's talk detector (TALK_DETECT)
+    # on the caller's channel opens the audio tap when it hears the caller, so a silent caller
+    # costs neither the PBX nor the platform a stream. The tap opens some 100 ms into the
+    # speech, and that start is lost (the first syllable of some utterances), so it is off
+    # by default: the tap is then open the whole time the menu listens, with 300 ms kept
+    # before the speech. The detector's level is the mean sample magnitude (Asterisk's DSP
+    # energy; below our endpointer's speech level, so the tap opens before speech counts).
+    listen_on_talk: bool = False
+    talk_level: int = Field(128, ge=16, le=2000)
     # Backoff for ARI/AMI reconnects, in seconds.
     reconnect_initial: float = 0.5
     reconnect_max: float = 5.0

@@ -59,7 +59,9 @@ class Platform:
         self.speech: SpeechService | None = None
         self.watchdog: asyncio.Task[None] | None = None
         self.events = events or EventFeed()  # calls, queues, agents: one feed for every view
-        self.taps = MediaTaps(settings.ari_app)  # calls' audio, for speech and listening in
+        # Calls' audio, for speech and listening in.
+        self.taps = MediaTaps(settings.ari_app, talk_level=(
+            settings.talk_level if settings.listen_on_talk else None))
         self.ari = AriClient(
             settings.ari_base_url, settings.ari_app, settings.ari_user, creds.ari_password,
             handler, backoff_initial=settings.reconnect_initial,
@@ -121,7 +123,14 @@ class Platform:
             "active_calls": len(self.ari.dispatcher.calls),
             # Off when the model is missing: callers then use their keypad only.
             "speech": {"enabled": self.speech is not None,
-                       "recognisers": self.speech.pool.sizes() if self.speech else {}},
+                       "recognisers": self.speech.pool.sizes() if self.speech else {},
+                       # What listening cost so far: taps opened, 20 ms frames streamed
+                       # from the PBX, frames decoded (a silent caller adds to none).
+                       "listening": {
+                           "taps_opened": self.taps.opened,
+                           "frames_streamed": self.taps.server.frames,
+                           "frames_decoded": (self.speech.decoded_frames
+                                              if self.speech else 0)}},
             # Recordings waiting for speech analytics: supervisors watch it drain.
             "recording_analytics": self.analytics.queue.stats() if self.analytics else None,
             # Dialplan services: requests answered, and how many with defaults (slow or failing).

@@ -72,7 +72,9 @@ class FakeAri:
             Route("/ari/channels", self._list_channels),
             Route("/ari/channels/{cid}", self._channel, methods=["GET", "DELETE"]),
             Route("/ari/channels/{cid}/answer", self._answer, methods=["POST"]),
-            Route("/ari/channels/{cid}/variable", self._variable),
+            Route("/ari/channels/{cid}/variable", self._variable, methods=["GET", "POST"]),
+            Route("/ari/channels/externalMedia", self._external_media, methods=["POST"]),
+            Route("/ari/channels/{cid}/snoop", self._snoop, methods=["POST"]),
             Route("/ari/channels/{cid}/play/{pid}", self._play, methods=["POST"]),
             Route("/ari/playbacks/{pid}", self._stop_playback, methods=["DELETE"]),
             Route("/ari/channels/{cid}/record", self._record, methods=["POST"]),
@@ -151,7 +153,23 @@ class FakeAri:
         return Response(status_code=204)
 
     async def _variable(self, request: Request) -> Response:
+        if request.method == "POST":
+            self.requests.append(("POST", request.url.path + "?" + str(request.query_params)))
+            return Response(status_code=204)
         return JSONResponse({"value": "sip-" + request.path_params["cid"]})
+
+    async def _snoop(self, request: Request) -> Response:
+        cid = request.path_params["cid"]
+        self.requests.append(("POST", request.url.path))
+        if cid not in self.channels:
+            return self._not_found("Channel")
+        snoop = channel(f"snoop-{cid}") | {"name": f"Snoop/{cid}-00000001"}
+        return JSONResponse(snoop)
+
+    async def _external_media(self, request: Request) -> Response:
+        self.requests.append(("POST", request.url.path))
+        data = request.query_params.get("data", "")
+        return JSONResponse(channel(f"media-{data}") | {"name": f"AudioSocket/{data}"})
 
     async def _play(self, request: Request) -> Response:
         cid, pid = request.path_params["cid"], request.path_params["pid"]

@@ -50,4 +50,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if uses_browser(item):
             item.add_marker(pytest.mark.xdist_group("browser"))
-            _set_nodeid(item, f"{item.nodeid}@browser")  # pytest-xdist's group: its scope
+        # A group (a module that restarts its platform with other settings, the browser
+        # tests) is one unit of work: pytest-xdist's group is the id's @suffix.
+        if (marker := item.get_closest_marker("xdist_group")) is not None:
+            group = marker.args[0] if marker.args else marker.kwargs.get("name", "")
+            if group and not item.nodeid.endswith(f"@{group}"):
+                _set_nodeid(item, f"{item.nodeid}@{group}")

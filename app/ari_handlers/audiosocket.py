@@ -39,6 +39,7 @@ class AudioSocketServer:
         self._queues: dict[str, asyncio.Queue[bytes | None]] = {}
         self._server: asyncio.Server | None = None
         self._connections: set[asyncio.Task[None]] = set()
+        self.frames = 0  # audio frames received since the start (what listening cost)
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(self._serve, self.host, self.port)
@@ -109,6 +110,7 @@ class AudioSocketServer:
             while True:
                 kind, payload = await _read_frame(reader)
                 if kind == KIND_AUDIO:
+                    self.frames += 1
                     queue = self._queues.get(session)
                     if queue is not None:
                         queue.put_nowait(payload)

@@ -11,6 +11,7 @@ import logging
 import time
 import uuid
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +23,8 @@ from app.ari_handlers.models import (
     ChannelDtmfReceived,
     ChannelGone,
     ChannelHangupRequest,
+    ChannelTalkingFinished,
+    ChannelTalkingStarted,
     Event,
     Notice,
     PlaybackFinished,
@@ -112,8 +115,19 @@ class Call:
         # Prompts playing while the call goes on (the recording notice while an agent's phone
         # rings): playback id -> (media, set once it has finished or the call has ended).
         self.background: dict[str, tuple[str, asyncio.Event]] = {}
+        # The PBX's talk detector on the caller's channel (on once detect_talk() was asked):
+        # whether it hears the caller now, and who wants to know when that changes.
+        self.talk_detection = False
+        self.talking = False
+        self.talk_watchers: list[Callable[[bool], None]] = []
 
     def deliver(self, event: Event) -> None:
+        if isinstance(event, ChannelTalkingStarted | ChannelTalkingFinished):
+            if event.channel.id == self.id:
+                self.talking = isinstance(event, ChannelTalkingStarted)
+                for watcher in list(self.talk_watchers):
+                    watcher(self.talking)
+            return  # nobody waits for these in the call's queue
         # Seen as it arrives, not when the call's task reads it: that task may be busy with
         # something else (ringing an agent) when a background prompt ends.
         if isinstance(event, PlaybackFinished) and event.playback.id in self.background:
@@ -125,6 +139,13 @@ class Call:
                 done.set()
             self.background.clear()
         self.queue.put_nowait(event)
+
+    async def detect_talk(self, level: int, silence_ms: int = 1200) -> None:
+        """Turn the PBX's talk detector on for the caller's channel (once per call): talking
+        starts when a frame's mean magnitude passes `level`, ends after `silence_ms`."""
+        if not self.talk_detection:
+            await self.rest.set_variable(self.id, "TALK_DETECT(set)", f"{silence_ms},{level}")
+            self.talk_detection = True
 
     async def play_in_background(self, media: str | list[str]) -> asyncio.Event:
         """Start playing and return at once; the event is set when it has finished (or the

@@ -4,29 +4,44 @@ tap serves supervisors' listening and per-direction recording).
 A tap is a snoop channel on the call (spy `in`: what the caller says) and an externalMedia
 channel (AudioSocket, slin 8 kHz, to our TCP server) in a mixing bridge. The call's own channel
 is left alone, so prompts and keys work as usual.
+
+A tap streams 50 frames a second each way for as long as it is open, which is most of what a
+caller in the menu costs. The menu's tap is therefore gated: the PBX's talk detector on the
+caller's channel opens it when the caller starts talking, so a silent caller costs only that
+detector.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+import time
 import uuid
 from typing import TYPE_CHECKING
 
 from app.ari_handlers.audiosocket import AudioSocketServer
 from app.ari_handlers.bridge import Bridge
+from app.ari_handlers.models import Channel
 from app.ari_handlers.rest import AriError
 
 if TYPE_CHECKING:
     from app.ari_handlers.call import Call
 
+log = logging.getLogger(__name__)
+
+PREPARE_WAIT = 3.0  # seconds for the PBX to turn a call's talk detector on
+
 
 class MediaTaps:
     """Makes taps for calls of one Stasis app, over one AudioSocket server."""
 
-    def __init__(self, app: str, server: AudioSocketServer | None = None) -> None:
+    def __init__(self, app: str, server: AudioSocketServer | None = None,
+                 talk_level: int | None = None) -> None:
         self.app = app
         self.server = server or AudioSocketServer()
+        self.talk_level = talk_level  # None: the caller's tap is open the whole window
+        self.opened = 0  # taps connected since the start (the cost of listening)
 
     async def start(self) -> None:
         await self.server.start()
@@ -34,16 +49,34 @@ class MediaTaps:
     async def stop(self) -> None:
         await self.server.stop()
 
-    def caller_audio(self, call: Call) -> AudioTap:
-        return AudioTap(call, self.server, self.app, spy="in")
+    async def prepare(self, call: Call) -> None:
+        """Turn the PBX's talk detector on for a new call, before its first prompt: the PBX
+        runs a channel's requests in turn, so a request made while a prompt plays waits for
+        the prompt's end. Without the detector the call's taps open ungated."""
+        if self.talk_level is None:
+            return
+        try:
+            await asyncio.wait_for(call.detect_talk(self.talk_level), PREPARE_WAIT)
+        except (AriError, TimeoutError) as exc:
+            log.warning("call %s: no talk detection, listening ungated: %s", call.id,
+                        exc or "no answer")
+
+    def caller_audio(self, call: Call) -> AudioTap | TalkGatedTap:
+        """What the caller says, for one listening window."""
+        tap = AudioTap(call, self.server, self.app, spy="in", taps=self)
+        if self.talk_level is None:
+            return tap
+        return TalkGatedTap(tap, self.talk_level)
 
 
 class AudioTap:
     """One tap on one call; open() gives the frames (None when the stream ends), close() tears
     every channel and the bridge down. close() is safe at any point, also mid-open."""
 
-    def __init__(self, call: Call, server: AudioSocketServer, app: str, spy: str = "in") -> None:
+    def __init__(self, call: Call, server: AudioSocketServer, app: str, spy: str = "in",
+                 taps: MediaTaps | None = None) -> None:
         self.call = call
+        self.taps = taps
         self.server = server
         self.app = app
         self.spy = spy
@@ -52,27 +85,51 @@ class AudioTap:
         self.media_id: str | None = None
         self.bridge: Bridge | None = None
         self.registered = False
+        self.queue: asyncio.Queue[bytes | None] = asyncio.Queue()
 
     async def open(self) -> asyncio.Queue[bytes | None]:
+        queue = self.listen()
+        await self.connect()
+        return queue
+
+    def listen(self) -> asyncio.Queue[bytes | None]:
+        """The queue the tap's frames will arrive on (None when the stream ends)."""
+        if not self.registered:
+            self.queue = self.server.register(self.session)
+            self.registered = True
+        return self.queue
+
+    async def connect(self) -> None:
+        """Make the channels and the bridge that stream the call's audio to the queue."""
         call, rest = self.call, self.call.rest
-        queue = self.server.register(self.session)
-        self.registered = True
         # Claim first, by the names Asterisk gives them (Snoop/<caller>-N, AudioSocket/<host>-
         # <session>): the new channels' events must reach this call, not start new calls.
         # Not by ids of ours: ARI's snoopId/channelId make Asterisk look the id up while it
         # holds its channel store lock, which deadlocks under load.
         call.dispatcher.claim_named(f"Snoop/{call.id}-", call)
         call.dispatcher.claim_named(self.session, call)
-        self.bridge = await Bridge.create(call, "mixing", name=f"tap-{call.id}")
-        snoop = await rest.snoop(call.id, self.app, spy=self.spy)
-        self.snoop_id = snoop.id
-        call.dispatcher.claim(snoop.id, call)
-        media = await rest.external_media(self.app, self.server.address, data=self.session)
-        self.media_id = media.id
-        call.dispatcher.claim(media.id, call)
-        await self.bridge.add(snoop.id)
-        await self.bridge.add(media.id)
-        return queue
+        # Made side by side (a tap opened as the caller starts talking is wanted at once);
+        # whatever was made is kept for close(), also when another part failed.
+        bridge, snoop, media = await asyncio.gather(
+            Bridge.create(call, "mixing", name=f"tap-{call.id}"),
+            rest.snoop(call.id, self.app, spy=self.spy),
+            rest.external_media(self.app, self.server.address, data=self.session),
+            return_exceptions=True)
+        if isinstance(bridge, Bridge):
+            self.bridge = bridge
+        if isinstance(snoop, Channel):
+            self.snoop_id = snoop.id
+            call.dispatcher.claim(snoop.id, call)
+        if isinstance(media, Channel):
+            self.media_id = media.id
+            call.dispatcher.claim(media.id, call)
+        for part in (bridge, snoop, media):
+            if isinstance(part, BaseException):
+                raise part
+        assert self.bridge is not None
+        await rest.add_channel(self.bridge.id, f"{self.snoop_id},{self.media_id}")
+        if self.taps is not None:
+            self.taps.opened += 1
 
     async def close(self) -> None:
         rest = self.call.rest
@@ -87,3 +144,52 @@ class AudioTap:
         if self.registered:
             self.server.unregister(self.session)
             self.registered = False
+
+
+class TalkGatedTap:
+    """A caller's tap for one listening window, connected only once the PBX's talk detector
+    hears the caller (at once if it already does). Until then the queue stays empty and the
+    PBX streams nothing. A tap that cannot be connected ends the queue (None)."""
+
+    def __init__(self, tap: AudioTap, level: int) -> None:
+        self.tap = tap
+        self.call = tap.call
+        self.level = level
+        self.connecting: asyncio.Task[None] | None = None
+        self.closed = False
+
+    async def open(self) -> asyncio.Queue[bytes | None]:
+        queue = self.tap.listen()
+        if not self.call.talk_detection:  # MediaTaps.prepare could not turn it on
+            await self.tap.connect()
+            return queue
+        self.call.talk_watchers.append(self._heard)
+        if self.call.talking:
+            self._heard(True)
+        return queue
+
+    def _heard(self, talking: bool) -> None:
+        if talking and self.connecting is None and not self.closed:
+            self.connecting = asyncio.create_task(self._connect(),
+                                                  name=f"tap-{self.call.id}")
+
+    async def _connect(self) -> None:
+        heard_at = time.monotonic()
+        try:
+            await self.tap.connect()
+            # What the caller said in this time is not streamed: the tap is not there yet.
+            self.call.trace.step("tap_opened",
+                                 after_ms=round((time.monotonic() - heard_at) * 1000))
+        except (AriError, OSError) as exc:  # the caller left, or the PBX refused the tap
+            log.warning("call %s: cannot open the audio tap: %s", self.call.id, exc)
+            self.tap.queue.put_nowait(None)
+
+    async def close(self) -> None:
+        self.closed = True
+        with contextlib.suppress(ValueError):
+            self.call.talk_watchers.remove(self._heard)
+        if self.connecting is not None and not self.connecting.done():
+            # Let it finish, so close() knows every channel it made.
+            with contextlib.suppress(BaseException):
+                await self.connecting
+        await self.tap.close()

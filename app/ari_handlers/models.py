@@ -117,6 +117,16 @@ class ChannelStateChange(ChannelEvent):
     pass
 
 
+class ChannelTalkingStarted(ChannelEvent):
+    """The PBX's talk detector (TALK_DETECT on the channel) heard the phone's side start."""
+
+
+class ChannelTalkingFinished(ChannelEvent):
+    """... and stop, after the detector's silence threshold; duration: ms of talking."""
+
+    duration: int = 0
+
+
 class ChannelVarset(Event):
     variable: str
     value: str = ""
@@ -226,6 +236,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
     for cls in (
         StasisStart, StasisEnd, ChannelDtmfReceived, ChannelHangupRequest, ChannelDestroyed,
         ChannelStateChange, ChannelVarset, ChannelEnteredBridge, ChannelLeftBridge,
+        ChannelTalkingStarted, ChannelTalkingFinished,
         PlaybackStarted, PlaybackContinuing, PlaybackFinished,
         RecordingStarted, RecordingFinished, RecordingFailed,
     )

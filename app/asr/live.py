@@ -78,6 +78,7 @@ class SpeechService:
         self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="asr")
         self.stations = stations
         self.known_trains = known_trains
+        self.decoded_frames = 0  # 20 ms frames handed to recognisers since the start
 
     async def stop(self) -> None:
         self.executor.shutdown(wait=False, cancel_futures=True)
@@ -241,6 +242,7 @@ class Listening:
         return True
 
     def _feed(self, pcm: bytes) -> None:
+        self.service.decoded_frames += len(pcm) // FRAME_BYTES
         for rec in self.recognizers:
             rec.accept(pcm)
 

@@ -64,7 +64,9 @@ def ivr_handler(flow: Flow | FlowLibrary, db: Database, voice: Voice,
 
     async def handle(call: Call) -> None:
         await note_sip_call_id(call)
-        variant, flow_vars = await dialplan_vars(call)
+        ears = speech()
+        (variant, flow_vars), _ = await asyncio.gather(
+            dialplan_vars(call), ears.prepare(call) if ears is not None else asyncio.sleep(0))
         flow = library.get(variant)
         if variant:
             call.trace.step("dialplan", flow=flow.name, **flow_vars)
@@ -77,7 +79,7 @@ def ivr_handler(flow: Flow | FlowLibrary, db: Database, voice: Voice,
         feed.publish(CallStarted(call_id=call.id, caller=mask_phone(call.trace.caller) or "",
                                  called=call.trace.called))
         ctx = CallContext(db=db, voice=voice, call_id=call.id, caller=call.trace.caller,
-                          speech=speech(), events=feed, acd=acd(), throttle=lookups,
+                          speech=ears, events=feed, acd=acd(), throttle=lookups,
                           vars=flow_vars)
         try:
             if call.adopted:  # answered long ago, by the process that died

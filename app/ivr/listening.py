@@ -16,6 +16,10 @@ class CallerSpeech:
         self.speech = speech
         self.taps = taps
 
+    async def prepare(self, call: Call) -> None:
+        """Before the call's first prompt: what listening needs on the PBX side."""
+        await self.taps.prepare(call)
+
     def listen(self, call: Call, *, intent: bool = True, entities: bool = False,
                expect: str | None = None) -> Listening:
         return self.speech.listen(self.taps.caller_audio(call), call, intent=intent,

@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,8 @@ class Platform:
     log: Path
     proc: subprocess.Popen[bytes] | None
     supervisor_token: str | None = None
+    # Settings of `hotline serve` a test module changes (restart_serve applies them).
+    serve_settings: dict[str, str] = field(default_factory=dict)
 
     def get(self, path: str, **params: Any) -> httpx.Response:
         # The local engineer token reads live calls; stored records need supervisor or QA.
@@ -151,8 +153,8 @@ def flows_for_tests(folder: Path) -> Path:
     return flows
 
 
-def serve_env(log: Path) -> dict[str, str]:
-    return {**os.environ, "HOTLINE_API_PORT": str(API_PORT),
+def serve_env(log: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
+    return {**os.environ, **(extra or {}), "HOTLINE_API_PORT": str(API_PORT),
             "HOTLINE_DATABASE_URL": f"sqlite:///{log.parent / 'hotline.db'}",
             "HOTLINE_ROUTING_FILE": str(fast_routing(log.parent)),
             "HOTLINE_FLOWS_DIR": str(flows_for_tests(log.parent)),
@@ -167,7 +169,7 @@ def start_serve(plat: Platform) -> None:
     with open(plat.log, "ab") as fh:
         plat.proc = subprocess.Popen(
             [sys.executable, "-m", "app.cli", "serve", "--demo-data"], stdout=fh,
-            stderr=subprocess.STDOUT, env=serve_env(plat.log))
+            stderr=subprocess.STDOUT, env=serve_env(plat.log, plat.serve_settings))
     try:
         # Speech warm-up takes most of the start; on a busy machine it passes 30 s.
         wait_for(lambda: plat.health() == 200, 420, "hotline serve healthy")
@@ -175,6 +177,15 @@ def start_serve(plat: Platform) -> None:
         plat.proc.kill()
         plat.proc.wait()
         raise AssertionError("serve did not start:\n" + plat.log.read_text()[-3000:]) from None
+
+
+def restart_serve(plat: Platform) -> None:
+    """Stop `hotline serve` cleanly (Ctrl-C) and start it again, with plat.serve_settings."""
+    assert plat.proc is not None
+    plat.proc.send_signal(2)
+    code = plat.proc.wait(timeout=20 + DRAIN_SECONDS)
+    assert code == 0, f"serve exited {code}:\n{plat.log.read_text()[-3000:]}"
+    start_serve(plat)
 
 
 @pytest.fixture(scope="session")

@@ -42,6 +42,17 @@ def test_spoken_request_chooses_the_branch(platform: Platform, utterance: str,
     assert heard[0]["latency_ms"] >= 0
 
 
+def test_speech_after_a_long_silence_keeps_its_first_word(platform: Platform) -> None:
+    """改签怎么收费 (change), said well after the menu prompt: without its first 100 ms the
+    recogniser hears neither 改签 nor the intent. The pre-roll keeps it."""
+    summary = platform.call("--dtmf", until_menu(platform) + pause_for(platform, "main_menu"),
+                            "--speech", str(UTTERANCES / "018.wav"), "--hold", "8")
+    record = platform.record(summary["sip_call_id"])
+    heard = steps(record, "speech")
+    assert heard and heard[0]["transcript"].startswith("改签"), kinds(record)
+    assert steps(record, "choice")[0]["to"] == "refund_change"
+
+
 def test_spoken_order_number_and_id_digits(platform: Platform) -> None:
     """The caller says the order number and the ID digits instead of typing them."""
     wait = pause_for(platform, "welcome")
