@@ -87,6 +87,10 @@ class ScriptedSpeech:
         self.windows: list[dict[str, Any]] = []
         self.transcribed: list[str] = []
         self.voice = Voice()  # the call's voice: what it was asked to say
+        self.prepared: list[str] = []
+
+    async def prepare(self, call: Call) -> None:
+        self.prepared.append(call.id)
 
     def listen(self, call: Call, *, intent: bool = True, entities: bool = False,
                expect: str | None = None) -> ScriptedListening:
