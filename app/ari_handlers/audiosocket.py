@@ -22,6 +22,9 @@ KIND_HANGUP, KIND_UUID, KIND_AUDIO, KIND_ERROR = 0x00, 0x01, 0x10, 0xFF
 # hold the lock forever and every channel look-up in the PBX would hang behind it.
 SILENCE = bytes([KIND_AUDIO]) + (320).to_bytes(2, "big") + bytes(320)
 SILENCE_EVERY = 0.02
+# One timer feeds every connection (a timer per connection woke the loop 50 times a second
+# per caller). A connection whose PBX side has stopped reading gets no more than this queued.
+SILENCE_BACKLOG = 32 * len(SILENCE)
 # Asterisk sends the uuid frame as soon as it connects; a client that does not is not Asterisk.
 HANDSHAKE_TIMEOUT = 2.0
 
@@ -39,6 +42,8 @@ class AudioSocketServer:
         self._queues: dict[str, asyncio.Queue[bytes | None]] = {}
         self._server: asyncio.Server | None = None
         self._connections: set[asyncio.Task[None]] = set()
+        self._fed: set[asyncio.StreamWriter] = set()  # connections the silence timer feeds
+        self._feeder: asyncio.Task[None] | None = None
         self.frames = 0  # audio frames received since the start (what listening cost)
 
     async def start(self) -> None:
@@ -50,6 +55,11 @@ class AudioSocketServer:
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
+        if self._feeder is not None:
+            self._feeder.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._feeder
+            self._feeder = None
         for task in list(self._connections):
             task.cancel()
         for task in list(self._connections):
@@ -69,16 +79,27 @@ class AudioSocketServer:
     def unregister(self, session: str) -> None:
         self._queues.pop(session, None)
 
-    @staticmethod
-    async def _feed_silence(writer: asyncio.StreamWriter) -> None:
+    def _feed(self, writer: asyncio.StreamWriter) -> None:
+        """Silence to this connection now and every 20 ms until it closes."""
+        writer.write(SILENCE)
+        self._fed.add(writer)
+        if self._feeder is None or self._feeder.done():
+            self._feeder = asyncio.create_task(self._feed_silence(), name="audiosocket-silence")
+
+    async def _feed_silence(self) -> None:
         loop = asyncio.get_running_loop()
         next_at = loop.time()
-        with contextlib.suppress(ConnectionError, RuntimeError):
-            while not writer.is_closing():
-                writer.write(SILENCE)
-                await writer.drain()
-                next_at += SILENCE_EVERY
-                await asyncio.sleep(max(0.0, next_at - loop.time()))
+        while True:
+            for writer in list(self._fed):
+                if writer.is_closing():
+                    self._fed.discard(writer)
+                elif writer.transport.get_write_buffer_size() < SILENCE_BACKLOG:
+                    with contextlib.suppress(ConnectionError, RuntimeError):
+                        writer.write(SILENCE)
+            next_at += SILENCE_EVERY
+            if next_at < loop.time() - 10 * SILENCE_EVERY:
+                next_at = loop.time()  # after a stall of the loop: no burst to catch up
+            await asyncio.sleep(max(0.0, next_at - loop.time()))
 
     async def _handshake(self, reader: asyncio.StreamReader) -> str:
         """The session named by the connection's first frame, which must be a known uuid."""
@@ -104,7 +125,7 @@ class AudioSocketServer:
         assert task is not None
         self._connections.add(task)
         session = ""
-        feeder = asyncio.create_task(self._feed_silence(writer))
+        self._feed(writer)
         try:
             session = await self._handshake(reader)
             while True:
@@ -121,9 +142,7 @@ class AudioSocketServer:
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
         finally:
-            feeder.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await feeder
+            self._fed.discard(writer)
             queue = self._queues.get(session)
             if queue is not None:
                 queue.put_nowait(None)

@@ -99,3 +99,29 @@ async def test_a_silent_client_is_closed_after_the_default_two_seconds() -> None
     finally:
         writer.close()
         await server.stop()
+
+
+async def test_one_timer_feeds_silence_to_every_connection() -> None:
+    server = AudioSocketServer()
+    await server.start()
+    conns = []
+    try:
+        for _ in range(3):
+            session = uuid.uuid4()
+            server.register(str(session))
+            reader, writer = await asyncio.open_connection(server.host, server.port)
+            writer.write(frame(KIND_UUID, session.bytes))
+            await writer.drain()
+            conns.append((reader, writer))
+        for reader, _ in conns:
+            for _ in range(3):
+                header = await asyncio.wait_for(reader.readexactly(3), 5)
+                assert header[0] == KIND_AUDIO
+                assert await reader.readexactly(320) == bytes(320)
+        feeders = [t for t in asyncio.all_tasks() if t.get_name() == "audiosocket-silence"]
+        assert len(feeders) == 1
+    finally:
+        for _, writer in conns:
+            writer.close()
+        await server.stop()
+    assert not [t for t in asyncio.all_tasks() if t.get_name() == "audiosocket-silence"]
