@@ -17,7 +17,7 @@ from sqlalchemy.orm import selectinload
 
 from app.acd.agents import AgentError, center_by_name, get_agent
 from app.acd.states import AgentSnapshot, agent_snapshot
-from app.core.clock import as_utc, now
+from app.core.clock import add_days, as_utc, now, utc_bound
 from app.db.models import AgentStateName, Center, Shift
 
 DEFAULT_TIMEZONE = "Asia/Shanghai"
@@ -80,15 +80,17 @@ def day_bounds(tz: ZoneInfo, first: date, last: date) -> tuple[datetime, datetim
     """From the first day's local midnight to the midnight after the last day."""
     if last < first:
         raise ShiftError(f"the last day {last} is before the first day {first}")
-    return (datetime.combine(first, time(), tzinfo=tz),
-            datetime.combine(last + timedelta(days=1), time(), tzinfo=tz))
+    after = add_days(last, 1)
+    end = (datetime.combine(after, time(), tzinfo=tz) if after > last
+           else datetime.combine(last, time.max, tzinfo=tz))  # the calendar's last day
+    return datetime.combine(first, time(), tzinfo=tz), end
 
 
 async def _overlapping(session: AsyncSession, agent_id: int, begins: datetime,
                        ends: datetime) -> Shift | None:
     return await session.scalar(
-        select(Shift).where(Shift.agent_id == agent_id, Shift.starts_at < ends.astimezone(UTC),
-                            Shift.ends_at > begins.astimezone(UTC)).limit(1)
+        select(Shift).where(Shift.agent_id == agent_id, Shift.starts_at < utc_bound(ends),
+                            Shift.ends_at > utc_bound(begins)).limit(1)
     )
 
 
@@ -149,8 +151,8 @@ async def get_shift(session: AsyncSession, shift_id: int) -> Shift:
 async def list_shifts(session: AsyncSession, *, begins: datetime, ends: datetime,
                       center: str | None = None, agent: str | None = None) -> list[Shift]:
     """Shifts overlapping [begins, ends), by start time, optionally of one center or agent."""
-    query = _query().where(Shift.starts_at < ends.astimezone(UTC),
-                           Shift.ends_at > begins.astimezone(UTC))
+    query = _query().where(Shift.starts_at < utc_bound(ends),
+                           Shift.ends_at > utc_bound(begins))
     if center:
         query = query.where(Shift.center_id == (await center_by_name(session, center)).id)
     if agent:
@@ -214,8 +216,8 @@ async def roster(session: AsyncSession, center: str, at: datetime) -> tuple[Cent
     where = await center_by_name(session, center)
     at = in_zone(where, at)
     on_now = await session.scalars(
-        _query().where(Shift.center_id == where.id, Shift.starts_at <= at.astimezone(UTC),
-                       Shift.ends_at > at.astimezone(UTC))
+        _query().where(Shift.center_id == where.id, Shift.starts_at <= utc_bound(at),
+                       Shift.ends_at > utc_bound(at))
     )
     by_agent = {s.agent.number: s for s in on_now}
     live: dict[str, AgentSnapshot] = {s.number: s for s in await agent_snapshot(session)}

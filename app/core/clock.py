@@ -44,6 +44,15 @@ def as_utc(moment: datetime | None) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+def add_days(day: date, days: int) -> date:
+    """`day` moved by `days`, held at the calendar's first or last day instead of failing
+    (a range asked for at the very ends of the calendar)."""
+    try:
+        return day + timedelta(days=days)
+    except OverflowError:
+        return date.max if days > 0 else date.min
+
+
 def utc_bound(moment: datetime) -> datetime:
     """A query bound given with any zone, in UTC. A moment at the very ends of the calendar
     (0001-01-01 with a zone east of UTC) has no UTC form: it becomes that end itself."""

@@ -110,3 +110,13 @@ async def test_timetable_by_city_and_unknown_station(api: Api) -> None:
                  "station_not_found")
     assert_error(await api.get("/api/v1/timetable", params={"from": "北京"}), 422,
                  "invalid_request")
+
+
+async def test_days_at_the_ends_of_the_calendar_answer_instead_of_failing(api: Api) -> None:
+    for day in ("0001-01-01", "9999-12-31"):
+        for path, role, params in (
+                ("/api/v1/timetable", "agent", {"from": "北京南", "to": "上海虹桥"}),
+                ("/api/v1/trains/G101/status", "ivr", {}),
+                ("/api/v1/lost-items", "supervisor", {})):
+            resp = await api.get(path, params={**params, "date": day}, role=role)
+            assert resp.status_code in (200, 404), (path, day, resp.text)

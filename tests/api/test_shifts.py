@@ -74,3 +74,16 @@ async def test_shift_routes_and_roles(api: Api) -> None:
                  404, "not_found")
     await api.post(f"/api/v1/agents/{number}/state", None, json={"state": "logged_out"},
                    headers=mine)
+
+
+async def test_days_at_the_ends_of_the_calendar_answer_instead_of_failing(api: Api) -> None:
+    for params in ({"to": "0001-01-05"}, {"from": "9999-12-30"},
+                   {"from": "0001-01-01", "to": "0001-01-01"},
+                   {"from": "9999-12-31", "to": "9999-12-31"}):
+        resp = await api.get("/api/v1/shifts", "supervisor", params=params)
+        assert resp.status_code in (200, 400), (params, resp.text)
+    for params in ({"date": "0001-01-01", "time": "00:00"},
+                   {"date": "9999-12-31", "time": "23:59"}):
+        resp = await api.get("/api/v1/shifts/roster", "supervisor",
+                             params={"center": "北京", **params})
+        assert resp.status_code in (200, 400), (params, resp.text)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+from datetime import datetime, time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Response
@@ -13,7 +13,7 @@ from app.acd.agents import AgentError, AgentNotFound
 from app.api.deps import Session, require, roles_doc
 from app.api.errors import ApiError, documented
 from app.api.schemas import IsoDate, QueryDatetime
-from app.core.clock import now
+from app.core.clock import add_days, now
 from app.db.models import Role
 from app.services.auth import Principal
 
@@ -122,9 +122,10 @@ async def list_shifts(
         agent = user.name
     try:
         tz = await svc.zone_of(session, center)
-        span = timedelta(days=LIST_DAYS - 1)
-        first = date_from or (date_to - span if date_to else now().astimezone(tz).date())
-        last = date_to or first + span
+        span = LIST_DAYS - 1
+        first = date_from or (add_days(date_to, -span) if date_to
+                              else now().astimezone(tz).date())
+        last = date_to or add_days(first, span)
         if last < first:
             return []
         begins, ends = svc.day_bounds(tz, first, last)
