@@ -169,9 +169,14 @@ class Listening:
             chunk = await queue.get()
             if chunk is None:
                 return  # the stream ended (caller gone)
-            buffer += chunk
-            while len(buffer) >= FRAME_BYTES:
-                frame, buffer = buffer[:FRAME_BYTES], buffer[FRAME_BYTES:]
+            if buffer or len(chunk) != FRAME_BYTES:
+                buffer += chunk
+                frames = [buffer[i:i + FRAME_BYTES]
+                          for i in range(0, len(buffer) - FRAME_BYTES + 1, FRAME_BYTES)]
+                buffer = buffer[len(frames) * FRAME_BYTES:]
+            else:
+                frames = [chunk]  # the usual case: one whole frame, no copying
+            for frame in frames:
                 change = endpointer.feed(frame)
                 if not endpointer.started:
                     preroll.append(frame)
