@@ -33,7 +33,9 @@ figure is about 0.
                              in the call (last arrival + 3 s .. first hang-up - 2 s),
                              / callers: asterisk, python, total
       in_menu                caller channels (PJSIP) up right after that window
-  max_callers.<number>       steps of --steps callers, placed at --step-rate a second, held
+  max_callers.<number>       steps of --steps callers, placed at --rate a second (faster
+                             where a step needs it to have all its callers in the menu at
+                             once for 8 s; --step-rate fixes it), held
                              silent for --step-hold s; stops at the first step with a failed
                              call. max_callers_without_failure: the last step before it.
   failed (every run)         SIPp calls not completed (no answer, error, timeout), callers
@@ -71,7 +73,15 @@ from typing import Any
 
 from acd_load import Bench, cpu_seconds, idle_cpu, run_bench, tree_cpu, wait_quiet
 from bench_kit import instance, rows
-from ivr_capacity_figures import against_targets, all_in_window, net_cpu_ms, parse_steps, table
+from ivr_capacity_figures import (
+    STEP_TOGETHER_S,
+    against_targets,
+    all_in_window,
+    net_cpu_ms,
+    parse_steps,
+    step_rate,
+    table,
+)
 from ivr_latency import AmiWatch, ours_latencies
 from recording_overhead import Sampler
 
@@ -112,8 +122,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--steps", default="50,100,200,300,500",
                         help="caller counts tried for the largest number in the menu with 0 "
                         "failed calls, rising (default 50,100,200,300,500)")
-    parser.add_argument("--step-rate", type=float, default=50,
-                        help="new calls a second in those steps (default 50)")
+    parser.add_argument("--step-rate", type=float, default=None,
+                        help="new calls a second in those steps (default: --rate, or as much "
+                        f"faster as a step needs for all its callers to be in for "
+                        f"{STEP_TOGETHER_S:g} s at once)")
     parser.add_argument("--step-hold", type=float, default=24.0, metavar="SECONDS",
                         help="each step's callers hang up this long after the answer, at most "
                         f"{MAX_SILENT_HOLD:g} (default 24)")
@@ -130,7 +142,7 @@ def parse_args() -> argparse.Namespace:
         args.step_counts = parse_steps(args.steps)
     except ValueError as exc:
         parser.error(f"--steps: {exc}")
-    if args.calls < 1 or args.silent < 1 or args.rate <= 0 or args.step_rate <= 0:
+    if args.calls < 1 or args.silent < 1 or args.rate <= 0 or (args.step_rate or 1) <= 0:
         parser.error("--calls and --silent at least 1, --rate and --step-rate above 0")
     if args.warmup < 0:
         parser.error("--warmup at least 0")
@@ -144,10 +156,17 @@ def parse_args() -> argparse.Namespace:
         if not args.max_only:
             all_in_window(args.silent, args.rate, SETTLE_S, args.silent_hold)
         if not args.skip_max:
-            all_in_window(args.step_counts[-1], args.step_rate, SETTLE_S, args.step_hold)
+            all_in_window(args.step_counts[-1], rate_of_step(args, args.step_counts[-1]),
+                          SETTLE_S, args.step_hold)
     except ValueError as exc:
         parser.error(str(exc))
     return args
+
+
+def rate_of_step(args: argparse.Namespace, callers: int) -> float:
+    if args.step_rate is not None:
+        return float(args.step_rate)
+    return step_rate(callers, args.rate, SETTLE_S, args.step_hold)
 
 
 def raise_open_files() -> int:
@@ -302,8 +321,9 @@ class Runner:
         result["failed"] = {**failed, "total": sum(failed.values())}
         result["log_errors"] = {"asterisk": error_lines(logs[0], marks[0]),
                                 "serve": error_lines(logs[1], marks[1])}
-        if summary.get("errors") or summary.get("error"):
-            result["sipp_errors"] = summary.get("errors") or summary.get("error")
+        errors = summary.get("errors") or summary.get("error")
+        if errors:  # SIPp's error file has several events to a line: the start of it
+            result["sipp_errors"] = str(errors)[:400]
         result["hangup_causes"] = dict(watch.causes)
         result["idle_ms_per_s"] = idle
         if script:
@@ -360,9 +380,10 @@ def measure(bench: Bench) -> dict[str, Any]:
         for name in NUMBERS:
             best, tried = 0, []
             for n in args.step_counts:
-                window = all_in_window(n, args.step_rate, SETTLE_S, args.step_hold)
-                step = runner.place(name, n, args.step_rate, args.step_hold, window=window)
-                tried.append({"callers": n, "failed": step["failed"],
+                rate = rate_of_step(args, n)
+                window = all_in_window(n, rate, SETTLE_S, args.step_hold)
+                step = runner.place(name, n, rate, args.step_hold, window=window)
+                tried.append({"callers": n, "rate": rate, "failed": step["failed"],
                               "in_menu": step.get("in_menu"), "log_errors": step["log_errors"],
                               **({"sipp_errors": step["sipp_errors"]}
                                  if "sipp_errors" in step else {})})

@@ -17,6 +17,7 @@ MIN_CALLERS = 500  # concurrent callers in the hotline's menu with 0 failed call
 START_MARGIN_S = 3.0
 END_MARGIN_S = 2.0
 MIN_WINDOW_S = 3.0
+STEP_TOGETHER_S = 8.0  # a capacity step holds all its callers in the menu at once this long
 
 
 def parse_steps(text: str) -> list[int]:
@@ -47,6 +48,17 @@ def all_in_window(callers: int, rate: float, settle: float, hold: float) -> tupl
             f"{callers} callers at {rate:g}/s are not all in the call for {MIN_WINDOW_S:g} s "
             f"with a {hold:g} s hold: hold longer, place them faster or place fewer")
     return start, end
+
+
+def step_rate(callers: int, rate: float, settle: float, hold: float,
+              together: float = STEP_TOGETHER_S) -> float:
+    """The slowest rate, `rate` or faster, at which `callers` each hanging up `settle` + `hold`
+    s after the answer are all in the call at once for `together` s (see all_in_window).
+    ValueError when the hold is too short for that at any rate."""
+    span = settle + hold - END_MARGIN_S - START_MARGIN_S - together
+    if span <= 0:
+        raise ValueError(f"a {hold:g} s hold leaves no {together:g} s with every caller in")
+    return max(rate, round((callers - 1) / span, 2))
 
 
 def net_cpu_ms(cpu_s: float, idle_ms_per_s: float, seconds: float, units: float) -> float:
@@ -93,20 +105,16 @@ def table(figures: dict[str, Any]) -> str:
     | target."""
     rows: list[tuple[str, Any, Any, Any, str]] = []
     targets = figures.get("targets") or against_targets(figures)
-    for part in ("asterisk", "python", "total"):
-        by = {n: figures.get("dtmf_call", {}).get(n, {}).get("cpu_ms_per_call", {}).get(part)
-              for n in ("plain", "hotline")}
-        rows.append((f"CPU ms per DTMF call, {part}", by["plain"], by["hotline"],
-                     _ratio(by["hotline"], by["plain"]),
-                     targets["dtmf_cpu_ratio_hotline_over_plain"]["target"] + " x"
-                     if part == "total" else ""))
-    for part in ("asterisk", "python", "total"):
-        by = {n: figures.get("silent", {}).get(n, {}).get("ms_per_call_second", {}).get(part)
-              for n in ("plain", "hotline")}
-        rows.append((f"silent CPU ms per call-s, {part}", by["plain"], by["hotline"],
-                     _ratio(by["hotline"], by["plain"]),
-                     targets["silent_ms_per_call_second_hotline"]["target"] + " ms"
-                     if part == "total" else ""))
+    for run, measure, label, target in (
+            ("dtmf_call", "cpu_ms_per_call", "CPU ms per DTMF call",
+             targets["dtmf_cpu_ratio_hotline_over_plain"]["target"] + " x"),
+            ("silent", "ms_per_call_second", "silent CPU ms per call-s",
+             targets["silent_ms_per_call_second_hotline"]["target"] + " ms")):
+        for part in ("asterisk", "python", "total"):
+            by = {n: figures.get(run, {}).get(n, {}).get(measure, {}).get(part)
+                  for n in ("plain", "hotline")}
+            rows.append((f"{label}, {part}", by["plain"], by["hotline"],
+                         _ratio(by["hotline"], by["plain"]), target if part == "total" else ""))
     most = {n: figures.get("max_callers", {}).get(n, {}).get("max_callers_without_failure")
             for n in ("plain", "hotline")}
     rows.append(("callers in the menu, 0 failed", most["plain"], most["hotline"],

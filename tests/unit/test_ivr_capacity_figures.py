@@ -96,3 +96,19 @@ def test_table_puts_each_figure_under_its_number() -> None:
     assert total.split()[-6:] == ["20", "50", "2.5", "<=", "2", "x"]
     most = next(ln for ln in lines if ln.startswith("callers in the menu"))
     assert most.split()[-5:] == ["-", "300", "-", ">=", "500"]
+
+
+def test_steps_go_at_the_base_rate_while_their_callers_are_in_together_long_enough() -> None:
+    assert fig.step_rate(100, 20, 0.5, 24) == 20
+
+
+def test_a_large_step_goes_just_fast_enough_to_have_its_callers_in_together() -> None:
+    rate = fig.step_rate(500, 20, 0.5, 24)
+    assert rate > 20
+    start, end = fig.all_in_window(500, rate, 0.5, 24)
+    assert end - start == pytest.approx(fig.STEP_TOGETHER_S, abs=0.05)
+
+
+def test_a_hold_too_short_to_have_callers_in_together_at_any_rate_is_refused() -> None:
+    with pytest.raises(ValueError, match="leaves no"):
+        fig.step_rate(10, 20, 0.5, 10)
