@@ -44,7 +44,8 @@ figure is about 0.
                              channels hung up with a cause other than normal clearing (AMI
                              Hangup), hotline calls with no record, not ended or ended as
                              error / media_timeout / platform_* / pbx_restart, and, in the
-                             silent runs, callers not up at once (in_menu < callers).
+                             silent runs, callers not up at once (in_menu < callers);
+                             total: their sum (one call may count in several).
                              log_errors: ERROR lines the run added to Asterisk's messages log
                              and serve's log (reported, not counted: not tied to a call).
   targets                    issue 15: hotline/plain CPU per DTMF call <= 2; hotline silent
