@@ -378,20 +378,9 @@ class Bench:
             if counts[i] == 0:
                 return
             time.sleep(i * gap)
-            with self.lock:  # no caller process starts once the bench is stopping
-                if self.closing:
-                    return
-                proc = subprocess.Popen(
-                    [sys.executable, "-m", "app.cli", "call", "--api", "none",
-                     "--from", CALLER_OF[centers[i]], "--dtmf", "0", "--hold",
-                     str(args.patience), "--calls", str(counts[i]),
-                     "--rate", f"{counts[i] / args.duration:.6f}"],
-                    env=self.env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                    text=True, start_new_session=True)
-                self.callers.append(proc)
-            out, err = proc.communicate()
-            lines = out.strip().splitlines()
-            results[i] = json.loads(lines[-1]) if lines else {"error": err.strip()[-500:]}
+            results[i] = self.run_caller(
+                "--from", CALLER_OF[centers[i]], "--dtmf", "0", "--hold", str(args.patience),
+                "--calls", str(counts[i]), "--rate", f"{counts[i] / args.duration:.6f}")
 
         # Not `with`: on Ctrl-C the main thread must not wait here for the callers to finish;
         # close() ends their processes, which ends these threads.
@@ -402,6 +391,21 @@ class Bench:
         finally:
             pool.shutdown(wait=False)
         return results
+
+    def run_caller(self, *call_args: str) -> dict[str, Any]:
+        """One `hotline call` process (SIPp) that close() ends; its JSON summary, {} when the
+        bench is stopping, {"error": ...} when it printed none."""
+        with self.lock:  # no caller process starts once the bench is stopping
+            if self.closing:
+                return {}
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "app.cli", "call", "--api", "none", *call_args],
+                env=self.env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                text=True, start_new_session=True)
+            self.callers.append(proc)
+        out, err = proc.communicate()
+        lines = out.strip().splitlines()
+        return json.loads(lines[-1]) if lines else {"error": err.strip()[-500:]}
 
     def live_calls(self) -> int:
         resp = self.http("GET", "/api/v1/calls/recent", params={"active": "true"})
