@@ -34,6 +34,9 @@ class Channel(AriModel):
     dialplan: DialplanCEP | None = None
     creationtime: datetime | None = None
     language: str = ""
+    # The variables ari.conf's channelvars names (None: none configured); a variable that is
+    # not set is "".
+    channelvars: dict[str, str] | None = None
 
 
 class Bridge(AriModel):

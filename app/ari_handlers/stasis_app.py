@@ -23,6 +23,9 @@ def key_media(key: str) -> str:
 
 
 async def note_sip_call_id(call: Call) -> None:
+    if sip_call_id := (call.channel.channelvars or {}).get("HOTLINE_SIP_CALL_ID"):
+        call.trace.sip_call_id = sip_call_id  # set by the dialplan, carried by the event
+        return
     try:
         call.trace.sip_call_id = await call.rest.get_variable(call.id, "CHANNEL(pjsip,call-id)")
     except AriError as exc:

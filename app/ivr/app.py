@@ -40,9 +40,13 @@ async def dialplan_vars(call: Call) -> tuple[str, dict[str, str]]:
     """(menu variant, flow variables) from what the dialplan services set on the channel;
     a variable that is not there (no AGI on this dialplan) is left out."""
     names = ["HOTLINE_FLOW", *DIALPLAN_VARS]
-    got = await asyncio.gather(*(call.rest.get_variable(call.id, n) for n in names),
-                               return_exceptions=True)
-    found = {n: v for n, v in zip(names, got, strict=True) if isinstance(v, str) and v}
+    carried = call.channel.channelvars
+    if carried is not None and all(n in carried for n in names):
+        found = {n: carried[n] for n in names if carried[n]}  # from the call's event
+    else:  # a PBX whose ari.conf does not pass them on: one request each
+        got = await asyncio.gather(*(call.rest.get_variable(call.id, n) for n in names),
+                                   return_exceptions=True)
+        found = {n: v for n, v in zip(names, got, strict=True) if isinstance(v, str) and v}
     flow_vars = {DIALPLAN_VARS[n]: v for n, v in found.items() if n in DIALPLAN_VARS}
     if "priority" in flow_vars:
         flow_vars["priority"] = "true" if flow_vars["priority"] == "1" else "false"
