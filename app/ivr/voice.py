@@ -7,8 +7,16 @@ from app.tts.synth import media_uri, media_uri_for_file, synthesize
 
 
 class TtsVoice:
+    def __init__(self) -> None:
+        # A catalog prompt's place does not change while the platform runs, and every menu
+        # step asks for one: worked out once.
+        self._media: dict[tuple[str, str], str] = {}
+
     def prompt_media(self, prompt_id: str, lang: str) -> str:
-        return media_uri(prompt_id, lang)
+        key = (prompt_id, lang)
+        if (found := self._media.get(key)) is None:
+            found = self._media[key] = media_uri(prompt_id, lang)
+        return found
 
     def prompt_text(self, prompt_id: str, lang: str) -> str:
         return load_catalog().text(prompt_id, lang)
