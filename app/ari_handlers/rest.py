@@ -38,7 +38,10 @@ class AriRest:
             base_url=self.base_url,
             auth=(user, password),
             timeout=timeout,
-            limits=httpx.Limits(max_connections=50, max_keepalive_connections=20),
+            # Kept open, all of them: at dozens of new calls a second, connections opened and
+            # closed per request cost both sides more than the requests. Within the PBX's
+            # HTTP session limit (http.conf sessionlimit), with room for other clients.
+            limits=httpx.Limits(max_connections=100, max_keepalive_connections=100),
         )
 
     async def aclose(self) -> None:
