@@ -133,6 +133,11 @@ class Listening:
             # Let an opening source finish, so teardown knows everything it made.
             with contextlib.suppress(Exception, asyncio.CancelledError):
                 await self.setup
+        elif self.setup is not None and not self.setup.cancelled():
+            # Failed after the window's task stopped waiting for it: seen here, so it is not
+            # reported later as an exception nobody retrieved (the failure was logged, or the
+            # caller had left).
+            self.setup.exception()
         await asyncio.shield(self._teardown())
 
     async def _teardown(self) -> None:
