@@ -61,10 +61,11 @@ class MediaTaps:
             log.warning("call %s: no talk detection, listening ungated: %s", call.id,
                         exc or "no answer")
 
-    def caller_audio(self, call: Call) -> AudioTap | TalkGatedTap:
-        """What the caller says, for one listening window."""
+    def caller_audio(self, call: Call, gated: bool = True) -> AudioTap | TalkGatedTap:
+        """What the caller says, for one listening window; `gated`: open the tap only once
+        the caller talks (when talk detection is on)."""
         tap = AudioTap(call, self.server, self.app, spy="in", taps=self)
-        if self.talk_level is None:
+        if self.talk_level is None or not gated:
             return tap
         return TalkGatedTap(tap, self.talk_level)
 

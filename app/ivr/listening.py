@@ -22,7 +22,10 @@ class CallerSpeech:
 
     def listen(self, call: Call, *, intent: bool = True, entities: bool = False,
                expect: str | None = None) -> Listening:
-        return self.speech.listen(self.taps.caller_audio(call), call, intent=intent,
+        # A number's first digit decides it: its window's tap is open from the start, not
+        # only once the caller talks (a gated tap misses the first 50-100 ms of speech).
+        tap = self.taps.caller_audio(call, gated=expect is None)
+        return self.speech.listen(tap, call, intent=intent,
                                   entities=entities, expect=expect)
 
     async def transcribe_recording(self, name: str) -> str:

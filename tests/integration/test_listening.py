@@ -79,3 +79,16 @@ def test_speech_right_after_a_key_is_understood(platform: Platform) -> None:
     record = platform.record(summary["sip_call_id"])
     assert "repeat" in kinds(record)
     assert first_choice(record)["to"] == "refund_change"
+
+
+def test_a_spoken_number_keeps_its_first_digit(platform: Platform) -> None:
+    """Number windows are not gated: 一零二四 said at once keeps its 一."""
+    wait = pause_for(platform, "welcome")
+    summary = platform.call(
+        "--dtmf", wait + "1,", "--speech", str(SPEECH / "entities/ulaw8k/001.wav"),
+        "--dtmf", ",,,", "--speech", str(SPEECH / "entities/ulaw8k/007.wav"),
+        "--hold", hold_for(platform, "order_not_found"))
+    record = platform.record(summary["sip_call_id"])
+    collected = steps(record, "collected")
+    assert collected[0] == {"var": "order_no", "digits": "123456789", "by": "speech"}
+    assert collected[1] == {"var": "id_last4", "digits": "****", "by": "speech"}

@@ -102,6 +102,19 @@ async def test_talk_that_stops_before_the_window_opens_no_tap(fake: FakeAri) -> 
     await client.stop()
 
 
+async def test_a_window_that_is_not_gated_opens_its_tap_at_once(fake: FakeAri) -> None:
+    taps = MediaTaps("hotline", talk_level=128)
+    client, calls, done = await in_a_call(fake, taps)
+    call = await asyncio.wait_for(calls.get(), 5)
+    source = taps.caller_audio(call, gated=False)
+    assert isinstance(source, AudioTap)
+    await source.open()
+    assert len(tap_requests(fake)) == 2
+    await source.close()
+    done.set()
+    await client.stop()
+
+
 async def test_without_talk_detection_the_tap_is_plain(fake: FakeAri) -> None:
     taps = MediaTaps("hotline")
     client, calls, done = await in_a_call(fake, taps)
@@ -114,3 +127,17 @@ async def test_without_talk_detection_the_tap_is_plain(fake: FakeAri) -> None:
     await source.close()
     done.set()
     await client.stop()
+
+
+def test_the_menu_listens_gated_and_a_number_question_does_not() -> None:
+    from types import SimpleNamespace
+
+    from app.ivr.listening import CallerSpeech
+
+    sources: list[object] = []
+    speech = SimpleNamespace(listen=lambda source, call, **kw: sources.append(source))
+    ears = CallerSpeech(speech, MediaTaps("hotline", talk_level=128))  # type: ignore[arg-type]
+    call = SimpleNamespace(id="c1")
+    ears.listen(call)  # type: ignore[arg-type]
+    ears.listen(call, intent=False, entities=True, expect="order_no")  # type: ignore[arg-type]
+    assert [type(s) for s in sources] == [TalkGatedTap, AudioTap]
