@@ -48,6 +48,9 @@ class WriteSpan:
     where: str  # the app code that ran it (innermost first)
     statements: int = 1  # worker-thread hand-offs while the lock was held, the commit included
     seconds: float = 0.0
+    # The commit's own hand-off. Long alone: the disk (a commit may run a checkpoint, which
+    # syncs the files; the lock is free by then, the commit has not returned yet).
+    commit_seconds: float = 0.0
 
 
 def app_caller(depth: int = 3) -> str:
@@ -77,8 +80,8 @@ class WriteWatch:
     def ended(self, span: WriteSpan) -> None:
         if span.seconds >= self.seconds:
             log.warning("a write transaction held the database's write lock %.2f s "
-                        "(%d statements; began at %s)", span.seconds, span.statements,
-                        span.where)
+                        "(%d statements, the commit %.2f s; began at %s)", span.seconds,
+                        span.statements, span.commit_seconds, span.where)
 
 
 class _Done:
@@ -182,11 +185,14 @@ class OneHopConnection(AsyncAdapt_aiosqlite_connection):
         if conn is not None and conn.in_transaction:  # this statement took the write lock
             self._span = self._watch.began(at)
 
-    def _ended(self) -> None:
+    def _ended(self, ending: float | None = None) -> None:
+        """`ending`: when the commit or rollback was handed off."""
         span, self._span = self._span, None
         if span is not None and self._watch is not None:
+            at = time.monotonic()
             span.statements += 1
-            span.seconds = time.monotonic() - span.began
+            span.seconds = at - span.began
+            span.commit_seconds = at - ending if ending is not None else 0.0
             self._watch.ended(span)
 
     def rollback(self) -> None:
@@ -195,16 +201,18 @@ class OneHopConnection(AsyncAdapt_aiosqlite_connection):
         if conn is not None and not conn.in_transaction:
             self._ended()  # SQLite may have ended it itself (some errors roll back)
             return
+        ending = time.monotonic()
         try:
             super().rollback()
         finally:
-            self._ended()
+            self._ended(ending)
 
     def commit(self) -> None:
+        ending = time.monotonic()
         try:
             super().commit()
         finally:
-            self._ended()
+            self._ended(ending)
 
 
 class OneHopDbapi(AsyncAdapt_aiosqlite_dbapi):

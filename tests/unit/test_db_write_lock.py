@@ -235,7 +235,9 @@ def test_the_watch_logs_only_holds_over_its_time(caplog: pytest.LogCaptureFixtur
     with caplog.at_level(logging.WARNING, logger="app.db.sqlite_driver"):
         watch.ended(WriteSpan(0.0, "app/x.py:1 f", statements=3, seconds=1.5))
         assert not caplog.records
-        watch.ended(WriteSpan(0.0, "app/x.py:1 f", statements=3, seconds=2.5))
+        watch.ended(WriteSpan(0.0, "app/x.py:1 f", statements=3, seconds=2.5,
+                              commit_seconds=0.25))
     [record] = caplog.records
     assert "2.50 s" in record.getMessage() and "3 statements" in record.getMessage()
+    assert "the commit 0.25 s" in record.getMessage()
     assert "app/x.py:1 f" in record.getMessage()
