@@ -38,6 +38,7 @@ bench: setup
 	.venv/bin/python bench/crash_recovery.py
 	.venv/bin/python bench/wallboard.py
 	.venv/bin/python bench/ivr_capacity.py
+	.venv/bin/python bench/db_write_lock.py
 
 clean-pbx:
 	-.venv/bin/hotline pbx stop

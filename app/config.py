@@ -59,6 +59,10 @@ class Settings(BaseSettings):
 
     # SQLite file under state_dir when unset; postgresql://user:pass@host/db for production.
     database_url: str | None = None
+    # SQLite: a write transaction holding the database's write lock this many seconds or more
+    # is logged (warning) with the code that took the lock; every other writer waits that
+    # long. 0: not watched.
+    db_slow_write_seconds: float = Field(1.0, ge=0, allow_inf_nan=False)
     # Order look-ups (IVR and API): this many failed verifications within the window lock the
     # order number (and the caller, and the API user) until the oldest failure ages out.
     lookup_max_failures: int = Field(5, ge=1)  # per order number

@@ -209,7 +209,7 @@ def serve(settings: Settings, start_pbx: bool = False, demo_data: bool = False) 
         sandbox.start(settings)
     try:
         creds = load_credentials(settings)
-        db = Database(settings.db_url)
+        db = Database(settings.db_url, settings.db_slow_write_seconds)
         holder: list[Platform] = []  # calls find the platform's speech service through it
         events = EventFeed()
         acd = make_acd(settings, db, events, lambda: holder[0].ari.rest)
@@ -272,7 +272,7 @@ def serve(settings: Settings, start_pbx: bool = False, demo_data: bool = False) 
 def serve_api(settings: Settings) -> int:
     """The data API alone, without the Stasis app (an API-only node, benchmarks)."""
     setup_logging()
-    db = Database(settings.db_url)
+    db = Database(settings.db_url, settings.db_slow_write_seconds)
 
     async def run() -> None:
         await prepare_database(settings, db, demo_data=False)

@@ -98,10 +98,11 @@ async def ring_failed(db: Database, number: str, leg_id: int, result: AgentLegRe
     not, a phone that could not be rung at all (offline) pauses the agent at once. Returns the
     agent's new state."""
     async with db.session() as session:
+        # Reads first: the first change takes the write lock, every statement after it holds it.
+        agent = await get_agent(session, number)
         leg = await session.get(AgentLeg, leg_id)
         if leg is not None:
             leg.result, leg.end_at, leg.channel_id = result, now(), channel_id
-        agent = await get_agent(session, number)
         try:
             if offline:
                 state = (await record_unreachable(session, agent)).state.value
@@ -118,10 +119,10 @@ async def ring_failed(db: Database, number: str, leg_id: int, result: AgentLegRe
 
 async def answered(db: Database, number: str, leg_id: int, channel_id: str) -> None:
     async with db.session() as session:
+        agent = await get_agent(session, number)  # reads before the first change (ring_failed)
         leg = await session.get(AgentLeg, leg_id)
         if leg is not None:
             leg.answer_at, leg.result, leg.channel_id = now(), AgentLegResult.ANSWERED, channel_id
-        agent = await get_agent(session, number)
         await set_state(session, agent, AgentStateName.ON_CALL, by="system")
         await session.commit()
 
@@ -148,6 +149,9 @@ async def talk_ended(db: Database, number: str, leg_id: int, wrap_up: float,
     """The agent's part of the call is over: talk (without hold), hold and wrap-up time, and
     where the caller went if the agent transferred it; the agent to wrap-up."""
     async with db.session() as session:
+        agent = await get_agent(session, number)  # reads before the first change (ring_failed)
+        transfer_agent = (await get_agent(session, handover.agent)).id \
+            if handover is not None and handover.agent is not None else None
         leg = await session.get(AgentLeg, leg_id)
         if leg is not None and leg.end_at is None:
             ended = now()
@@ -161,9 +165,8 @@ async def talk_ended(db: Database, number: str, leg_id: int, wrap_up: float,
             if handover is not None:
                 leg.transfer_kind = handover.kind
                 leg.transfer_queue = handover.queue
-                if handover.agent is not None:
-                    leg.transfer_agent_id = (await get_agent(session, handover.agent)).id
-        agent = await get_agent(session, number)
+                if transfer_agent is not None:
+                    leg.transfer_agent_id = transfer_agent
         try:
             await set_state(session, agent, AgentStateName.WRAP_UP, by="system")
         except StateError as exc:

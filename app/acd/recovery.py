@@ -60,51 +60,54 @@ async def close_left_behind(db: Database, live: set[str], *, agents: bool) -> Cl
     closed = Closed()
     at = now()
     async with db.session() as session:
-        for record in await session.scalars(select(CallRecord)
-                                            .where(CallRecord.ended_at.is_(None))):
-            if record.id in live:
-                continue
-            record.ended_at = at
-            record.outcome = CallOutcome.PLATFORM_RESTART
-            record.outcome_reason = "ended while the platform was down"
-            record.ended_by = EndedBy.PLATFORM_RESTART
-            closed.calls += 1
-        for entry in await session.scalars(select(QueueEntry)
-                                           .where(QueueEntry.left_at.is_(None))):
-            if entry.call_id in live:
-                continue
-            entry.left_at, entry.result = at, QueueResult.PLATFORM_RESTART
-            entry.wait_seconds = _seconds(entry.entered_at, at)
-            closed.entries += 1
-        talking: set[int] = set()  # agents with a live call
-        for leg in await session.scalars(select(AgentLeg).where(AgentLeg.end_at.is_(None))):
-            if leg.call_id in live:
-                talking.add(leg.agent_id)
-                continue
-            leg.end_at = at
-            if leg.answer_at is not None:
-                leg.talk_seconds = _seconds(leg.answer_at, at)
-            else:
-                leg.result = AgentLegResult.FAILED
-            closed.legs += 1
-        if agents:
-            stuck = (await session.execute(
-                select(Agent, AgentState).join(AgentState, AgentState.agent_id == Agent.id)
-                .where(AgentState.state.in_(list(BACK_TO_READY))))).all()
-            for agent, state in stuck:
-                if agent.id in talking:
+        # Every read before the first write (no autoflush): on SQLite the first write takes
+        # the write lock, held through every later statement until the commit.
+        with session.no_autoflush:
+            for record in await session.scalars(select(CallRecord)
+                                                .where(CallRecord.ended_at.is_(None))):
+                if record.id in live:
                     continue
-                try:
-                    for step in BACK_TO_READY[state.state]:
-                        await set_state(session, agent, step, by="system")
-                except StateError as exc:
-                    log.warning("agent %s left %s: %s", agent.number, state.state, exc)
-                closed.agents += 1
-            for callback in await session.scalars(
-                    select(Callback).where(Callback.status == CallbackStatus.IN_PROGRESS)):
-                callback.status, callback.next_attempt_at = CallbackStatus.PENDING, at
-                callback.last_result = "platform_restart"
-                closed.callbacks += 1
+                record.ended_at = at
+                record.outcome = CallOutcome.PLATFORM_RESTART
+                record.outcome_reason = "ended while the platform was down"
+                record.ended_by = EndedBy.PLATFORM_RESTART
+                closed.calls += 1
+            for entry in await session.scalars(select(QueueEntry)
+                                               .where(QueueEntry.left_at.is_(None))):
+                if entry.call_id in live:
+                    continue
+                entry.left_at, entry.result = at, QueueResult.PLATFORM_RESTART
+                entry.wait_seconds = _seconds(entry.entered_at, at)
+                closed.entries += 1
+            talking: set[int] = set()  # agents with a live call
+            for leg in await session.scalars(select(AgentLeg).where(AgentLeg.end_at.is_(None))):
+                if leg.call_id in live:
+                    talking.add(leg.agent_id)
+                    continue
+                leg.end_at = at
+                if leg.answer_at is not None:
+                    leg.talk_seconds = _seconds(leg.answer_at, at)
+                else:
+                    leg.result = AgentLegResult.FAILED
+                closed.legs += 1
+            if agents:
+                stuck = (await session.execute(
+                    select(Agent, AgentState).join(AgentState, AgentState.agent_id == Agent.id)
+                    .where(AgentState.state.in_(list(BACK_TO_READY))))).all()
+                for agent, state in stuck:
+                    if agent.id in talking:
+                        continue
+                    try:
+                        for step in BACK_TO_READY[state.state]:
+                            await set_state(session, agent, step, by="system")
+                    except StateError as exc:
+                        log.warning("agent %s left %s: %s", agent.number, state.state, exc)
+                    closed.agents += 1
+                for callback in await session.scalars(
+                        select(Callback).where(Callback.status == CallbackStatus.IN_PROGRESS)):
+                    callback.status, callback.next_attempt_at = CallbackStatus.PENDING, at
+                    callback.last_result = "platform_restart"
+                    closed.callbacks += 1
         await session.commit()
     if closed:
         log.info("closed what ended while the platform was away: %s", closed)

@@ -40,9 +40,12 @@ class StateError(ValueError):
 
 
 async def _current(session: AsyncSession, agent: Agent) -> AgentState:
-    row = await session.scalar(
-        select(AgentState).where(AgentState.agent_id == agent.id).with_for_update()
-    )
+    # Changes the caller made (an agent leg's) are flushed with the state's, not before this
+    # read: on SQLite the first flush takes the write lock, held through every later statement.
+    with session.no_autoflush:
+        row = await session.scalar(
+            select(AgentState).where(AgentState.agent_id == agent.id).with_for_update()
+        )
     if row is None:  # an agent made before states were kept starts logged out
         row = AgentState(agent_id=agent.id, state=S.LOGGED_OUT, since=now(), missed_in_row=0)
         session.add(row)

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from app.db.raw import RawPool, sqlite_pragmas
+from app.db.sqlite_driver import WriteWatch
 
 
 def normalise_url(url: str) -> str:
@@ -73,7 +74,9 @@ def keep_private(path: Path) -> None:
             file.chmod(0o600)
 
 
-def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
+def create_engine(url: str, slow_write_seconds: float = 0.0, **kwargs: Any) -> AsyncEngine:
+    """`slow_write_seconds` (SQLite): log write transactions holding the write lock this long
+    or longer, with the code that took it; 0: not watched."""
     url = normalise_url(url)
     pool = {"pool_size": POOL_SIZE, "max_overflow": MAX_OVERFLOW}
     if url.startswith("sqlite"):
@@ -81,7 +84,8 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
             keep_private(path)
         from app.db.sqlite_driver import dbapi
 
-        engine = create_async_engine(url, module=dbapi(), **pool, **kwargs)
+        watch = WriteWatch(slow_write_seconds)
+        engine = create_async_engine(url, module=dbapi(watch), **pool, **kwargs)
         event.listen(engine.sync_engine, "connect", sqlite_pragmas)
         return engine
     # No pre-ping: asyncpg's costs three round trips (BEGIN, ping, ROLLBACK) on every checkout,
@@ -91,10 +95,14 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
 
 
 class Database:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, slow_write_seconds: float = 0.0) -> None:
         self.url = normalise_url(url)
-        self.engine = create_engine(self.url)
+        self.engine = create_engine(self.url, slow_write_seconds)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        # SQLite: what reports write transactions holding the write lock long (None: other
+        # engines, whose writers lock rows, not the whole database).
+        self.write_watch: WriteWatch | None = getattr(self.engine.dialect.loaded_dbapi,
+                                                      "watch", None)
         dialect = self.engine.dialect
         # The busiest statements skip SQLAlchemy (app.db.raw); opened on first use.
         self.raw = RawPool(dialect, dialect.create_connect_args(self.engine.url))

@@ -258,12 +258,14 @@ async def finalise(settings: Settings, db: Database, recording_id: int,
         rec = await session.get(Recording, recording_id)
         if rec is None:
             return
+        # Read before the first change: a change flushed by a read would take the write lock.
+        open_segments = list(await session.scalars(select(RecordingSegment).where(
+            RecordingSegment.recording_id == recording_id,
+            RecordingSegment.end_offset.is_(None))))
         rec.ended_at = now()
         if pauses is not None:
             rec.pauses = [list(p) for p in pauses]
-        for seg in await session.scalars(select(RecordingSegment).where(
-                RecordingSegment.recording_id == recording_id,
-                RecordingSegment.end_offset.is_(None))):
+        for seg in open_segments:
             seg.end_offset = info.duration if info is not None else 0.0
         if info is None:
             rec.status = RecordingStatus.MISSING

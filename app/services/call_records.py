@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -73,14 +73,14 @@ async def close_call(
     record.outcome = outcome
     record.outcome_reason = reason
     record.ended_by = ended_by
-    for seq, step in enumerate(trace.steps):
-        detail = {k: v for k, v in step.items() if k not in ("t", "kind")}
-        session.add(
-            CallStep(
-                call_id=trace.call_id, seq=seq, at=_ts(step["t"]), kind=step["kind"], detail=detail
-            )
-        )
+    steps = [{"call_id": trace.call_id, "seq": seq, "at": _ts(step["t"]), "kind": step["kind"],
+              "detail": {k: v for k, v in step.items() if k not in ("t", "kind")}}
+             for seq, step in enumerate(trace.steps)]
     await session.flush()
+    if steps:
+        # One statement for all the steps: added one by one, each is an INSERT of its own (the
+        # ORM wants its id back), each a round trip while the write lock is held.
+        await session.execute(insert(CallStep), steps)
 
 
 async def enter_queue(
