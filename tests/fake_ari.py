@@ -30,6 +30,7 @@ class FakeAri:
         self.record_seconds = 0.05
         self.fail_record = False
         self.bridges = 0
+        self.refuse_adds = 0  # the next N addChannel requests: 422, not in Stasis yet
         self._ws: WebSocket | None = None
         self._ws_closed = asyncio.Event()
         self.ws_connects = 0
@@ -82,7 +83,7 @@ class FakeAri:
             Route("/ari/bridges", self._bridge_create, methods=["POST"]),
             Route("/ari/bridges", self._list_bridges, methods=["GET"]),
             Route("/ari/bridges/{bid}", self._bridge_destroy, methods=["DELETE"]),
-            Route("/ari/bridges/{bid}/addChannel", self._ok, methods=["POST"]),
+            Route("/ari/bridges/{bid}/addChannel", self._add_channel, methods=["POST"]),
         ])
 
     async def start(self) -> None:
@@ -218,6 +219,14 @@ class FakeAri:
 
     async def _bridge_destroy(self, request: Request) -> Response:
         self.requests.append(("DELETE", request.url.path))
+        return Response(status_code=204)
+
+    async def _add_channel(self, request: Request) -> Response:
+        self.requests.append((request.method, request.url.path))
+        if self.refuse_adds > 0:
+            self.refuse_adds -= 1
+            return JSONResponse({"message": "Channel not in Stasis application"},
+                                status_code=422)
         return Response(status_code=204)
 
     async def _ok(self, request: Request) -> Response:

@@ -6,9 +6,10 @@ channel (AudioSocket, slin 8 kHz, to our TCP server) in a mixing bridge. The cal
 is left alone, so prompts and keys work as usual.
 
 A tap streams 50 frames a second each way for as long as it is open, which is most of what a
-caller in the menu costs. The menu's tap is therefore gated: the PBX's talk detector on the
-caller's channel opens it when the caller starts talking, so a silent caller costs only that
-detector.
+caller in the menu costs. With talk detection on (HOTLINE_LISTEN_ON_TALK) the menu's tap is
+gated: the PBX's talk detector on the caller's channel opens it when the caller starts
+talking, so a silent caller costs only that detector (the tap then misses the first 50-100 ms
+of the speech).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PREPARE_WAIT = 3.0  # seconds for the PBX to turn a call's talk detector on
+ADD_WAIT = 2.0  # seconds a new tap channel may take to enter the Stasis app
 
 
 class MediaTaps:
@@ -128,9 +130,24 @@ class AudioTap:
             if isinstance(part, BaseException):
                 raise part
         assert self.bridge is not None
-        await rest.add_channel(self.bridge.id, f"{self.snoop_id},{self.media_id}")
+        await self._add(f"{self.snoop_id},{self.media_id}")
         if self.taps is not None:
             self.taps.opened += 1
+
+    async def _add(self, channels: str) -> None:
+        """Both new channels into the bridge. A channel's creation is answered before it has
+        entered our Stasis app, and until then the PBX refuses to bridge it (422): asked
+        again shortly, for up to ADD_WAIT seconds."""
+        assert self.bridge is not None
+        deadline = asyncio.get_running_loop().time() + ADD_WAIT
+        while True:
+            try:
+                await self.call.rest.add_channel(self.bridge.id, channels)
+                return
+            except AriError as exc:
+                if exc.status != 422 or asyncio.get_running_loop().time() > deadline:
+                    raise
+            await asyncio.sleep(0.02)
 
     async def close(self) -> None:
         rest = self.call.rest
@@ -181,7 +198,7 @@ class TalkGatedTap:
             # What the caller said in this time is not streamed: the tap is not there yet.
             self.call.trace.step("tap_opened",
                                  after_ms=round((time.monotonic() - heard_at) * 1000))
-        except (AriError, OSError) as exc:  # the caller left, or the PBX refused the tap
+        except Exception as exc:  # the caller left, the PBX refused the tap, a stop
             log.warning("call %s: cannot open the audio tap: %s", self.call.id, exc)
             self.tap.queue.put_nowait(None)
 

@@ -115,6 +115,20 @@ async def test_a_window_that_is_not_gated_opens_its_tap_at_once(fake: FakeAri) -
     await client.stop()
 
 
+async def test_channels_not_yet_in_the_app_are_added_once_they_are(fake: FakeAri) -> None:
+    taps = MediaTaps("hotline")
+    client, calls, done = await in_a_call(fake, taps)
+    call = await asyncio.wait_for(calls.get(), 5)
+    fake.refuse_adds = 2
+    source = taps.caller_audio(call)
+    await source.open()
+    adds = [p for _, p in fake.requests if p.endswith("/addChannel")]
+    assert len(adds) == 3 and taps.opened == 1
+    await source.close()
+    done.set()
+    await client.stop()
+
+
 async def test_without_talk_detection_the_tap_is_plain(fake: FakeAri) -> None:
     taps = MediaTaps("hotline")
     client, calls, done = await in_a_call(fake, taps)
