@@ -28,7 +28,7 @@ from tests.integration.test_acd import (
     set_state,
     token_of,
 )
-from tests.integration.test_recovery import live_ids, rows
+from tests.integration.test_recovery import call_id_of, live_ids, rows
 
 CLIP = "002.wav"  # 帮我查一下我的订单: ticket_query
 SECONDS_TO_CONNECT = ",,,,,,,,,,,,,"  # keys 0 then pauses: the clip goes after the answer
@@ -176,8 +176,11 @@ def test_a_recording_survives_the_platform_being_killed_mid_call(
         start_serve(platform)
         summary = future.result(timeout=150)
     phone_result(proc, timeout=60)
+    # The call may have ended before the platform was back: `hotline call` then has no id
+    # for it, and the platform's history is asked now.
+    call_id = summary["call_id"] or call_id_of(platform, summary["sip_call_id"])
     # Finalised by the adopted call's task, or by the next sweep when the call ended first.
-    rec = recording_of(platform, summary["call_id"], timeout=60)
+    rec = recording_of(platform, call_id, timeout=60)
     assert rec["status"] == "ready" and rec["duration_seconds"] > 20  # across the restart
     out = hotline(platform, "recordings", "verify", "--json")
     assert out.returncode == 0 and not json.loads(out.stdout)["bad"], out.stdout

@@ -152,6 +152,9 @@ def test_after_kill_9_a_caller_on_hold_is_back_with_the_agent(restarted: Platfor
         summary = talking.result(timeout=240)
     assert "reconciled: 1 callers adopted (1 talking to an agent)" in platform.log.read_text()
     talk_id = call_id_of(platform, summary["sip_call_id"])
+    # The record is closed as the call ends, just after the caller's hang-up.
+    wait_for(lambda: rows(platform, "select 1 from calls where id = ? and outcome is not null",
+                          talk_id), 30, "the call record closed")
     assert rows(platform, "select outcome, ended_by from calls where id = ?", talk_id) == [
         ("transferred", "caller")]
     assert [kind for kind, _ in steps_of(platform, talk_id)].count("caller_unheld") == 1
