@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 import pytest
 
@@ -16,14 +16,6 @@ from app.ari_handlers.rest import AriError
 from tests.fake_ari import FakeAri, channel
 
 Handler = Callable[[Call], Awaitable[None]]
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeAri]:
-    server = FakeAri()
-    await server.start()
-    yield server
-    await server.stop()
 
 
 async def connect(fake: FakeAri, handler: Handler) -> AriClient:

@@ -6,7 +6,6 @@ The events are shaped as Asterisk 22.10 sent them on the sandbox PBX (see app/ar
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -72,14 +71,6 @@ def test_different_durations_are_different_keys() -> None:
 
 
 # --- through a call, against the fake ARI server -------------------------------------------
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeAri]:
-    server = FakeAri()
-    await server.start()
-    yield server
-    await server.stop()
-
 
 async def run_call(fake: FakeAri, events: list[dict[str, Any]]) -> Call:
     calls: list[Call] = []
