@@ -206,7 +206,7 @@ class RecognizerPool:
 
     def __init__(self, model: Any, grammars: Mapping[str, str | None], *,
                  warm: int | Mapping[str, int] = 1,
-                 max_per_mode: int = 8, max_alternatives: int = 5,
+                 max_per_mode: int = 8, max_alternatives: int | Mapping[str, int] = 5,
                  warmup_seconds: float = 2.0, keep_spare: int = 0) -> None:
         self.model = model
         self.max_per_mode = max_per_mode
@@ -229,7 +229,10 @@ class RecognizerPool:
 
     def _create(self, mode: str) -> Recognizer:
         started = time.perf_counter()
-        rec = Recognizer(self.model, mode, self._slots[mode].grammar, self.max_alternatives)
+        # max_alternatives: for every mode, or per mode (others get 5).
+        alternatives = self.max_alternatives if isinstance(self.max_alternatives, int) \
+            else self.max_alternatives.get(mode, 5)
+        rec = Recognizer(self.model, mode, self._slots[mode].grammar, alternatives)
         if self.warmup_audio:
             rec.decode(self.warmup_audio)
         log.debug("created %s recogniser in %.2f s", mode, time.perf_counter() - started)
@@ -336,8 +339,11 @@ def pool_for(model_dir: Path | None = None, *, stations: Sequence[str] = (),
     model; station names join the entity grammar."""
     from app.asr.grammars import standard_grammars
     from app.asr.model import load_model, model_path
+    from app.asr.shapes import SHAPE_ALTERNATIVES, SHAPES
     from app.asr.vocab import load_vocabulary
 
     path = model_dir or model_path()
     model = load_model(path)
+    kwargs.setdefault("max_alternatives",
+                      {shape.mode: SHAPE_ALTERNATIVES for shape in SHAPES.values()})
     return RecognizerPool(model, standard_grammars(load_vocabulary(path), stations), **kwargs)

@@ -22,6 +22,10 @@ from app.asr.recognizer import Transcript
 SHAPE_MODE = "expect:"  # recogniser modes "expect:order_no", "expect:digits"
 # Digits as callers say them in a code (two is 二 digit by digit; 两 belongs to quantities).
 CODE_DIGITS = tuple("零一二三四五六七八九幺")
+# Alternatives asked of the shape grammar's decoder: the right digits are often among the
+# first eight when the best one has a digit too many or too few.
+SHAPE_ALTERNATIVES = 8
+CODE_VALUES = {c: (1 if c == "幺" else i) for i, c in enumerate(CODE_DIGITS)}
 # How close a syllable must sound to a digit to be read as one when digits were asked for.
 SHAPED_SOUND_ALIKE = 0.7
 
@@ -76,11 +80,20 @@ def digit_sequences(length: int) -> Iterator[str]:
 
 
 def shape_phrases(shape: Shape) -> list[str]:
-    """Phrases for the shape's grammar: the digit strings, alone and after each lead-in."""
+    """Phrases for the shape's grammar: the digit strings, alone, after each lead-in and with
+    a trailing 嗯; and each digit said twice (after and before every digit) and three times.
+
+    A repeated syllable (一一, 八八八) tends to be heard once: the repeats raise the weight of a
+    digit following itself. The end of the last syllable tends to be heard as one digit more:
+    a filler word there gives the decoder somewhere else to put it."""
     strings = list(digit_sequences(shape.length))
     phrases = list(strings)
     for lead, digits in product(shape.lead_ins, strings[:: max(1, len(strings) // 6)]):
         phrases.append(f"{lead} {digits}")
+    phrases += [f"{digits} 嗯" for digits in strings]
+    phrases += [" ".join([digit] * 3) for digit in CODE_DIGITS]
+    phrases += [f"{other} {digit} {digit}" for digit in CODE_DIGITS for other in CODE_DIGITS]
+    phrases += [f"{digit} {digit} {other}" for digit in CODE_DIGITS for other in CODE_DIGITS]
     return phrases
 
 
@@ -134,15 +147,16 @@ class ShapedReading:
 
 
 def read_shape(shape: Shape, free: Transcript, shaped: Transcript | None) -> ShapedReading:
-    """Sure: both readings' best answers of the right length agree. Otherwise (unsure) the
-    best answer both readings have among their alternatives, else the grammar's, else the
-    free transcript's."""
+    """Sure: the grammar's best answer of the right length is the free transcript's too.
+    Otherwise (unsure), in this order: a right-length answer of the grammar that the free
+    transcript also has, the grammar's first right-length answer, the same two for stretches
+    of a grammar answer with a digit or two too many, the free transcript's answer."""
     from_free = _readings(free, shape.length)
-    from_grammar = _readings(shaped, shape.length)
-    if from_grammar and from_free and from_grammar[0] == from_free[0]:
-        return ShapedReading(shape.value(from_grammar[0]), True)
-    shared = [d for d in from_grammar if d in from_free]
-    for found in (shared, from_grammar, from_free):
+    exact, stretched = _grammar_readings(shape, shaped)
+    if exact and from_free and exact[0] == from_free[0]:
+        return ShapedReading(shape.value(exact[0]), True)
+    for found in ([d for d in exact if d in from_free], [d for d in stretched if d in from_free],
+                  exact, stretched, from_free):
         if found:
             return ShapedReading(shape.value(found[0]), False)
     return ShapedReading(None, False)
@@ -161,6 +175,49 @@ def _readings(transcript: Transcript | None, length: int) -> list[str]:
         for digits in windows(alternative.text, length):
             found.setdefault(digits)
     return list(found)
+
+
+def grammar_digits(shape: Shape, text: str) -> str:
+    """The digits of a transcript made with the shape's own grammar, where every word is a
+    digit or a lead-in: read as written, not by sound (是 is the lead-in there, not 四). A
+    lead-in that contains a digit (后四位) is dropped before the first digit; after it, only
+    its digit counts (the decoder's 四位 for a final 四)."""
+    digits = ""
+    position = 0
+    lead_words = _digit_lead_words(shape)
+    while position < len(text):
+        word = next((w for w in lead_words if text.startswith(w, position)), None)
+        if word is not None:
+            if digits:
+                digits += "".join(str(CODE_VALUES[c]) for c in word if c in CODE_VALUES)
+            position += len(word)
+            continue
+        if text[position] in CODE_VALUES:
+            digits += str(CODE_VALUES[text[position]])
+        position += 1
+    return digits
+
+
+def _digit_lead_words(shape: Shape) -> list[str]:
+    words = {w for lead in shape.lead_ins for w in lead.split()
+             if len(w) > 1 and any(c in CODE_VALUES for c in w)}
+    return sorted(words, key=len, reverse=True)
+
+
+def _grammar_readings(shape: Shape, transcript: Transcript | None
+                      ) -> tuple[list[str], list[str]]:
+    """Digit strings of the right length in the grammar's alternatives, best first; and the
+    stretches of the right length inside those with a digit or two too many."""
+    if transcript is None:
+        return [], []
+    readings = [grammar_digits(shape, a.text) for a in transcript.alternatives]
+    exact = list(dict.fromkeys(r for r in readings if len(r) == shape.length))
+    stretched: dict[str, None] = {}
+    for reading in readings:
+        if shape.length < len(reading) <= shape.length + 2:
+            for i in range(len(reading) - shape.length + 1):
+                stretched.setdefault(reading[i:i + shape.length])
+    return exact, [s for s in stretched if s not in exact]
 
 
 def shape_for(expect: str | None) -> Shape | None:

@@ -143,6 +143,18 @@ def test_entities_on_the_development_set(understander: Understander) -> None:
     assert report["correct"] >= 4
 
 
+def test_spoken_numbers_in_a_natural_voice(understander: Understander, tmp_path: Path) -> None:
+    # Every fourth clip of numbers-voice/ (order numbers and ID/phone tails, 八/零/幺 and
+    # repeated digits in every place, lead-ins, grouped, fast and slow), decoded as in calls.
+    folder = ASR_DEV / "numbers-voice"
+    header, *rows = (folder / "labels.tsv").read_text(encoding="utf-8").splitlines()
+    labels = tmp_path / "labels.tsv"
+    labels.write_text("\n".join([header, *rows[::4]]) + "\n", encoding="utf-8")
+    report = evaluate(labels, folder / "pcm8k", understander, workers=2, expect="label")
+    assert report["n"] == 60
+    assert report["accuracy"] >= 0.9, report["errors"]
+
+
 def test_train_letter_is_not_in_audio(understander: Understander) -> None:
     result = understander.understand(read_wav(ASR_DEV / "entities/pcm8k/003.wav").pcm,
                                      want_intent=False)
