@@ -27,6 +27,11 @@ child processes):
                             to 5 min for serve's speech warm-up to end: under 50 ms/s)
   recorded.storage          recordings ready, bytes per recorded minute
   overhead_pct              (recorded - unrecorded) / unrecorded for both measures
+With --split, a third run, unrecorded_core: unrecorded, with the PBX's native RTP bridging
+unloaded (`module unload bridge_native_rtp.so`), so its media goes through the core as a
+recorded call's does (an audiohook such as MixMonitor keeps a bridge off native RTP):
+  split_pct.native_rtp_loss (unrecorded_core - unrecorded) / unrecorded: losing native RTP
+  split_pct.recording       (recorded - unrecorded_core) / unrecorded: the recording itself
   load_avg                  /proc/loadavg before and after (the machine may be shared)
   target                    recording adds < 10 % CPU per call
 Run: .venv/bin/python bench/recording_overhead.py [--agents 40 --talk 60 --arrive 10]
@@ -54,6 +59,7 @@ from app.recordings.recorder import recordings_dir
 
 INSTANCE = instance("recbench", sip=15470, ari=18470, ami=15471, api=18471,
                     rtp=(23000, 24999))
+NO_NATIVE_RTP = "RECBENCH_NATIVE_RTP_OFF"  # read by measure() in this process
 RUNS = {
     "unrecorded": {"HOTLINE_RECORDING": "0"},
     "recorded": {"HOTLINE_RECORDING": "1", "HOTLINE_RECORDING_NOTICE": "0",
@@ -70,6 +76,9 @@ def parse_args() -> argparse.Namespace:
                         help="the agent hangs up this long after answering (default 60)")
     parser.add_argument("--arrive", type=float, default=10.0, metavar="SECONDS",
                         help="seconds over which the callers arrive (default 10)")
+    parser.add_argument("--split", action="store_true",
+                        help="a third run without native RTP bridging: how much of the "
+                             "overhead is the bridge leaving native RTP")
     args = parser.parse_args()
     if args.agents < 1 or args.talk <= args.arrive or args.arrive <= 0:
         parser.error("--agents >= 1, --arrive > 0 and --talk longer than --arrive")
@@ -145,6 +154,9 @@ def wait_finalised(bench: Bench, seconds: float = 60) -> int:
 def measure(bench: Bench) -> dict[str, Any]:
     args = bench.args
     bench.start_platform()
+    if os.environ.get(NO_NATIVE_RTP):
+        answer = sandbox.cli(bench.settings, "module unload bridge_native_rtp.so")
+        bench.say(f"native RTP bridging off: {answer.strip()}")
     bench.create_agents()
     bench.start_phones(phone_timeout=60 + args.arrive + args.patience + 120)
     assert bench.serve is not None
@@ -208,7 +220,11 @@ def main() -> int:
     loads = [Path("/proc/loadavg").read_text().split()[:3]]
     figures: dict[str, Any] = {"agents": args.agents, "talk_s": args.talk,
                                "arrive_s": args.arrive}
-    for name, env in RUNS.items():
+    runs = dict(RUNS)
+    if args.split:
+        runs["unrecorded_core"] = {"HOTLINE_RECORDING": "0", NO_NATIVE_RTP: "1"}
+    for name, env in runs.items():
+        os.environ.pop(NO_NATIVE_RTP, None)
         os.environ.update(env)
         out = io.StringIO()
         with contextlib.redirect_stdout(out):  # run_bench prints each run's JSON line
@@ -220,6 +236,12 @@ def main() -> int:
     figures["overhead_pct"] = {
         key: overhead(figures["recorded"], figures["unrecorded"], key)
         for key in ("cpu_ms_per_call", "bridged_cpu_ms_per_call_second")}
+    if args.split:
+        base = figures["unrecorded"]["cpu_ms_per_call"]["total"]
+        core = figures["unrecorded_core"]["cpu_ms_per_call"]["total"]
+        recorded = figures["recorded"]["cpu_ms_per_call"]["total"]
+        figures["split_pct"] = {"native_rtp_loss": round(100 * (core - base) / base, 1),
+                                "recording": round(100 * (recorded - core) / base, 1)}
     figures["load_avg"] = {"before": loads[0], "after": loads[1]}
     figures["target"] = "recording adds < 10 % CPU per call"
     print(json.dumps(figures, ensure_ascii=False), flush=True)
