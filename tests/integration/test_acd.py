@@ -299,7 +299,14 @@ def test_a_priority_caller_goes_ahead_of_an_earlier_caller(platform: Platform) -
         first = pool.submit(platform.call, "--dtmf", "0", "--hold", "70")
         time.sleep(6)
         second = pool.submit(platform.call, "--dtmf", "6", "--hold", "70")  # 重点旅客
-        time.sleep(14)  # both are queued by now
+
+        def waiting(queue: str) -> int:
+            with sqlite3.connect(platform.db_url.removeprefix("sqlite:///")) as db:
+                return int(db.execute("select count(*) from queue_entries where queue = ? "
+                                      "and left_at is null", (queue,)).fetchone()[0])
+
+        # Both queued before the agent is ready (a fixed wait was too short under load).
+        wait_for(lambda: waiting("general") and waiting("assistance"), 60, "both callers queued")
         set_state(platform, number, "ready")
         calls = [first.result(timeout=150), second.result(timeout=150)]
     taken = phone_result(proc, timeout=180)
