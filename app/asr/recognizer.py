@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 FREE = "free"
 UNK = "[unk]"
 CHUNK = 3200  # 200 ms of s16le at 8 kHz, the step Vosk decodes in anyway
+ALTERNATIVES = 5  # n-best kept per utterance, unless a pool says otherwise for a mode
 
 
 @dataclass(frozen=True)
@@ -107,7 +108,7 @@ class Recognizer:
     """One Vosk KaldiRecognizer at 8 kHz, free (grammar None) or biased to a phrase grammar."""
 
     def __init__(self, model: Any, mode: str = FREE, grammar: str | None = None,
-                 max_alternatives: int = 5) -> None:
+                 max_alternatives: int = ALTERNATIVES) -> None:
         import vosk  # type: ignore[import-untyped]
 
         self.mode = mode
@@ -206,7 +207,7 @@ class RecognizerPool:
 
     def __init__(self, model: Any, grammars: Mapping[str, str | None], *,
                  warm: int | Mapping[str, int] = 1,
-                 max_per_mode: int = 8, max_alternatives: int | Mapping[str, int] = 5,
+                 max_per_mode: int = 8, max_alternatives: int | Mapping[str, int] = ALTERNATIVES,
                  warmup_seconds: float = 2.0, keep_spare: int = 0) -> None:
         self.model = model
         self.max_per_mode = max_per_mode
@@ -229,9 +230,9 @@ class RecognizerPool:
 
     def _create(self, mode: str) -> Recognizer:
         started = time.perf_counter()
-        # max_alternatives: for every mode, or per mode (others get 5).
+        # max_alternatives: for every mode, or per mode (others get ALTERNATIVES).
         alternatives = self.max_alternatives if isinstance(self.max_alternatives, int) \
-            else self.max_alternatives.get(mode, 5)
+            else self.max_alternatives.get(mode, ALTERNATIVES)
         rec = Recognizer(self.model, mode, self._slots[mode].grammar, alternatives)
         if self.warmup_audio:
             rec.decode(self.warmup_audio)

@@ -15,7 +15,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from itertools import product
 
-from app.asr.numbers import DIGIT_SYLLABLES, _syllable, digit_of
+from app.asr.numbers import DIGIT_CHARS, DIGIT_SYLLABLES, _syllable, digit_of
 from app.asr.phonetic import similarity
 from app.asr.recognizer import Transcript
 
@@ -25,7 +25,7 @@ CODE_DIGITS = tuple("零一二三四五六七八九幺")
 # Alternatives asked of the shape grammar's decoder: the right digits are often among the
 # first eight when the best one has a digit too many or too few.
 SHAPE_ALTERNATIVES = 8
-CODE_VALUES = {c: (1 if c == "幺" else i) for i, c in enumerate(CODE_DIGITS)}
+CODE_VALUES = {c: DIGIT_CHARS[c] for c in CODE_DIGITS}
 # How close a syllable must sound to a digit to be read as one when digits were asked for.
 SHAPED_SOUND_ALIKE = 0.7
 

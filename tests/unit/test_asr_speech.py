@@ -124,6 +124,13 @@ def test_intent_accuracy_on_the_development_set(understander: Understander) -> N
     assert set(report["rtf_per_mode"]) == {FREE, INTENT}
 
 
+def test_pool_keeps_more_alternatives_for_number_shapes(model_dir: Path) -> None:
+    pool = RecognizerPool(model.load_model(model_dir), {FREE: None, "expect:digits": None},
+                          warm=1, max_alternatives={"expect:digits": 8}, warmup_seconds=0)
+    assert pool.acquire(FREE).max_alternatives == 5
+    assert pool.acquire("expect:digits").max_alternatives == 8
+
+
 def test_mulaw_recordings_give_the_same_intents(understander: Understander) -> None:
     for name, intent in [("022.wav", "train_status"), ("027.wav", "lost_item"),
                          ("053.wav", "none")]:
