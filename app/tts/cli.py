@@ -1,14 +1,17 @@
-"""`hotline prompts build|say`: build the catalog's audio, or speak ad-hoc text."""
+"""`hotline prompts build|status|say|install-voice`: build the catalog's audio, list what
+callers hear, speak ad-hoc text, install the natural Mandarin voice."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import sys
 import time
 from pathlib import Path
 
-from app.tts.build import build_prompts, prune_call_time_cache
+from app.tts import neural
+from app.tts.build import build_prompts, prompt_status, prune_call_time_cache
 from app.tts.catalog import CATALOG, LANGS, CatalogError, load_catalog
 from app.tts.paths import media_uri_for_file, pbx_path, sounds_dir
 from app.tts.synth import SynthesisError, engine_info, prepare, run
@@ -29,10 +32,10 @@ def _build(args: argparse.Namespace) -> int:
         print(
             f"Building {len(catalog.prompts)} prompts x {'+'.join(langs)} from {args.catalog}\n"
             f"  into {out_dir} (the PBX plays sound:{pbx_path(out_dir)}/<lang>/<id>)\n"
-            f"  with {engine_info().version}"
+            f"  with {_engines()}"
         )
         report = build_prompts(catalog, langs, out_dir=out_dir, force=args.force, jobs=args.jobs)
-    except (CatalogError, SynthesisError) as exc:
+    except (CatalogError, SynthesisError, neural.VoiceError) as exc:
         return _error(str(exc))
     pruned = prune_call_time_cache(args.keep_days, out_dir)
     per_prompt = (
@@ -49,6 +52,45 @@ def _build(args: argparse.Namespace) -> int:
     return 0
 
 
+def _engines() -> str:
+    mandarin = (f"the natural voice ({neural.VOICE_ID})" if neural.wanted()
+                else "espeak-ng (the natural voice is not installed or turned off)")
+    return f"Mandarin: {mandarin}; English: {engine_info().version}"
+
+
+def _status(args: argparse.Namespace) -> int:
+    langs = LANGS if args.lang == "all" else (args.lang,)
+    try:
+        rows = prompt_status(load_catalog(Path(args.catalog)), langs)
+    except (CatalogError, SynthesisError, neural.VoiceError) as exc:
+        return _error(str(exc))
+    stale = [r for r in rows if r.stale]
+    if args.json:
+        print(json.dumps({
+            "prompts": [r.__dict__ for r in rows],
+            "sources": {s: sum(r.source == s and not r.call_time for r in rows)
+                        for s in ("recorded", "neural", "espeak")},
+            "stale": [f"{r.lang}/{r.id}" for r in stale],
+        }, ensure_ascii=False, indent=1))
+    else:
+        for r in rows:
+            length = "call time" if r.call_time else (
+                f"{r.seconds:5.1f} s" if r.seconds is not None else "  —  ")
+            flag = f"  STALE: {r.reason}" if r.stale else ""
+            print(f"{r.lang}/{r.id:<28} {r.source:<8} {length:>9}  {r.text[:40]}{flag}")
+        print(f"{len(rows)} prompts, {len(stale)} stale"
+              + (": run `hotline prompts build`" if stale else ""))
+    return 1 if stale else 0
+
+
+def _install_voice(args: argparse.Namespace) -> int:
+    try:
+        neural.install(force=args.force)
+    except (neural.VoiceError, OSError) as exc:
+        return _error(str(exc))
+    return 0
+
+
 def _say(args: argparse.Namespace) -> int:
     output = Path(args.output) if args.output else None
     if output is not None and output.suffix not in OUTPUTS:
@@ -60,7 +102,7 @@ def _say(args: argparse.Namespace) -> int:
             print(f"  {segment.voice} @ {segment.rate} wpm: {segment.text}")
         cached = job.done()
         wav = job.wav if cached else run(job)
-    except SynthesisError as exc:
+    except (SynthesisError, neural.VoiceError) as exc:
         return _error(str(exc))
     took = "cached" if cached else f"{time.monotonic() - started:.2f} s"
     if output is None:
@@ -76,8 +118,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the `prompts` command group to the top-level parser."""
     prompts = sub.add_parser(
         "prompts",
-        help="build the voice prompts (pyttsx3 + espeak-ng)",
-        description="Voice prompts from sounds/prompts.yaml, synthesised into the PBX.",
+        help="build, list and check the voice prompts",
+        description="Voice prompts from sounds/prompts.yaml into the PBX: a recording in "
+        "sounds/recorded/<lang>/<id>.wav wins, else Mandarin is spoken by the natural voice "
+        "(when installed) and English by espeak-ng.",
     )
     actions = prompts.add_subparsers(dest="prompts_action", required=True, metavar="ACTION")
     build = actions.add_parser(
@@ -98,6 +142,28 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="delete call-time audio older than this many days (default: %(default)s)",
     )
     build.set_defaults(func=_build)
+    status = actions.add_parser(
+        "status",
+        help="list every prompt: source, length, text, stale or not",
+        description="What callers hear for every prompt, without building: its source "
+        "(recorded, neural or espeak), its length, its text, and whether its audio is stale "
+        "(not built, built from an older text or engine, or a recording of an earlier text). "
+        "Exit status 1 when any is stale.",
+    )
+    status.add_argument("--lang", choices=[*LANGS, "all"], default="all")
+    status.add_argument("--catalog", default=str(CATALOG), help="default: %(default)s")
+    status.add_argument("--json", action="store_true", help="machine-readable output")
+    status.set_defaults(func=_status)
+    install = actions.add_parser(
+        "install-voice",
+        help="install the natural Mandarin voice (idempotent)",
+        description="Create the natural voice's own virtualenv under $HOTLINE_MODELS_DIR "
+        f"(default /var/lib/hotline/models) with {', '.join(neural.REQUIREMENTS)} and "
+        f"{neural.PACKAGE}, then check it with a test synthesis. The voice was trained on a "
+        "corpus licensed for non-commercial use: record your prompts for production.",
+    )
+    install.add_argument("--force", action="store_true", help="reinstall from scratch")
+    install.set_defaults(func=_install_voice)
     say = actions.add_parser(
         "say",
         help="synthesise ad-hoc text",

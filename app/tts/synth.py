@@ -1,13 +1,15 @@
-"""Speech synthesis (pyttsx3 + espeak-ng) into files the PBX plays, cached by what is said.
+"""Speech synthesis into files the PBX plays, cached by what is said.
 
-A text becomes a Job: its segments (text.plan), a cache key, and an output base path. Running
-a job starts one worker process per segment (worker.py: pyttsx3 misbehaves when its engine is
-reused, see there), then sox joins the segments and writes base.wav (8 kHz 16-bit mono) and
-base.sln16 (16 kHz raw signed linear), normalised to -3 dBFS with 0.1 s lead-in. Files are
-replaced atomically, .wav last, so an existing .wav means a complete pair.
+Mandarin is spoken by the natural voice (neural.py) when it is installed, otherwise by
+espeak-ng; English always by espeak-ng (pyttsx3). A text becomes a Job: its segments
+(text.plan), a cache key, and an output base path. Running a job speaks each segment (the
+natural voice's long-lived workers; for espeak-ng one worker process per segment, worker.py:
+pyttsx3 misbehaves when its engine is reused), then sox joins the segments and writes base.wav
+(8 kHz 16-bit mono) and base.sln16 (16 kHz raw signed linear), normalised to -3 dBFS with 0.1 s
+lead-in. Files are replaced atomically, .wav last, so an existing .wav means a complete pair.
 
-The cache key hashes the segments as given to the engine (voice, rate, pinyin text), the
-pyttsx3, espeak-ng and sox versions, and PIPELINE: any change there rebuilds, nothing else does.
+The cache key hashes the segments as given to the engines (voice, rate, pinyin text), the
+engines' and sox's versions, and PIPELINE: any change there rebuilds, nothing else does.
 
 Call time: `await synthesize(text, lang)` plans in a thread, runs the processes with asyncio
 (nothing blocks the event loop), at most one job per CPU at a time, and shares one synthesis
@@ -19,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import logging
 import os
 import shutil
 import subprocess
@@ -33,8 +36,9 @@ from pathlib import Path
 
 import numpy as np
 
+from app.tts import neural
 from app.tts.paths import DYNAMIC, media_uri, media_uri_for_file, sounds_dir
-from app.tts.text import VOICES, Segment, plan
+from app.tts.text import NEURAL_VOICE, VOICES, Segment, plan
 
 __all__ = [
     "Job",
@@ -50,7 +54,9 @@ __all__ = [
     "warm_up",
 ]
 
-PIPELINE = "espeak-pinyin/sox-norm3-lead100ms/2"  # change when the processing changes: rebuilds all
+log = logging.getLogger(__name__)
+# Change when the processing changes: rebuilds all.
+PIPELINE = "espeak-pinyin/neural-24k/sox-norm3-lead100ms/3"
 WORKER = Path(__file__).with_name("worker.py")
 STEP_TIMEOUT = 60.0  # seconds for one worker or sox run
 MIN_RMS = 100.0  # of 32767: anything quieter is a failed synthesis, not speech
@@ -108,8 +114,11 @@ class Job:
 
 
 def cache_key(segments: tuple[Segment, ...], info: EngineInfo) -> str:
+    versions = [info.version]
+    if any(s.voice == NEURAL_VOICE for s in segments):
+        versions.append(f"{neural.VOICE_ID} {neural.PACKAGE} {' '.join(neural.REQUIREMENTS)}")
     raw = json.dumps(
-        [PIPELINE, info.version, [[s.voice, s.rate, s.text] for s in segments]],
+        [PIPELINE, versions, [[s.voice, s.rate, s.text] for s in segments]],
         ensure_ascii=False,
     )
     return hashlib.sha256(raw.encode()).hexdigest()[:24]
@@ -117,27 +126,68 @@ def cache_key(segments: tuple[Segment, ...], info: EngineInfo) -> str:
 
 def prepare(text: str, lang: str, base: Path | None = None) -> Job:
     """Plan a synthesis. Without base, the output is named by its key in the call-time cache."""
-    try:
-        segments = plan(text, lang)
-    except ValueError as exc:
-        raise SynthesisError(str(exc)) from exc
+    segments = plan_for(text, lang)
     key = cache_key(segments, engine_info())
     return Job(text, segments, key, base or sounds_dir() / DYNAMIC / lang / key)
 
 
+def plan_for(text: str, lang: str) -> tuple[Segment, ...]:
+    """The segments for text with the engines this machine has (the natural voice when it is
+    installed and not turned off)."""
+    try:
+        return plan(text, lang, neural=neural.wanted())
+    except (ValueError, neural.VoiceError) as exc:
+        raise SynthesisError(str(exc)) from exc
+
+
 # --- the steps -------------------------------------------------------------------------------
 
-Step = tuple[list[str], bytes, str]  # argv, stdin, what it is (for errors)
+Command = tuple[list[str], bytes, str]  # argv, stdin, what it is (for errors)
+
+
+@dataclass(frozen=True)
+class NeuralStep:
+    """One segment spoken by the natural voice's workers into a 24 kHz WAV."""
+
+    pinyin: str
+    out: Path
+
+    def run(self) -> None:
+        try:
+            neural.pool().synthesize(neural.phrase_ids(self.pinyin), self.out)
+        except neural.VoiceError as exc:
+            raise SynthesisError(str(exc)) from exc
+
+
+Step = Command | NeuralStep
 
 
 def _steps(job: Job, tmp: Path) -> list[Step]:
     steps: list[Step] = []
     parts = []
+    # sox joins only files of one rate: with the natural voice (24 kHz) in a job, espeak-ng's
+    # 22,050 Hz parts are resampled first.
+    mixed = any(s.voice == NEURAL_VOICE for s in job.segments)
     for i, segment in enumerate(job.segments):
         part = tmp / f"part{i}.wav"
+        if segment.voice == NEURAL_VOICE:
+            steps.append(NeuralStep(segment.text, part))
+            parts.append(str(part))
+            continue
         argv = [sys.executable, "-I", str(WORKER), segment.voice, str(segment.rate), str(part)]
         steps.append((argv, segment.text.encode(), "espeak-ng"))
+        if mixed:
+            resampled = tmp / f"part{i}-24k.wav"
+            steps.append((["sox", "-D", "-V1", str(part), str(resampled), "rate", "-v",
+                           str(neural.RATE)], b"", "sox"))
+            part = resampled
         parts.append(str(part))
+    return steps + _outputs(parts, tmp)
+
+
+def _outputs(parts: list[str], tmp: Path) -> list[Step]:
+    """sox: the parts joined, as out.wav (8 kHz) and out.sln16 (16 kHz raw), normalised."""
+    steps: list[Step] = []
     pcm = ["-c", "1", "-b", "16", "-e", "signed-integer"]
     # Normalise after resampling (peaks at -3 dBFS); 0.1 s of lead-in so the first syllable
     # survives a media path that is still settling when playback starts.
@@ -159,7 +209,7 @@ def _finish(job: Job, tmp: Path) -> None:
         if rate != 8000 or len(samples) < 800:
             raise SynthesisError(f"no usable audio for {job.text[:40]!r} ({len(samples)} samples)")
         if float(np.sqrt(np.mean(samples**2))) < MIN_RMS:
-            raise SynthesisError(f"espeak-ng produced silence for {job.text[:40]!r}")
+            raise SynthesisError(f"the synthesis was silent for {job.text[:40]!r}")
         job.base.parent.mkdir(parents=True, exist_ok=True)
         os.replace(tmp / "out.sln16", job.sln16)
         os.replace(tmp / "out.wav", job.wav)
@@ -197,8 +247,25 @@ def run(job: Job) -> Path:
     """Synthesise a job now (blocking); returns its .wav."""
     tmp = _tmpdir(job)
     try:
-        for argv, stdin, what in _steps(job, tmp):
-            _run_sync(argv, stdin, what)
+        for step in _steps(job, tmp):
+            if isinstance(step, NeuralStep):
+                step.run()
+            else:
+                _run_sync(*step)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    _finish(job, tmp)
+    return job.wav
+
+
+def convert_recording(source: Path, job: Job) -> Path:
+    """A recorded prompt (any rate, mono or stereo) into the job's .wav and .sln16."""
+    tmp = _tmpdir(job)
+    try:
+        for step in _outputs([str(source)], tmp):
+            assert not isinstance(step, NeuralStep)
+            _run_sync(*step)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -237,8 +304,12 @@ async def run_async(job: Job) -> Path:
     """Synthesise a job without blocking the event loop; returns its .wav."""
     tmp = await asyncio.to_thread(_tmpdir, job)
     try:
-        for argv, stdin, what in _steps(job, tmp):
-            await _run_async(argv, stdin, what)
+        for step in _steps(job, tmp):
+            if isinstance(step, NeuralStep):
+                # The workers are other processes; the thread only waits for them.
+                await asyncio.to_thread(step.run)
+            else:
+                await _run_async(*step)
     except BaseException:
         await asyncio.to_thread(shutil.rmtree, tmp, True)
         raise
@@ -313,6 +384,22 @@ async def synthesize(text: str, lang: str) -> Path:
 
 
 async def warm_up() -> None:
-    """Load pypinyin and check the engine before the first call needs them (about 0.5 s)."""
+    """Load pypinyin and check the engines before the first call needs them (about 0.5 s);
+    the natural voice's workers start in the background (TensorFlow takes seconds to load),
+    so a platform starts as fast with it as without."""
     await asyncio.to_thread(plan, "您好", "zh")
     await asyncio.to_thread(engine_info)
+    if await asyncio.to_thread(neural.wanted):
+        task = asyncio.create_task(asyncio.to_thread(neural.pool().warm_up))
+        _background.add(task)
+        task.add_done_callback(_warmed_up)
+
+
+_background: set[asyncio.Task[None]] = set()
+
+
+def _warmed_up(task: asyncio.Task[None]) -> None:
+    _background.discard(task)
+    if not task.cancelled() and task.exception() is not None:
+        log.warning("the natural voice did not start: %s (Mandarin answers will wait for it "
+                    "or fail)", task.exception())

@@ -23,6 +23,7 @@ from app.tts import say
 ZH_VOICE = "sit/cmn-Latn-pinyin"
 EN_VOICE = "gmw/en"
 VOICES = {"zh": ZH_VOICE, "en": EN_VOICE}
+NEURAL_VOICE = "neural/zh"  # the natural Mandarin voice (neural.py); rate is not used
 # Words per minute; a little below espeak's 175 default, for callers on a phone line.
 RATES = {ZH_VOICE: 210, EN_VOICE: 170}
 
@@ -96,10 +97,16 @@ def split_languages(text: str, lang: str) -> list[tuple[str, str]]:
     return [(run_lang, chunk.strip()) for run_lang, chunk in runs if _SPEAKABLE.search(chunk)]
 
 
-def plan(text: str, lang: str) -> tuple[Segment, ...]:
-    """The segments to synthesise, in order, for text in a call's language."""
+def plan(text: str, lang: str, *, neural: bool = False) -> tuple[Segment, ...]:
+    """The segments to synthesise, in order, for text in a call's language; with neural,
+    Mandarin goes to the natural voice (as pinyin phrases) instead of espeak-ng."""
     segments = []
     for run_lang, chunk in split_languages(text, lang):
+        if run_lang == "zh" and neural:
+            spoken = zh_phrases(chunk)
+            if spoken:
+                segments.append(Segment(NEURAL_VOICE, 0, spoken))
+            continue
         voice = VOICES[run_lang]
         spoken = zh_to_pinyin(chunk) if run_lang == "zh" else en_normalize(chunk)
         if spoken:
@@ -170,6 +177,37 @@ def zh_to_pinyin(text: str) -> str:
     words += convert(text[position:])
     joined = re.sub(r"\s+", " ", " ".join(words))
     return re.sub(r"\s+([,.;:?!])", r"\1", joined).strip()
+
+
+# Letters as Mandarin callers say them, for the natural voice (its syllables are pinyin only).
+LETTER_PINYIN = {
+    "A": "ei1", "B": "bi4", "C": "xi1", "D": "di4", "E": "yi4", "F": "ai2 fu5", "G": "ji4",
+    "H": "ai1 qi1", "I": "ai4", "J": "jie4", "K": "kai4", "L": "ai2 le5", "M": "ai2 mu5",
+    "N": "en1", "O": "ou1", "P": "pi4", "Q": "qiu1", "R": "a4", "S": "ai2 si1", "T": "ti4",
+    "U": "you1", "V": "wei1", "W": "da2 bu5 liu5", "X": "ai2 ke4 si1", "Y": "wai4", "Z": "zei4",
+}  # fmt: skip
+_BREAK = re.compile(r"\s*[,.;:?!]+\s*")
+
+
+def zh_phrases(text: str) -> str:
+    """Mandarin text as pinyin phrases for the natural voice: "ni3 hao3 | qing3 shao1 hou4".
+
+    The same reading as zh_to_pinyin (numbers, polyphones, tone changes); phrases break at
+    punctuation, a neutral tone is 5, capitals are spelled in pinyin, other Latin is dropped.
+    """
+    phrases = []
+    for part in _BREAK.split(zh_to_pinyin(text)):
+        words = []
+        for token in part.split():
+            if token.isupper() and token in LETTER_PINYIN:
+                words.append(LETTER_PINYIN[token])
+            elif re.fullmatch(r"[a-z]+[1-5]", token):
+                words.append(token)
+            elif re.fullmatch(r"[a-z]+", token):  # pypinyin's neutral tone has no digit
+                words.append(token + "5")
+        if words:
+            phrases.append(" ".join(words))
+    return " | ".join(phrases)
 
 
 def en_normalize(text: str) -> str:

@@ -17,6 +17,7 @@ from app.tts.catalog import parse_catalog
 from app.tts.cli import register
 from app.tts.paths import media_uri, media_uri_for_file, pbx_path, sounds_dir
 from app.tts.synth import SynthesisError, Synthesizer, engine_info, prepare, run, synthesize
+from app.tts.text import NEURAL_VOICE
 
 CATALOG = """
 welcome:
@@ -119,10 +120,30 @@ def test_rebuild_only_builds_what_changed(tmp_path: Path) -> None:
     assert sorted(forced.built) == ["en/goodbye", "en/hello"]
 
 
-def test_same_input_gives_the_same_bytes(tmp_path: Path) -> None:
+def test_same_input_gives_the_same_bytes_from_espeak(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOTLINE_TTS_ENGINE", "espeak")
     first = run(prepare("输入有误，请重新输入。", "zh", tmp_path / "a"))
     second = run(prepare("输入有误，请重新输入。", "zh", tmp_path / "b"))
     assert first.read_bytes() == second.read_bytes()
+
+
+def test_same_input_gives_the_same_speech_from_the_natural_voice(tmp_path: Path) -> None:
+    # The acoustic model draws noise (a random op), so the samples differ from run to run;
+    # the speech (its length and loudness contour), and so the cache entry, is the same.
+    first = prepare("输入有误，请重新输入。", "zh", tmp_path / "a")
+    assert first.segments[0].voice == NEURAL_VOICE
+    _, count_a, a = read_wav(run(first))
+    _, count_b, b = read_wav(run(prepare("输入有误，请重新输入。", "zh", tmp_path / "b")))
+    assert count_a == count_b
+    assert np.corrcoef(envelope(a), envelope(b))[0, 1] > 0.95
+
+
+def envelope(samples: np.ndarray) -> np.ndarray:
+    """RMS per 20 ms."""
+    frames = samples[: len(samples) // 160 * 160].astype(np.float64).reshape(-1, 160)
+    return np.sqrt(np.mean(frames**2, axis=1))
 
 
 def test_nothing_to_say_is_a_synthesis_error() -> None:
