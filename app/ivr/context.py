@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
@@ -22,7 +23,10 @@ class Voice(Protocol):
 
     def prompt_text(self, prompt_id: str, lang: str) -> str: ...
 
-    async def text_media(self, text: str, lang: str) -> str: ...
+    def text_parts(self, text: str, lang: str) -> AsyncGenerator[str, None]:
+        """Media for text in parts, played one after the other (the first as soon as it
+        is made)."""
+        ...
 
 
 @dataclass

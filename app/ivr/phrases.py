@@ -85,7 +85,8 @@ def train_answer(v: TrainStatusView, lang: str) -> str:
         if v.status == "delayed":
             return f"{head} is delayed by about {v.delay_minutes} minutes."
         return f"{head} is on time, departing {v.origin} at {_en_at(v.departure)}."
-    head = f"{zh_date(v.run_date)}{zh_train(v.train_number)}次列车"
+    # The date is a phrase of its own: a short first phrase starts playing soonest.
+    head = f"{zh_date(v.run_date)}，{zh_train(v.train_number)}次列车"
     if v.status == "cancelled":
         return f"{head}已停运。"
     if v.status == "delayed":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 import uuid
@@ -210,13 +211,24 @@ class FlowRunner:
             text = voice.prompt_text(prompt_id, lang).format(
                 **{k: self.expand(v) for k, v in slots.items()}
             )
-            media = await voice.text_media(text, lang)
-        else:
-            media = voice.prompt_media(prompt_id, lang)
+            self.call.trace.step("prompt", prompt=prompt_id, lang=lang)
+            return await self.speak(text, interrupt, speech)
+        media = voice.prompt_media(prompt_id, lang)
         self.call.trace.step("prompt", prompt=prompt_id, lang=lang)
         result = await self.call.play(media, interrupt_on_dtmf=interrupt,
                                       interrupt_on_speech=speech)
         return result.interrupted_by
+
+    async def speak(self, text: str, interrupt: bool = True, speech: bool = False) -> str | None:
+        """Say text made at call time: each part plays as soon as it is made (the next one is
+        made meanwhile); a key or speech that stops one part stops the rest."""
+        async with contextlib.aclosing(self.ctx.voice.text_parts(text, self.ctx.lang)) as parts:
+            async for media in parts:
+                result = await self.call.play(media, interrupt_on_dtmf=interrupt,
+                                              interrupt_on_speech=speech)
+                if result.interrupted_by is not None:
+                    return result.interrupted_by
+        return None
 
     async def start_prompt(self, prompt_id: str) -> asyncio.Event:
         """Start a catalog prompt and return at once: set when it has been played."""
@@ -231,9 +243,8 @@ class FlowRunner:
         text = self.expand(a.text or "")
         if not text.strip():
             return
-        media = await self.ctx.voice.text_media(text, self.ctx.lang)
         self.call.trace.step("speak", lang=self.ctx.lang, chars=len(text))
-        await self.call.play(media, interrupt_on_dtmf=interrupt)
+        await self.speak(text, interrupt)
 
     # --- input ------------------------------------------------------------------------------
 

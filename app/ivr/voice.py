@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncGenerator
+from pathlib import Path
+
 from app.tts.catalog import load_catalog
 from app.tts.synth import media_uri, media_uri_for_file, synthesize
+from app.tts.text import first_phrase
 
 
 class TtsVoice:
@@ -21,6 +26,18 @@ class TtsVoice:
     def prompt_text(self, prompt_id: str, lang: str) -> str:
         return load_catalog().text(prompt_id, lang)
 
-    async def text_media(self, text: str, lang: str) -> str:
-        # Synthesis runs off the event loop and is cached by text, so repeats cost nothing.
-        return media_uri_for_file(await synthesize(text, lang))
+    async def text_parts(self, text: str, lang: str) -> AsyncGenerator[str, None]:
+        """Media for text, in parts to play one after the other: the first phrase is spoken
+        first, and the rest is made while it plays. Synthesis runs off the event loop and is
+        cached by text (per part), so repeats cost nothing."""
+        parts = first_phrase(text)
+        first = await synthesize(parts[0], lang)
+        rest: asyncio.Task[Path] | None = None
+        if len(parts) > 1:
+            rest = asyncio.create_task(synthesize(parts[1], lang))
+            # A caller who hangs up or presses a key first never awaits it; it still fills
+            # the cache, and its error is not left unretrieved.
+            rest.add_done_callback(lambda t: t.cancelled() or t.exception())
+        yield media_uri_for_file(first)
+        if rest is not None:
+            yield media_uri_for_file(await rest)

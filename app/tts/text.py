@@ -210,6 +210,20 @@ def zh_phrases(text: str) -> str:
     return " | ".join(phrases)
 
 
+_PHRASE_END = re.compile(r"[，。；！？,.;!?](?=\s*\S)")
+FIRST_PHRASE_CHARS = 4  # shorter than this is joined to what follows (too short to start on)
+
+
+def first_phrase(text: str) -> tuple[str, ...]:
+    """(first phrase, the rest) at the first break after a few characters, or (text,):
+    a long answer starts playing as soon as its first phrase is spoken."""
+    for match in _PHRASE_END.finditer(text):
+        head, rest = text[: match.end()], text[match.end() :].strip()
+        if len(_SPEAKABLE.findall(head)) >= FIRST_PHRASE_CHARS and _SPEAKABLE.search(rest):
+            return head, rest
+    return (text,)
+
+
 def en_normalize(text: str) -> str:
     """English text with full-width punctuation and keypad symbols in words."""
     text = text.translate(_PUNCTUATION).replace("#", " hash ").replace("*", " star ")

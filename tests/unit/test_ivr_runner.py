@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
@@ -24,6 +24,7 @@ class StubVoice:
 
     def __init__(self) -> None:
         self.texts: list[str] = []
+        self.parts = 1  # how many parts each text comes in (the real voice: first phrase, rest)
 
     def prompt_media(self, prompt_id: str, lang: str) -> str:
         return f"sound:{lang}/{prompt_id}"
@@ -31,9 +32,13 @@ class StubVoice:
     def prompt_text(self, prompt_id: str, lang: str) -> str:
         return "your number is {number}"
 
-    async def text_media(self, text: str, lang: str) -> str:
+    async def text_parts(self, text: str, lang: str) -> AsyncGenerator[str, None]:
         self.texts.append(text)
-        return f"sound:text-{len(self.texts)}"
+        if self.parts == 1:
+            yield f"sound:text-{len(self.texts)}"
+            return
+        for part in range(1, self.parts + 1):
+            yield f"sound:text-{len(self.texts)}-part{part}"
 
 
 FLOW = """
@@ -183,6 +188,31 @@ async def test_message_becomes_a_work_order_with_its_number_spoken(env: tuple) -
     assert wo.recording is not None and wo.recording.startswith("recording/hotline-c3-")
     assert voice.texts == [f"your number is {wo.number}"]
     assert record.outcome == CallOutcome.SELF_SERVICE
+
+
+async def test_a_spoken_answer_plays_its_parts_one_after_the_other(env: tuple) -> None:  # type: ignore[type-arg]
+    fake, _, db, voice = env
+    voice.parts = 3
+    await fake.start_call("c10")
+    await fake.dtmf("c10", "1")
+    await wait_record(db, "c10")
+    media = played(fake)
+    first = media.index("sound:text-1-part1")
+    assert media[first:first + 4] == ["sound:text-1-part1", "sound:text-1-part2",
+                                      "sound:text-1-part3", "sound:zh/goodbye"]
+
+
+async def test_a_key_during_an_answer_stops_its_remaining_parts(env: tuple) -> None:  # type: ignore[type-arg]
+    fake, _, db, voice = env
+    voice.parts = 2
+    fake.play_delay = 0.5
+    await fake.start_call("c11")
+    await fake.dtmf("c11", "1")
+    await eventually(lambda: "sound:text-1-part1" in played(fake))
+    await fake.dtmf("c11", "5")
+    record = await wait_record(db, "c11")
+    assert "sound:text-1-part2" not in played(fake)
+    assert [s.kind for s in record.steps][-1] == "hangup_by_flow"
 
 
 async def test_hang_up_while_recording_still_files_the_message(env: tuple) -> None:  # type: ignore[type-arg]

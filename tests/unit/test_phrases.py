@@ -33,7 +33,7 @@ def test_train_delay_and_refund_fee() -> None:
     late = TrainStatusView(train_number="D301", run_date=date(2026, 12, 5), status="delayed",
                            delay_minutes=75, origin="南京南", destination="杭州东",
                            departure="20:30", arrival=None, last_station=None)
-    assert train_answer(late, "zh") == "十二月五日D三零幺次列车预计晚点一小时十五分钟。"
+    assert train_answer(late, "zh") == "十二月五日，D三零幺次列车预计晚点一小时十五分钟。"
     on_time = TrainStatusView(**{**late.__dict__, "status": "on_time", "delay_minutes": 0})
     assert train_answer(on_time, "zh").endswith("南京南二十点三十分开。")
     assert refund_answer(TICKET, 5, "zh") == "您的G幺零幺次车票，现在办理退票收取百分之五的退票费。"
