@@ -31,6 +31,9 @@ def instance_env(for_worker: bool = True) -> dict[str, str]:
         # Callers without media are hung up sooner than in production (30 s), so the test of
         # it is short, and every other test shows that its calls keep their media flowing.
         "RTP_TIMEOUT": "10",
+        # One natural-voice worker per test platform: parallel test workers each run one,
+        # and more would take the cores the calls under test need.
+        "TTS_WORKERS": "1",
     }
     env = {f"HOTLINE_{k}": os.environ.get(f"HOTLINE_TEST_{k}", v) for k, v in values.items()}
     if "HOTLINE_TEST_AGI_PORT" not in os.environ:

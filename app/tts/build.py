@@ -216,6 +216,15 @@ def _remove_stale(
     return removed
 
 
+def _says(planned: Planned, known: Entry) -> str | None:
+    """The sha of the words a built file says: a recording's .txt when it has one, else what
+    the build noted."""
+    if planned.recording is not None and recorded.stated_text(planned.recording) is not None:
+        return planned.said
+    said = known.get("said")
+    return str(said) if said else None
+
+
 @dataclass(frozen=True)
 class PromptStatus:
     id: str
@@ -255,7 +264,7 @@ def prompt_status(
             elif known.get("key") != planned.job.key:
                 reason = {"recorded": "a new recording is not built yet"}.get(
                     planned.source, "the text, voice or engine changed since the build")
-            elif known.get("said") and known["said"] != recorded.text_sha256(text):
+            elif _says(planned, known) not in (None, recorded.text_sha256(text)):
                 reason = "the recording says an earlier text"
             seconds = known.get("seconds")
             if built and seconds is None:
