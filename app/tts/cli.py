@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from app.tts import neural
+from app.tts import intelligibility, neural
 from app.tts.build import build_prompts, prompt_status, prune_call_time_cache
 from app.tts.catalog import CATALOG, LANGS, CatalogError, load_catalog
 from app.tts.paths import media_uri_for_file, pbx_path, sounds_dir
@@ -114,6 +114,10 @@ def _say(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check(args: argparse.Namespace) -> int:
+    return intelligibility.run_check(args)
+
+
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the `prompts` command group to the top-level parser."""
     prompts = sub.add_parser(
@@ -174,3 +178,16 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     say.add_argument("--lang", choices=LANGS, default="zh")
     say.add_argument("-o", "--output", help="write here instead: NAME.wav or NAME.sln16")
     say.set_defaults(func=_say)
+    check = actions.add_parser(
+        "check",
+        help="how well the speech model hears the Mandarin prompts (CER/SER)",
+        description="Decode every built Mandarin prompt, and sample spoken answers synthesised "
+        "as at call time, with the Mandarin speech model from the 8 kHz audio callers hear, "
+        "and compare with the texts: character (CER) and toneless-syllable (SER) error rates. "
+        f"Targets: mean SER <= {intelligibility.TARGET_SER}, mean CER <= "
+        f"{intelligibility.TARGET_CER}, no item with SER > {intelligibility.PROBLEM_SER}. "
+        "Exit 0 when met, 1 when not, 2 for a usage error. Mandarin only: there is no English "
+        "speech model.",
+    )
+    intelligibility.add_arguments(check)
+    check.set_defaults(func=_check)
