@@ -84,6 +84,17 @@ class Platform:
             self.monitors = Monitors(acd.db, self.events, settings.ari_app,
                                      lambda: self.ari.rest)
 
+    async def _warm_voice(self) -> None:
+        """The voice's workers load in the background, so the first answer does not wait for
+        TensorFlow; a voice that cannot start is logged, and calls go on with prompts."""
+        from app.tts.neural import VoiceError
+        from app.tts.synth import SynthesisError, warm_up
+
+        try:
+            await warm_up()
+        except (SynthesisError, VoiceError) as exc:
+            log.warning("call-time speech unavailable: %s", exc)
+
     async def start(self) -> None:
         await self.taps.start()
         if self.acd is not None:
@@ -94,6 +105,7 @@ class Platform:
         # meanwhile), speech joins each new call once its models are warm.
         self.ari.start()
         self.ami.start()
+        await self._warm_voice()
         if self.agi is not None:
             await self.agi.start()
         if self.start_speech is not None:
