@@ -38,12 +38,14 @@ _PUNCTUATION = str.maketrans(
      "《": " ", "》": " ", "「": " ", "」": " ", "～": " ", "　": " "}
 )  # fmt: skip
 
-# Numbers in Mandarin text: a date, a time, a code (G101, E12345), a percentage, a decimal,
-# an integer. Integers of five or more digits, or with a leading zero, are codes: 12306 is
-# said 幺二三零六.
+# Numbers in Mandarin text: a date, a time, money (¥12.5, 12.5元), a code (G101, E12345), a
+# percentage, a decimal, an integer. Integers of five or more digits, or with a leading zero,
+# are codes: 12306 is said 幺二三零六. A code of seven digits or more (an order number) is read
+# in groups of three.
 _ZH_NUMBERS = re.compile(
     r"(?P<date>(?<!\d)\d{4}-\d{1,2}-\d{1,2}(?!\d))"
     r"|(?P<time>(?<!\d)\d{1,2}[:：]\d{2}(?!\d))"
+    r"|(?P<money>[¥￥]\s*\d+(?:\.\d+)?|(?<![\d.])\d+(?:\.\d+)?元)"
     r"|(?P<code>(?<![A-Za-z])[A-Za-z]{1,2}\d+)"
     r"|(?P<percent>\d+(?:\.\d+)?%)"
     r"|(?P<decimal>\d+\.\d+)"
@@ -125,8 +127,10 @@ def zh_numbers(text: str) -> str:
             return say.zh_date(value, with_year=True)
         if kind == "time":
             return say.zh_time(value)
+        if kind == "money":
+            return say.zh_price(value.strip("¥￥元 "))
         if kind == "code":
-            return say.zh_digits(value)
+            return say.zh_digits(value, group=3 if sum(c.isdigit() for c in value) >= 7 else 0)
         if kind == "percent":
             return say.zh_percent(value[:-1])
         if kind == "decimal":

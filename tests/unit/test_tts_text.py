@@ -30,7 +30,9 @@ def test_letters_and_acronyms_stay_in_mandarin() -> None:
 def test_numbers_in_mandarin_text() -> None:
     assert zh_numbers("请按1，人工服务请按0") == "请按一，人工服务请按零"
     assert zh_numbers("G101次08:15开") == "G幺零幺次八点十五分开"
-    assert zh_numbers("晚点75分钟，票价553.5元") == "晚点七十五分钟，票价五百五十三点五元"
+    assert zh_numbers("晚点75分钟，票价553.5元") == "晚点七十五分钟，票价五百五十三元五角"
+    assert zh_numbers("退票手续费¥12.5") == "退票手续费十二元五角"
+    assert zh_numbers("订单号E123456789") == "订单号E，幺二三，四五六，七八九"
     assert zh_numbers("收取5%") == "收取百分之五"
     assert zh_numbers("拨打12306或010") == "拨打幺二三零六或零幺零"
     assert zh_numbers("2026-12-05") == "二零二六年十二月五日"
