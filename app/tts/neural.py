@@ -289,7 +289,10 @@ class NeuralPool:
                 worker = None
                 raise
         finally:
-            self._idle.put(None if self._closed else worker)
+            if self._closed and worker is not None:  # closed meanwhile: nobody will ask again
+                worker.close()
+                worker = None
+            self._idle.put(worker)
 
     def warm_up(self) -> None:
         """Start every worker and speak once in each, so the first caller waits for neither."""
