@@ -18,6 +18,7 @@ while [ ! -s "$conf" ]; do
   waited=$((waited + 1))
 done
 # What Asterisk writes (sandbox.PBX_WRITES) is its own; everything else it only reads.
+mkdir -p "$dir/spool/recording"
 for sub in run log spool db cache; do
   mkdir -p "$dir/$sub"
   find "$dir/$sub" ! -user asterisk -exec chown -h asterisk:asterisk {} +
