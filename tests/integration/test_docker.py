@@ -146,6 +146,7 @@ def test_a_call_through_the_node_reaches_the_ivr_and_is_recorded(node: Node) -> 
     assert node.healthz() == 200
     health = httpx.get(node.api + "/healthz", timeout=5).json()
     assert health["database"] == {"connected": True, "engine": "postgresql"}, health
+    assert health["speech"]["enabled"], "the image's speech model loaded"
     # The prompts the init service built are where the PBX plays them from.
     node.exec("asterisk", "test", "-s", "/var/lib/asterisk/sounds/hotline/zh/welcome.wav")
     token = node.exec("app", "hotline", "users", "create", "docker-test", "--role",
