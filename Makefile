@@ -1,6 +1,6 @@
 # make run: set up and start the platform. make test: set up and run every test.
 # make run, the tests (tests/instance.py) and the benchmarks turn on the test numbers 12300/12399.
-.PHONY: setup run test unit integration lint bench clean-pbx
+.PHONY: setup run test unit integration lint bench clean-pbx docker docker-up docker-down
 
 setup:
 	@bash scripts/setup.sh
@@ -42,3 +42,14 @@ bench: setup
 
 clean-pbx:
 	-.venv/bin/hotline pbx stop
+
+# The production node (docker/): images built from Debian's mirror and PyPI (no registry),
+# then PostgreSQL, Asterisk and `hotline serve` with docker-compose on the host network.
+docker:
+	@bash docker/build.sh
+
+docker-up: docker
+	@bash docker/node.sh up
+
+docker-down:
+	@bash docker/node.sh down

@@ -22,6 +22,11 @@ class Settings(BaseSettings):
     # Where the PBX sandbox root, secrets and logs live (outside the repository).
     state_dir: Path = Path("/var/lib/hotline")
     pbx_root: Path | None = None
+    # The PBX user's uid and gid when the PBX runs elsewhere and pbx_root here only shares its
+    # config and sounds (docker/: a volume of the asterisk container, whose account has fixed
+    # ids); unset, they are read from the root's own passwd file.
+    pbx_uid: int | None = Field(None, ge=0)
+    pbx_gid: int | None = Field(None, ge=0)
     # Several instances (e.g. `make run` and the tests) share one PBX root and run side by side
     # with their own state dir and ports.
     instance: str = Field("main", pattern=r"^[a-z0-9][a-z0-9-]{0,30}$")

@@ -12,7 +12,7 @@ if [ "$(id -u)" != 0 ]; then
 fi
 
 APT_PACKAGES=(debootstrap sip-tester espeak-ng sox libsox-fmt-all baresip util-linux curl
-              postgresql wrk chromium fonts-wqy-microhei tmux)
+              postgresql wrk chromium fonts-wqy-microhei tmux docker.io docker-compose)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
@@ -23,6 +23,25 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}"
 else
   step "Debian packages present (${APT_PACKAGES[*]})"
+fi
+
+step "Docker daemon (the production node's images and its test, tests/integration/test_docker.py)"
+if docker info >/dev/null 2>&1; then
+  echo "dockerd answers"
+else
+  if [ -d /run/systemd/system ]; then
+    systemctl start docker || true
+  else
+    echo "starting dockerd in the background (log: /var/log/hotline-dockerd.log)"
+    setsid -f dockerd >>/var/log/hotline-dockerd.log 2>&1 < /dev/null
+  fi
+  for _ in $(seq 60); do docker info >/dev/null 2>&1 && break; sleep 1; done
+  if docker info >/dev/null 2>&1; then
+    echo "dockerd answers"
+  else
+    echo "WARNING: dockerd did not start (see /var/log/hotline-dockerd.log): the docker node's" \
+         "test will fail" >&2
+  fi
 fi
 
 PYTHON=${PYTHON:-python3}

@@ -234,10 +234,22 @@ def pbx_account(root: Path) -> tuple[int, int]:
     )
 
 
+def pbx_ids(settings: Settings) -> tuple[int, int]:
+    """(uid, gid) of the PBX user: from the settings when the PBX runs elsewhere (a container
+    whose config and sounds are a volume here), else from the root's passwd file."""
+    uid, gid = settings.pbx_uid, settings.pbx_gid
+    if uid is not None and gid is not None:
+        return uid, gid
+    if uid is not None or gid is not None:
+        raise SandboxError("set both HOTLINE_PBX_UID and HOTLINE_PBX_GID (the PBX user's ids), "
+                           "or neither to read them from the PBX root's /etc/passwd")
+    return pbx_account(settings.root)
+
+
 def share_config(settings: Settings) -> None:
     """Let the PBX user read the config: the etc dir is root's with the PBX group (setgid, so
     files written later, like the agents' accounts, get that group too); secrets are 0640."""
-    _, gid = pbx_account(settings.root)
+    _, gid = pbx_ids(settings)
     etc = settings.pbx_etc
     os.chown(etc, 0, gid)
     etc.chmod(0o2750)
@@ -247,7 +259,7 @@ def share_config(settings: Settings) -> None:
 
 def hand_over(settings: Settings) -> None:
     """Give the PBX user what it writes (also files left by a run as root before)."""
-    uid, gid = pbx_account(settings.root)
+    uid, gid = pbx_ids(settings)
     for sub in PBX_WRITES:
         top = settings.in_root(settings.pbx_dir / sub)
         top.mkdir(parents=True, exist_ok=True)

@@ -37,8 +37,9 @@ def load_credentials(settings: Settings, *, create: bool = False) -> Credentials
             ) from exc
     changed = False
     for key in ("ari_password", "ami_secret"):
-        if not stored.get(key):
-            if not create and getattr(settings, key) is None:
+        # One given in the settings (the environment) is never generated nor stored.
+        if not stored.get(key) and not getattr(settings, key):
+            if not create:
                 raise SecretsError(
                     f"no {key} yet: run `hotline pbx start` once (it generates {path})"
                 )

@@ -20,6 +20,7 @@ from app.pbx.sandbox import (
     debian_mirror,
     hand_over,
     pbx_account,
+    pbx_ids,
     require_root,
     share_config,
 )
@@ -175,6 +176,17 @@ def test_secrets_are_generated_once_and_private(tmp_path: Path) -> None:
     assert load_credentials(override).ari_password == "given"
 
 
+def test_secrets_given_in_the_environment_are_not_stored(tmp_path: Path) -> None:
+    settings = Settings(state_dir=tmp_path, ari_password="ari-given", ami_secret="ami-given")
+    assert load_credentials(settings, create=True) == Credentials("ari-given", "ami-given")
+    assert not settings.secrets_file.exists()
+    # Only the one not given is generated and kept.
+    half = Settings(state_dir=tmp_path, ari_password="ari-given")
+    creds = load_credentials(half, create=True)
+    assert creds.ari_password == "ari-given" and len(creds.ami_secret) >= 24
+    assert set(json.loads(settings.secrets_file.read_text())) == {"ami_secret"}
+
+
 def test_mirror_comes_from_settings_first() -> None:
     assert debian_mirror(Settings(debian_mirror="http://mirror.example/debian")) == (
         "http://mirror.example/debian"
@@ -220,6 +232,22 @@ def test_the_pbx_user_owns_what_it_writes_and_only_reads_its_config(tmp_path: Pa
     # Files written into the config dir later (the agents' accounts) get the PBX group.
     (etc / "pjsip_agents.conf").write_text("")
     assert (etc / "pjsip_agents.conf").stat().st_gid == 102
+
+
+def test_a_pbx_elsewhere_gets_its_config_with_the_ids_from_the_settings(tmp_path: Path) -> None:
+    # docker/: the root here is only the volume the asterisk container reads; no passwd file.
+    settings = Settings(state_dir=tmp_path / "state", pbx_root=tmp_path / "pbx", instance="t",
+                        pbx_uid=600, pbx_gid=601)
+    assert pbx_ids(settings) == (600, 601)
+    etc = settings.pbx_etc
+    etc.mkdir(parents=True)
+    (etc / "ari.conf").write_text("[general]\n")
+    share_config(settings)
+    info = etc.stat()
+    assert (info.st_uid, info.st_gid, stat.S_IMODE(info.st_mode)) == (0, 601, 0o2750)
+    assert (etc / "ari.conf").stat().st_gid == 601
+    with pytest.raises(SandboxError, match="both HOTLINE_PBX_UID and HOTLINE_PBX_GID"):
+        pbx_ids(Settings(pbx_root=tmp_path / "pbx", pbx_uid=600))
 
 
 def test_a_root_without_the_pbx_user_says_how_to_rebuild(tmp_path: Path) -> None:
