@@ -33,39 +33,8 @@ HARD = "801" * 2  # 八, 零 and 幺 (one) are the digits heard as other words: 
 ORDER_LEAD_INS = ("", "订单号是", "我的订单号是", "订单号", "是", "我的订单号", "嗯，订单号是")
 TAIL_LEAD_INS = ("", "是", "尾号", "后四位是", "尾号是", "身份证后四位")
 
-# Runs in the voice's interpreter: ids per phrase in, a 24 kHz WAV out, one JSON line each.
-WORKER = r"""
-import json, sys, wave, numpy as np, tensorflow as tf
-assets = sys.argv[1]
-acoustic = tf.lite.Interpreter(model_path=assets + "/fastspeech2_quan.tflite", num_threads=1)
-vocoder = tf.lite.Interpreter(model_path=assets + "/mb_melgan.tflite", num_threads=1)
-def phrase(ids):
-    inputs = acoustic.get_input_details()
-    acoustic.resize_tensor_input(inputs[0]["index"], [1, len(ids)])
-    acoustic.allocate_tensors()
-    values = (np.array([ids], np.int32), np.array([0], np.int32), np.array([1.0], np.float32),
-              np.array([1.0], np.float32), np.array([1.0], np.float32))
-    for detail, value in zip(inputs, values):
-        acoustic.set_tensor(detail["index"], value)
-    acoustic.invoke()
-    mel = acoustic.get_tensor(acoustic.get_output_details()[1]["index"])
-    vin = vocoder.get_input_details()[0]["index"]
-    vocoder.resize_tensor_input(vin, mel.shape)
-    vocoder.allocate_tensors()
-    vocoder.set_tensor(vin, mel)
-    vocoder.invoke()
-    return vocoder.get_tensor(vocoder.get_output_details()[0]["index"])[0, :, 0]
-for line in sys.stdin:
-    job = json.loads(line)
-    gap = np.zeros(int(job["pause"] * 24000), np.float32)
-    parts = []
-    for ids in job["phrases"]:
-        parts += [gap, phrase(ids)] if parts else [phrase(ids)]
-    pcm = (np.clip(np.concatenate(parts), -1, 1) * 32767).astype("<i2").tobytes()
-    with wave.open(job["out"], "wb") as out:
-        out.setnchannels(1); out.setsampwidth(2); out.setframerate(24000); out.writeframes(pcm)
-    print(json.dumps({"ok": True}), flush=True)
-"""
+# The platform's own voice worker (one JSON job per line in, one JSON reply per line out).
+WORKER = Path(__file__).resolve().parent.parent / "app/tts/neural_worker.py"
 
 
 def symbols(text: str, mapper: dict) -> list[list[int]]:  # type: ignore[type-arg]
@@ -109,10 +78,13 @@ def main(argv: list[str] | None = None) -> int:
     (args.out / "pcm8k").mkdir(parents=True, exist_ok=True)
     labels = args.out / "labels.tsv"
     rows = labels.read_text(encoding="utf-8").splitlines()[1:] if labels.exists() else []
-    worker = subprocess.Popen([args.voice_python, "-c", WORKER, str(args.assets)],
+    worker = subprocess.Popen([args.voice_python, "-I", str(WORKER), str(args.assets)],
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
                               stderr=subprocess.DEVNULL)
     assert worker.stdin is not None and worker.stdout is not None
+    if not json.loads(worker.stdout.readline() or "{}").get("ready"):
+        print("the voice did not start", file=sys.stderr)
+        return 1
     with tempfile.TemporaryDirectory() as tmp:
         for number in range(args.first, args.first + args.count):
             order = number % 2 == 1

@@ -30,6 +30,7 @@ import tempfile
 import wave
 import weakref
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -245,27 +246,22 @@ def _run_sync(argv: list[str], stdin: bytes, what: str) -> str:
 
 def run(job: Job) -> Path:
     """Synthesise a job now (blocking); returns its .wav."""
-    tmp = _tmpdir(job)
-    try:
-        for step in _steps(job, tmp):
-            if isinstance(step, NeuralStep):
-                step.run()
-            else:
-                _run_sync(*step)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    _finish(job, tmp)
-    return job.wav
+    return _run_steps(job, lambda tmp: _steps(job, tmp))
 
 
 def convert_recording(source: Path, job: Job) -> Path:
     """A recorded prompt (any rate, mono or stereo) into the job's .wav and .sln16."""
+    return _run_steps(job, lambda tmp: _outputs([str(source)], tmp))
+
+
+def _run_steps(job: Job, steps: Callable[[Path], list[Step]]) -> Path:
     tmp = _tmpdir(job)
     try:
-        for step in _outputs([str(source)], tmp):
-            assert not isinstance(step, NeuralStep)
-            _run_sync(*step)
+        for step in steps(tmp):
+            if isinstance(step, NeuralStep):
+                step.run()
+            else:
+                _run_sync(*step)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
