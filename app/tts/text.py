@@ -1,5 +1,8 @@
 """What the synthesiser is given for a text: language runs, voices, and Mandarin as pinyin.
 
+With the natural voice installed (neural.py), Mandarin runs go to it as pinyin phrases
+(zh_phrases: the same reading as below, broken at punctuation); otherwise to espeak-ng:
+
 Mandarin goes to espeak-ng as tone-numbered pinyin read by the `sit/cmn-Latn-pinyin` voice.
 The plain `sit/cmn` voice looks characters up in a small dictionary and, for the many it lacks
 (订, 单, 号, 欢, 迎 …), speaks their pinyin spelling with its English rules, tone digits
