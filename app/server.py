@@ -96,9 +96,10 @@ def recovery_hook(platform: Platform, db: Database) -> Callable[[], Awaitable[No
     async def recover() -> None:
         nonlocal first
         live = set(platform.ari.dispatcher.calls)
-        await close_left_behind(db, live, agents=first)
+        node = platform.settings.instance
+        await close_left_behind(db, live, agents=first, node=node)
         recorder = platform.acd.recorder if platform.acd is not None else None
-        await finalise_left_behind(platform.settings, db, live.__contains__, recorder)
+        await finalise_left_behind(platform.settings, db, live.__contains__, recorder, node)
         first = False
         if platform.acd is not None:
             platform.acd.distributor.kick()
@@ -115,7 +116,8 @@ def recordings_sweep(platform: Platform, db: Database) -> Callable[[], Awaitable
         recorder = platform.acd.recorder if platform.acd is not None else None
         if recorder is not None:
             await finalise_left_behind(platform.settings, db,
-                                       platform.ari.dispatcher.calls.__contains__, recorder)
+                                       platform.ari.dispatcher.calls.__contains__, recorder,
+                                       platform.settings.instance)
 
     return sweep
 
@@ -123,7 +125,7 @@ def recordings_sweep(platform: Platform, db: Database) -> Callable[[], Awaitable
 def call_handler(db: Database, platform: Callable[[], Platform | None],
                  events: EventFeed, acd: Callable[[], Acd | None] = lambda: None,
                  callback_dial: str = "", throttle: LookupThrottle | None = None,
-                 flows: FlowLibrary | None = None) -> CallHandler:
+                 flows: FlowLibrary | None = None, node: str | None = None) -> CallHandler:
     """12306 runs the hotline flow; the echo test line (Stasis argument `echo`) says keys back;
     agents' feature codes (`feature,<code>`) change their state."""
     # Telephony-only imports: the API-only node (`hotline api`) needs no voice.
@@ -153,7 +155,8 @@ def call_handler(db: Database, platform: Callable[[], Platform | None],
     if (ours := acd()) is not None:
         handlers["callback"] = callback_handler(ours, callback_dial)
     return route_by_argument(handlers,
-                             ivr_handler(flows, db, TtsVoice(), speech, events, acd, throttle))
+                             ivr_handler(flows, db, TtsVoice(), speech, events, acd, throttle,
+                                         node))
 
 
 def flow_library(folder: Path) -> FlowLibrary:
@@ -216,7 +219,7 @@ def serve(settings: Settings, start_pbx: bool = False, demo_data: bool = False) 
         flows = flow_library(settings.flows_dir)
         handler = call_handler(db, lambda: holder[0] if holder else None, events, lambda: acd,
                                settings.callback_dial, LookupThrottle(settings.lookup_policy),
-                               flows)
+                               flows, settings.instance)
         from app.agi.server import AgiServer
 
         agi = AgiServer(db, settings.agi_host, settings.agi_port, settings.agi_budget)

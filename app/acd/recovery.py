@@ -28,6 +28,7 @@ from app.db.models import (
     QueueResult,
 )
 from app.db.session import Database
+from app.services.call_records import carried_by
 
 log = logging.getLogger(__name__)
 S = AgentStateName
@@ -54,17 +55,20 @@ class Closed:
         return any((self.calls, self.entries, self.legs, self.agents, self.callbacks))
 
 
-async def close_left_behind(db: Database, live: set[str], *, agents: bool) -> Closed:
-    """Close what belongs to no live call. `agents`: also free agents and callbacks (only
-    right after start: later, a wrap-up or a callback of this process may be under way)."""
+async def close_left_behind(db: Database, live: set[str], *, agents: bool,
+                            node: str = "main") -> Closed:
+    """Close what belongs to no live call of this node. `agents`: also free agents and
+    callbacks (only right after start: later, a wrap-up or a callback of this process may be
+    under way). In a cluster the other nodes' calls are theirs: their records, queue entries
+    and legs are left alone, and so are the agents talking on them."""
     closed = Closed()
     at = now()
     async with db.session() as session:
         # Every read before the first write (no autoflush): on SQLite the first write takes
         # the write lock, held through every later statement until the commit.
         with session.no_autoflush:
-            for record in await session.scalars(select(CallRecord)
-                                                .where(CallRecord.ended_at.is_(None))):
+            for record in await session.scalars(select(CallRecord).where(
+                    CallRecord.ended_at.is_(None), carried_by(node))):
                 if record.id in live:
                     continue
                 record.ended_at = at
@@ -72,15 +76,21 @@ async def close_left_behind(db: Database, live: set[str], *, agents: bool) -> Cl
                 record.outcome_reason = "ended while the platform was down"
                 record.ended_by = EndedBy.PLATFORM_RESTART
                 closed.calls += 1
-            for entry in await session.scalars(select(QueueEntry)
-                                               .where(QueueEntry.left_at.is_(None))):
+            for entry in await session.scalars(
+                    select(QueueEntry).join(CallRecord, CallRecord.id == QueueEntry.call_id)
+                    .where(QueueEntry.left_at.is_(None), carried_by(node))):
                 if entry.call_id in live:
                     continue
                 entry.left_at, entry.result = at, QueueResult.PLATFORM_RESTART
                 entry.wait_seconds = _seconds(entry.entered_at, at)
                 closed.entries += 1
-            talking: set[int] = set()  # agents with a live call
-            for leg in await session.scalars(select(AgentLeg).where(AgentLeg.end_at.is_(None))):
+            # Agents with a live call, here or on another node.
+            talking = set(await session.scalars(
+                select(AgentLeg.agent_id).join(CallRecord, CallRecord.id == AgentLeg.call_id)
+                .where(AgentLeg.end_at.is_(None), ~carried_by(node))))
+            for leg in await session.scalars(
+                    select(AgentLeg).join(CallRecord, CallRecord.id == AgentLeg.call_id)
+                    .where(AgentLeg.end_at.is_(None), carried_by(node))):
                 if leg.call_id in live:
                     talking.add(leg.agent_id)
                     continue

@@ -41,6 +41,7 @@ class CallTrace:
     ended_at: float | None = None
     end_reason: str = ""
     ended_by: EndedBy | None = None
+    node: str | None = None  # the platform node carrying the call (HOTLINE_INSTANCE)
     steps: list[dict[str, Any]] = field(default_factory=list)
 
     def ended(self, by: EndedBy, reason: str = "") -> None:

@@ -288,6 +288,9 @@ class CallRecord(Base):
     outcome: Mapped[CallOutcome | None] = mapped_column(_enum(CallOutcome))
     outcome_reason: Mapped[str | None] = mapped_column(String(200))
     ended_by: Mapped[EndedBy | None] = mapped_column(_enum(EndedBy))
+    # The platform node (HOTLINE_INSTANCE) whose PBX carries the call: in a cluster each node
+    # recovers only its own calls. None: a record from before nodes were kept (anyone's).
+    node: Mapped[str | None] = mapped_column(String(31), index=True)
     steps: Mapped[list[CallStep]] = relationship(
         back_populates="call", order_by="CallStep.seq", cascade="all, delete-orphan"
     )

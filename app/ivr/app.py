@@ -59,14 +59,16 @@ def ivr_handler(flow: Flow | FlowLibrary, db: Database, voice: Voice,
                 speech: Callable[[], CallerSpeech | None] = lambda: None,
                 events: EventFeed | None = None,
                 acd: Callable[[], Acd | None] = lambda: None,
-                throttle: LookupThrottle | None = None) -> CallHandler:
+                throttle: LookupThrottle | None = None, node: str | None = None) -> CallHandler:
     """Runs a flow for every call: the one flow given, or from a library the menu variant the
-    dialplan's route service chose for the called number (HOTLINE_FLOW)."""
+    dialplan's route service chose for the called number (HOTLINE_FLOW). `node`: this
+    platform node's name, kept in each call's record."""
     feed = events or EventFeed()
     lookups = throttle or LookupThrottle()
     library = flow if isinstance(flow, FlowLibrary) else FlowLibrary({flow.name: flow}, flow.name)
 
     async def handle(call: Call) -> None:
+        call.trace.node = node
         await note_sip_call_id(call)
         ears = speech()
         (variant, flow_vars), _ = await asyncio.gather(

@@ -42,6 +42,7 @@ def placeholder_values(settings: Settings, creds: Credentials) -> dict[str, str]
         "PASSENGER_PORT": str(settings.passenger_port),
         "AGI_HOST": settings.agi_host,
         "AGI_PORT": str(settings.agi_port),
+        "SYSTEM_NAME": f"hotline-{settings.instance}",
     }
 
 

@@ -11,20 +11,23 @@ from collections.abc import Callable
 from sqlalchemy import select
 
 from app.config import Settings
-from app.db.models import Recording, RecordingStatus
+from app.db.models import CallRecord, Recording, RecordingStatus
 from app.db.session import Database
 from app.recordings.recorder import Recorder, finalise
+from app.services.call_records import carried_by
 
 log = logging.getLogger(__name__)
 
 
 async def finalise_left_behind(settings: Settings, db: Database, live: Callable[[str], bool],
-                               recorder: Recorder | None = None) -> int:
+                               recorder: Recorder | None = None, node: str = "main") -> int:
     """`live`: whether a call is in progress here, asked of each recording in turn (a new
-    call's recording may appear while this runs)."""
+    call's recording may appear while this runs). Only this node's calls: another node's
+    recordings are being written on its own PBX."""
     async with db.session() as session:
         left = [(r.id, r.call_id) for r in await session.scalars(
-            select(Recording).where(Recording.status == RecordingStatus.RECORDING))]
+            select(Recording).join(CallRecord, CallRecord.id == Recording.call_id)
+            .where(Recording.status == RecordingStatus.RECORDING, carried_by(node)))]
     done = 0
     for recording_id, call_id in left:
         if live(call_id) or (recorder is not None and recorder.busy(call_id)):

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import ColumnElement, func, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -22,6 +22,11 @@ from app.db.models import (
     QueueEntry,
     QueueResult,
 )
+
+
+def carried_by(node: str) -> ColumnElement[bool]:
+    """Calls of this node, and calls from before nodes were kept (anyone's to recover)."""
+    return or_(CallRecord.node == node, CallRecord.node.is_(None))
 
 
 def _ts(epoch: float | None) -> datetime | None:
@@ -40,6 +45,7 @@ async def open_call(session: AsyncSession, trace: CallTrace, reopen: bool = Fals
             called=trace.called,
             sip_call_id=trace.sip_call_id or None,
             started_at=_ts(trace.started_at) or datetime.now(UTC),
+            node=trace.node,
         )
     )
     await session.flush()
@@ -73,6 +79,7 @@ async def close_call(
     record.outcome = outcome
     record.outcome_reason = reason
     record.ended_by = ended_by
+    record.node = record.node or trace.node
     steps = [{"call_id": trace.call_id, "seq": seq, "at": _ts(step["t"]), "kind": step["kind"],
               "detail": {k: v for k, v in step.items() if k not in ("t", "kind")}}
              for seq, step in enumerate(trace.steps)]

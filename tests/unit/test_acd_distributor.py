@@ -225,3 +225,32 @@ async def test_a_published_wrap_up_says_how_long_it_lasts(db: Database) -> None:
     event = await sub.get(timeout=1)
     assert event is not None and event.as_dict()["seconds"] == 15
     assert event.as_dict()["state"] == "wrap_up" and event.call_id == "c9"
+
+
+async def test_recovery_leaves_the_other_nodes_calls_alone(db: Database) -> None:
+    """In a cluster a node that starts closes only its own calls: another node's call, its
+    queue entry and leg stay open, and its agent stays on the call."""
+    async with db.session() as session:
+        for number, call_id, node in (("1001", "theirs", "node-b"), ("1002", "ours", "node-a")):
+            agent = await get_agent(session, number)
+            await set_state(session, agent, "ringing", by="system")
+            await set_state(session, agent, "on_call", by="system")
+            await call_records.open_call(session, CallTrace(call_id=call_id, caller="138",
+                                                            node=node))
+            session.add(AgentLeg(call_id=call_id, agent_id=agent.id, ring_at=now(),
+                                 answer_at=now(), result=AgentLegResult.ANSWERED))
+            await call_records.enter_queue(session, call_id, "general", False, "asked")
+        await session.commit()
+    closed = await close_left_behind(db, set(), agents=True, node="node-a")
+    assert (closed.calls, closed.entries, closed.legs, closed.agents) == (1, 1, 1, 1)
+    async with db.session() as session:
+        states = {s.number: s.state for s in await agent_snapshot(session)}
+        entries = {e.call_id: e for e in await session.scalars(select(QueueEntry))}
+        theirs = await session.get(CallRecord, "theirs")
+        open_legs = list(await session.scalars(select(AgentLeg.call_id)
+                                               .where(AgentLeg.end_at.is_(None))))
+    assert states == {"1001": AgentStateName.ON_CALL, "1002": AgentStateName.READY}
+    assert theirs is not None and theirs.ended_at is None and theirs.node == "node-b"
+    assert entries["theirs"].left_at is None
+    assert entries["ours"].result == QueueResult.PLATFORM_RESTART
+    assert open_legs == ["theirs"]
