@@ -163,6 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
     from app.admin.cli import register as register_db
     from app.agi.cli import register as register_agi
     from app.asr.cli import register as register_asr
+    from app.cluster.cli import register as register_cluster
     from app.ivr.cli import register as register_flows
     from app.pbx.cli_dialplan import register as register_dialplan
     from app.qa.cli import register as register_qa
@@ -182,6 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
     register_agi(sub)
     register_dialplan(sub)
     register_stats(sub)
+    register_cluster(sub)
     return parser
 
 

@@ -12,7 +12,8 @@ if [ "$(id -u)" != 0 ]; then
 fi
 
 APT_PACKAGES=(debootstrap sip-tester espeak-ng sox libsox-fmt-all baresip util-linux curl
-              postgresql wrk chromium fonts-wqy-microhei tmux docker.io docker-compose)
+              postgresql wrk chromium fonts-wqy-microhei tmux docker.io docker-compose
+              kamailio kamailio-postgres-modules)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

@@ -3,18 +3,10 @@
 from __future__ import annotations
 
 import os
-import shutil
-import socket
-import subprocess
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
-
-def _as_postgres(*cmd: str) -> None:
-    prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-    subprocess.run([*prefix, *cmd], check=True, capture_output=True, text=True)
+from app.db.pgserver import postgres_server as pg_server
 
 
 @contextmanager
@@ -24,27 +16,8 @@ def postgres_server() -> Iterator[str]:
     if given:
         yield given
         return
-    bins = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
-    if not bins:
-        raise RuntimeError("PostgreSQL server is not installed: apt-get install postgresql "
-                           "(make test does this)")
-    bindir = bins[-1].parent
-    tmp = Path(tempfile.mkdtemp(prefix="hotline-pg-"))
-    tmp.chmod(0o777)
-    data = tmp / "data"
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    _as_postgres(str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust",
-                 "-E", "UTF8", "--locale=C.UTF-8")
-    opts = f"-p {port} -k {tmp} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200"
-    _as_postgres(str(bindir / "pg_ctl"), "-D", str(data), "-o", opts, "-l", str(tmp / "log"),
-                 "-w", "start")
-    try:
-        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
-    finally:
-        _as_postgres(str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop")
-        shutil.rmtree(tmp, ignore_errors=True)
+    with pg_server() as url:
+        yield url
 
 
 def create_database(server_url: str, name: str) -> str:

@@ -4,6 +4,12 @@ Every enabled agent becomes a pjsip endpoint, auth and aor named agent-NO in the
 `pjsip_agents.conf` (pjsip.conf has `#tryinclude pjsip_agents.conf`). The file is written when
 the PBX config is rendered and after every agent change, followed by a live reload of
 res_pjsip through ARI.
+
+A cluster node (HOTLINE_SIP_PROXY set) does not register or challenge agents: the SIP proxy in
+front of the nodes does, from the same HA1s (the `sip_subscribers` view). The node's agent-NO
+endpoint then reaches the phone through the proxy (a static contact sip:NO@proxy, which the
+proxy resolves from its registrations), and a request the proxy authenticated as agent NO
+carries `X-Hotline-Agent: NO`, which names the endpoint.
 """
 
 from __future__ import annotations
@@ -62,27 +68,63 @@ remove_existing = yes
 qualify_frequency = 0
 """
 
+PROXIED_TEMPLATE = """\
+[{name}]
+type = endpoint
+context = from-agents
+disallow = all
+allow = ulaw,alaw
+dtmf_mode = rfc4733
+direct_media = no
+rtp_symmetric = yes
+rewrite_contact = yes
+media_address = 127.0.0.1
+bind_rtp_to_media_address = yes
+aors = {name}
+callerid = "{number}" <{number}>
+
+[{name}]
+type = aor
+contact = sip:{name}@{proxy}
+qualify_frequency = 0
+
+[{name}]
+type = identify
+endpoint = {name}
+match_header = {header}: {number}
+"""
+AGENT_HEADER = "X-Hotline-Agent"  # set by the proxy on requests it authenticated
+PROXY = re.compile(r"^[A-Za-z0-9.-]{1,253}:[0-9]{1,5}$")
+
 
 class ProvisioningError(RuntimeError):
     pass
 
 
-def render_agents(accounts: Iterable[tuple[str, str]]) -> str:
-    """The pjsip objects of these (工号, HA1) pairs; both are checked (no config injection)."""
+def render_agents(accounts: Iterable[tuple[str, str]], proxy: str = "") -> str:
+    """The pjsip objects of these (工号, HA1) pairs; both are checked (no config injection).
+    `proxy` (host:port): the agents register with that SIP proxy, not with this PBX."""
+    if proxy and not PROXY.match(proxy):
+        raise ProvisioningError(f"HOTLINE_SIP_PROXY {proxy!r} is not host:port")
     parts = ["; Agents' SIP accounts, written from the database by the platform: do not edit.\n"
              "; Change agents with `hotline agents ...`.\n"]
     for number, ha1 in accounts:
         if not NUMBER.match(number) or not HA1.match(ha1):
             raise ProvisioningError(f"agent {number!r} has a malformed 工号 or SIP credential")
-        parts.append(ENDPOINT_TEMPLATE.format(name=endpoint_name(number), number=number,
-                                              realm=SIP_REALM, ha1=ha1))
+        if proxy:
+            parts.append(PROXIED_TEMPLATE.format(name=endpoint_name(number), number=number,
+                                                 proxy=proxy, header=AGENT_HEADER))
+        else:
+            parts.append(ENDPOINT_TEMPLATE.format(name=endpoint_name(number), number=number,
+                                                  realm=SIP_REALM, ha1=ha1))
     return "\n".join(parts)
 
 
-def write_agents_file(target_dir: Path, accounts: Iterable[tuple[str, str]]) -> Path:
+def write_agents_file(target_dir: Path, accounts: Iterable[tuple[str, str]],
+                      proxy: str = "") -> Path:
     """Write the file atomically (a reload never reads half of it); it holds HA1s, so only root
     and the PBX's group (the config dir's, see sandbox.share_config) read it."""
-    text = render_agents(accounts)
+    text = render_agents(accounts, proxy)
     target_dir.mkdir(parents=True, exist_ok=True)
     path = target_dir / FILE_NAME
     tmp = path.with_suffix(".tmp")
@@ -109,11 +151,9 @@ async def load_accounts(db: Database) -> list[tuple[str, str]]:
 
 
 def _run(coro: Coroutine[Any, Any, T]) -> T:
-    """Run a coroutine from sync code, also when called inside a running event loop."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(coro)
+    """Run a coroutine from sync code, also when called inside a running event loop. Always in
+    a thread of its own: asyncio.run here would leave this thread without an event loop, which
+    code that later asks for the current loop (panoramisk's FastAGI server) cannot take."""
     result: list[T] = []
     errors: list[BaseException] = []
 
@@ -151,7 +191,7 @@ def render_agents_file(settings: Settings) -> Path:
                 await db.dispose()
 
         accounts = _run(load())
-    return write_agents_file(settings.pbx_etc, accounts)
+    return write_agents_file(settings.pbx_etc, accounts, settings.sip_proxy)
 
 
 async def reload_pjsip(settings: Settings) -> bool:
@@ -179,5 +219,5 @@ async def reload_pjsip(settings: Settings) -> bool:
 async def apply_agents(settings: Settings, db: Database) -> bool:
     """Write the agents' SIP accounts from db and reload the PBX; True when it reloaded."""
     accounts = await load_accounts(db)
-    await asyncio.to_thread(write_agents_file, settings.pbx_etc, accounts)
+    await asyncio.to_thread(write_agents_file, settings.pbx_etc, accounts, settings.sip_proxy)
     return await reload_pjsip(settings)

@@ -127,14 +127,15 @@ a=sendrecv
   <recv response="180" optional="true"/>
   <recv response="183" optional="true"/>
 {failures}
-  <recv response="200" rtd="true">{_log("final 200")}</recv>
+  <recv response="200" rtd="true" rrs="true">{_log("final 200")}</recv>
   <send><![CDATA[
-ACK sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+ACK [next_url] SIP/2.0
 Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
 From: "Test caller" <sip:{caller}@[local_ip]:[local_port]>;tag=[pid]T[call_number]
 To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
 Call-ID: [call_id]
 CSeq: 1 ACK
+[routes]
 Contact: <sip:{caller}@[local_ip]:[local_port]>
 Max-Forwards: 70
 Content-Length: 0
@@ -155,12 +156,13 @@ Content-Length: 0
   <nop next="end"/>
   <label id="hangup"/>
   <send retrans="500"><![CDATA[
-BYE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+BYE [next_url] SIP/2.0
 Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
 From: "Test caller" <sip:{caller}@[local_ip]:[local_port]>;tag=[pid]T[call_number]
 To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
 Call-ID: [call_id]
 CSeq: 2 BYE
+[routes]
 Contact: <sip:{caller}@[local_ip]:[local_port]>
 Max-Forwards: 70
 Content-Length: 0

@@ -66,6 +66,20 @@ def test_agent_accounts_render_as_endpoint_auth_and_aor(tmp_path: Path) -> None:
     assert render_agents([]).count("[") == 0
 
 
+def test_a_cluster_node_rings_agents_through_the_proxy_and_knows_them_by_its_header() -> None:
+    ha1 = sip_ha1("1001", "secret-pw")
+    text = render_agents([("1001", ha1)], proxy="127.0.0.1:16060")
+    endpoint, aor, identify = text.split("[agent-1001]")[1:]
+    # No digest here: the proxy challenges the phone, and the HA1 stays out of the node.
+    assert ha1 not in text and "type = auth" not in text and "auth =" not in endpoint
+    assert "aors = agent-1001" in endpoint and "context = from-agents" in endpoint
+    assert "contact = sip:agent-1001@127.0.0.1:16060" in aor
+    assert "endpoint = agent-1001" in identify
+    assert "match_header = X-Hotline-Agent: 1001" in identify
+    with pytest.raises(ProvisioningError, match="not host:port"):
+        render_agents([("1001", ha1)], proxy="127.0.0.1:5060\n[x]")
+
+
 def test_rendering_refuses_what_could_inject_config() -> None:
     with pytest.raises(ProvisioningError):
         render_agents([("1001\n[x]", "0" * 32)])
@@ -76,7 +90,7 @@ def test_rendering_refuses_what_could_inject_config() -> None:
 def test_pjsip_identifies_agents_by_name_and_includes_their_accounts(tmp_path: Path) -> None:
     files = render_all(tmp_path, sip_port=5060)
     pjsip = files["pjsip.conf"]
-    assert "endpoint_identifier_order = username,ip" in pjsip
+    assert "endpoint_identifier_order = header,username,ip" in pjsip
     assert "#tryinclude pjsip_agents.conf" in pjsip
     assert "bind = 127.0.0.1:5060" in pjsip
     lan = render_all(tmp_path / "lan", sip_port=5060, sip_bind="0.0.0.0")
