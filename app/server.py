@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import uvicorn
+from sqlalchemy.exc import SQLAlchemyError
 
 from app.admin.demo_data import seed_centers, seed_demo
 from app.api.main import create_app
@@ -83,6 +84,22 @@ async def provision_agents(settings: Settings, db: Database) -> None:
         log.warning("agent SIP accounts not applied: %s", exc)
         return
     log.info("agent SIP accounts written%s", " and reloaded" if reloaded else "")
+
+
+async def follow_agents(settings: Settings, db: Database, every: float = 3.0) -> None:
+    """A cluster node: agents created or changed through another node (or the command line)
+    reach this PBX within `every` seconds; one small query per turn, a reload only on change."""
+    from app.acd.provisioning import ProvisioningError, apply_agents, load_accounts
+
+    applied: list[tuple[str, str]] | None = None
+    while True:
+        await asyncio.sleep(every)
+        try:
+            accounts = await load_accounts(db)
+            if accounts != applied and await apply_agents(settings, db):
+                applied = accounts
+        except (OSError, ProvisioningError, SQLAlchemyError) as exc:
+            log.warning("agent SIP accounts not followed: %s", exc)
 
 
 def recovery_hook(platform: Platform, db: Database) -> Callable[[], Awaitable[None]]:
@@ -254,6 +271,9 @@ def serve(settings: Settings, start_pbx: bool = False, demo_data: bool = False) 
 
         async def run() -> None:
             await prepare_database(settings, db, demo_data)
+            chores: list[asyncio.Task[None]] = []  # referenced for as long as serve runs
+            if settings.sip_proxy:
+                chores.append(asyncio.create_task(follow_agents(settings, db), name="agents"))
             task = asyncio.create_task(server.serve())
             while not server.started and not task.done():
                 await asyncio.sleep(0.1)

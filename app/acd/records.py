@@ -7,7 +7,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from app.acd.agents import get_agent
 from app.acd.states import (
@@ -23,6 +23,7 @@ from app.db.models import (
     AgentLeg,
     AgentLegKind,
     AgentLegResult,
+    AgentState,
     AgentStateName,
     Callback,
     CallbackStatus,
@@ -75,9 +76,21 @@ async def close_entry(db: Database, entry_id: int, result: QueueResult, *,
 async def start_ringing(db: Database, number: str, call_id: str, entry_id: int | None,
                         kind: AgentLegKind = AgentLegKind.QUEUE,
                         from_leg_id: int | None = None) -> int | None:
-    """Agent to ringing and a new leg; None when the agent is no longer ready."""
+    """Agent to ringing and a new leg; None when the agent is no longer ready.
+
+    The agent is claimed first by one conditional write (ready, and still ready when this
+    write gets the row): every node's ring of the agent waits on it, so of two nodes ringing
+    one agent at once, the second finds it taken. This is what keeps an agent from being
+    offered two calls at once across nodes (each node's distributor proposes on its own)."""
     async with db.session() as session:
         agent = await get_agent(session, number)
+        claim = await session.execute(
+            update(AgentState)
+            .where(AgentState.agent_id == agent.id, AgentState.state == AgentStateName.READY)
+            .values(since=AgentState.since).execution_options(synchronize_session=False))
+        if getattr(claim, "rowcount", 0) != 1:
+            log.info("agent %s not rung: no longer ready", number)
+            return None
         try:
             await set_state(session, agent, AgentStateName.RINGING, by="system")
         except StateError as exc:

@@ -43,8 +43,11 @@ async def _current(session: AsyncSession, agent: Agent) -> AgentState:
     # Changes the caller made (an agent leg's) are flushed with the state's, not before this
     # read: on SQLite the first flush takes the write lock, held through every later statement.
     with session.no_autoflush:
+        # populate_existing: the row as it is once locked, not the copy this session may
+        # have loaded before (two nodes ringing one agent would both see it ready).
         row = await session.scalar(
             select(AgentState).where(AgentState.agent_id == agent.id).with_for_update()
+            .execution_options(populate_existing=True)
         )
     if row is None:  # an agent made before states were kept starts logged out
         row = AgentState(agent_id=agent.id, state=S.LOGGED_OUT, since=now(), missed_in_row=0)
