@@ -197,6 +197,7 @@ def make_acd(settings: Settings, db: Database, events: EventFeed,
 
     rules = load_routing(settings.routing_file)
     acd = Acd(db, rules, Distributor(db, rules, events), events, settings.ari_app, rest)
+    acd.shared_agents = bool(settings.sip_proxy)
     acd.serve_callbacks()
     return acd
 

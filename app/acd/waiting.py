@@ -94,6 +94,9 @@ class Acd:
         self.conversations: dict[str, Conversation] = {}
         self.recorder: Recorder | None = None  # conversations are recorded when set
         self.recording_notice = True  # callers hear that the call may be recorded
+        # Other nodes ring the same agents (a cluster): the ring is written before the phone
+        # rings, so an agent claimed by another node is never rung, not even for an instant.
+        self.shared_agents = False
 
     async def center_ids(self) -> dict[str, int]:
         if not self._centers:
@@ -421,7 +424,8 @@ class QueueVisit:
         acd, call, rule = self.acd, self.call, self.rule
         agent = assignment.agent.number
         # The phone is rung first and the ring written meanwhile: the write still decides (an
-        # agent who is no longer ready in the database is hung up at once).
+        # agent who is no longer ready in the database is hung up at once). In a cluster the
+        # write comes first: the agent may be on another node's call.
         writing = asyncio.create_task(
             records.start_ringing(acd.db, agent, call.id, self.entry_id))
         waited = time.time() - self.entered
@@ -433,6 +437,9 @@ class QueueVisit:
         result = AgentLegResult.NO_ANSWER
         offline = False  # the PBX could not ring the phone at all (not registered)
         try:
+            if acd.shared_agents and await asyncio.shield(writing) is None:
+                acd.distributor.unready(agent)
+                return False
             try:
                 channel = await call.rest.originate(
                     f"PJSIP/agent-{agent}", acd.app, app_args=f"agent,{call.id}",

@@ -51,6 +51,13 @@ class Node:
     def api(self) -> str:
         return f"http://127.0.0.1:{self.env['HOTLINE_API_PORT']}"
 
+    def settings(self) -> Settings:
+        """This node's settings, as its `hotline serve` has them."""
+        fields = Settings.model_fields
+        given = {k[len("HOTLINE_"):].lower(): v for k, v in self.env.items()
+                 if k.startswith("HOTLINE_") and k[len("HOTLINE_"):].lower() in fields}
+        return Settings.model_validate(given)
+
     def healthy(self) -> bool:
         try:
             return httpx.get(f"{self.api}/healthz", timeout=2).status_code == 200

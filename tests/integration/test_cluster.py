@@ -1,0 +1,186 @@
+"""A local cluster (`hotline cluster`): Kamailio in front of two media nodes, each its own
+Asterisk and `hotline serve`, sharing one PostgreSQL database. Real SIP calls and a real
+registering softphone go through the proxy only."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from typing import Any
+
+import asyncpg  # type: ignore[import-untyped]
+import httpx
+import pytest
+
+from app.cluster.run import Cluster
+from app.config import Settings
+from tests.integration.conftest import fast_routing, wait_for
+from tests.postgres import create_database
+
+# One worker runs the module: the cluster is started once.
+pytestmark = pytest.mark.xdist_group("cluster")
+
+# The proxy's port and the base the nodes' ports are counted from (node k: +10·k): apart from
+# the tests' instances (15010-18383), the docker test's node (26038-29088) and `make run`.
+PORTS = {"sip_port": 24060, "ari_port": 27088, "ami_port": 24038, "api_port": 27080,
+         "agi_port": 27083, "passenger_port": 24080, "rtp_start": 32400, "rtp_end": 32767}
+PASSWORD = "cluster-pw-1"
+
+
+@pytest.fixture(scope="module")
+def cluster(postgres_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    folder = tmp_path_factory.mktemp("cluster")
+    db_url = create_database(postgres_url, f"cluster_{uuid.uuid4().hex[:8]}")
+    main = Settings()
+    base = main.model_copy(update={"instance": "test-cluster",
+                                   "state_dir": main.state_dir.parent / "test-cluster",
+                                   "pbx_root": main.root, **PORTS})
+    extra = {"HOTLINE_ROUTING_FILE": str(fast_routing(folder)),
+             # The voice is not under test here: two more TensorFlow workers would take the
+             # cores the other test workers' calls need.
+             "HOTLINE_TTS_ENGINE": "espeak"}
+    made = Cluster(base, 2, db_url, folder, extra_env=extra)
+    made.start(demo_data=True, progress=sys.stderr)
+    try:
+        yield made
+    finally:
+        made.stop()
+    for node in made.nodes:
+        assert node.proc is not None and node.proc.returncode == 0, node.log.read_text()[-2000:]
+
+
+def proxy(cluster: Cluster) -> str:
+    return f"127.0.0.1:{cluster.proxy_port}"
+
+
+def hotline(cluster: Cluster, *args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    """The command line with node 1's settings (the cluster's database)."""
+    return subprocess.run([sys.executable, "-m", "app.cli", *args], capture_output=True,
+                          text=True, env=cluster.nodes[0].env, timeout=timeout)
+
+
+def call(cluster: Cluster, *args: str) -> dict[str, Any]:
+    done = hotline(cluster, "call", "--pbx", proxy(cluster), "--api", "none", *args)
+    assert done.stdout.strip(), done.stderr
+    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def query(cluster: Cluster, sql: str, *params: Any) -> list[Any]:
+    import asyncio
+
+    async def run() -> list[Any]:
+        conn = await asyncpg.connect(cluster.db_url)
+        try:
+            return list(await conn.fetch(sql, *params))
+        finally:
+            await conn.close()
+
+    return asyncio.run(run())
+
+
+def nodes_of(cluster: Cluster, sip_call_ids: list[str]) -> dict[str, int]:
+    rows = query(cluster, "select node, count(*) from calls where sip_call_id = any($1) "
+                          "group by node", sip_call_ids)
+    return {row[0]: row[1] for row in rows}
+
+
+def test_calls_through_the_proxy_are_spread_over_both_nodes(cluster: Cluster) -> None:
+    summary = call(cluster, "--dtmf", "9", "--hold", "1", "--calls", "60", "--rate", "10",
+                   "--timeout", "150")
+    assert summary["calls"] == 60 and summary["completed"] == 60, summary
+    ids = summary["sip_call_ids"]
+    counts = wait_for_records(cluster, ids)
+    assert set(counts) == {node.name for node in cluster.nodes}, counts
+    for node, count in counts.items():
+        assert count >= 0.35 * 60, (node, counts)
+
+
+def wait_for_records(cluster: Cluster, ids: list[str]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+
+    def all_stored() -> bool:
+        counts.update(nodes_of(cluster, ids))
+        return sum(counts.values()) == len(ids)
+
+    wait_for(all_stored, 30, "every call's record")
+    return counts
+
+
+def test_an_agent_registered_through_the_proxy_takes_callers_of_both_nodes_one_at_a_time(
+        cluster: Cluster) -> None:
+    made = hotline(cluster, "agents", "create", "3101", "--name", "坐席3101", "--center", "北京",
+                   "--skills", "ticket:5", "--password", PASSWORD)
+    assert made.returncode == 0, made.stderr
+    # Every node has the agent's endpoint within its follow interval.
+    for node in cluster.nodes:
+        conf = node.settings().pbx_etc / "pjsip_agents.conf"
+        wait_for(lambda c=conf: c.exists() and "agent-3101" in c.read_text(), 20,
+                 f"agent 3101 on {node.name}")
+    phone = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "softphone", "--agent", "3101", "--password",
+         PASSWORD, "--answer-after", "1", "--hold", "3", "--calls", "2", "--timeout", "120",
+         "--pbx", proxy(cluster)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=cluster.nodes[0].env)
+    try:
+        time.sleep(3)  # registered through the proxy (the phone's summary says it below)
+        token = hotline(cluster, "users", "create", "cl-sup", "--role", "supervisor",
+                        "--token").stdout.strip().splitlines()[-1]
+        resp = httpx.post(f"{cluster.nodes[1].api}/api/v1/agents/3101/state",
+                          json={"state": "ready"}, timeout=10,
+                          headers={"Authorization": f"Bearer {token}"})
+        assert resp.status_code == 200, resp.text
+        # Two callers at once: round robin puts one on each node, both wait for the one agent.
+        with ThreadPoolExecutor(2) as pool:
+            first = pool.submit(call, cluster, "--dtmf", "0", "--hold", "45")
+            time.sleep(0.3)
+            second = pool.submit(call, cluster, "--dtmf", "0", "--hold", "45")
+            summaries = [first.result(), second.result()]
+        out, err = phone.communicate(timeout=60)
+    finally:
+        if phone.poll() is None:
+            phone.kill()
+            phone.communicate()
+    taken = json.loads(out.strip().splitlines()[-1])
+    ids = [s["sip_call_id"] for s in summaries]
+    assert set(wait_for_records(cluster, ids)) == {n.name for n in cluster.nodes}
+    legs = query(cluster, "select c.node, l.result, l.ring_at, l.end_at from agent_legs l "
+                          "join calls c on c.id = l.call_id where c.sip_call_id = any($1) "
+                          "order by l.ring_at", ids)
+    assert taken["registered"] and taken["ok"], (out, err)
+    assert [c["result"] for c in taken["calls"]] == ["answered", "answered"], (taken, legs)
+    # Each node's caller was answered by the agent, and the agent was never rung for the
+    # second while the first was on: one offer at a time across the nodes.
+    assert sorted((row[0], row[1]) for row in legs) == sorted(
+        (n.name, "answered") for n in cluster.nodes), legs
+    first_end: datetime = legs[0][3]
+    assert first_end is not None and legs[1][2] >= first_end, legs
+
+
+def pbx(cluster: Cluster, number: int, action: str) -> None:
+    node = cluster.nodes[number - 1]
+    done = subprocess.run([sys.executable, "-m", "app.cli", "pbx", action], capture_output=True,
+                          text=True, env=node.env, timeout=120)
+    assert done.returncode == 0, done.stderr
+
+
+def test_a_dead_node_is_taken_out_and_put_back_when_it_answers(cluster: Cluster) -> None:
+    pbx(cluster, 2, "stop")  # node 2's PBX dies; its `hotline serve` waits to reconnect
+    try:
+        time.sleep(cluster.ping_interval * 2 + 3)  # a probe and its timeout: taken out
+        summary = call(cluster, "--dtmf", "9", "--hold", "1", "--calls", "10", "--rate", "5")
+        assert summary["completed"] == 10, summary
+        assert wait_for_records(cluster, summary["sip_call_ids"]) == {cluster.nodes[0].name: 10}
+    finally:
+        pbx(cluster, 2, "start")
+    wait_for(cluster.nodes[1].healthy, 60, "node 2 healthy again")
+    time.sleep(cluster.ping_interval * 2 + 1)  # answers its probes: put back
+    summary = call(cluster, "--dtmf", "9", "--hold", "1", "--calls", "10", "--rate", "5")
+    assert summary["completed"] == 10, summary
+    counts = wait_for_records(cluster, summary["sip_call_ids"])
+    assert set(counts) == {n.name for n in cluster.nodes}, counts
