@@ -88,6 +88,7 @@ def key_media(tone_ms: int, gap_ms: int, silence: bool = True) -> Media:
 class CallResult:
     sip_call_id: str
     final_response: int | None = None
+    invite_tick: int | None = None
     answered_tick: int | None = None
     ended_tick: int | None = None
     hung_up_by: str | None = None
@@ -106,6 +107,13 @@ class CallResult:
     @property
     def ok(self) -> bool:
         return self.answered and self.ended_tick is not None
+
+    @property
+    def setup_ms(self) -> int | None:
+        """INVITE sent -> 200 OK received."""
+        if self.invite_tick is None or self.answered_tick is None:
+            return None
+        return self.answered_tick - self.invite_tick
 
 
 @dataclass
@@ -169,7 +177,9 @@ def parse_log(text: str) -> dict[str, CallResult]:
             continue
         tick, call_id = int(parts[-1]), parts[-2]
         res = results.setdefault(call_id, CallResult(sip_call_id=call_id))
-        if parts[0] == "final" and len(parts) == 4 and parts[1].isdigit():
+        if parts[0] == "invite" and len(parts) == 3:
+            res.invite_tick = tick
+        elif parts[0] == "final" and len(parts) == 4 and parts[1].isdigit():
             res.final_response = int(parts[1])
             if res.final_response == 200:
                 res.answered_tick = tick
@@ -218,7 +228,8 @@ def run_call(plan: CallPlan) -> dict[str, Any]:
         one = calls[0] if calls else CallResult(sip_call_id="")
         summary.update(
             sip_call_id=one.sip_call_id, final_response=one.final_response,
-            answered=one.answered, duration=one.duration, hung_up_by=one.hung_up_by,
+            answered=one.answered, setup_ms=one.setup_ms, duration=one.duration,
+            hung_up_by=one.hung_up_by,
             ok=one.ok and proc.returncode == 0,
         )
     else:
@@ -226,6 +237,7 @@ def run_call(plan: CallPlan) -> dict[str, Any]:
             calls=plan.calls, answered=sum(c.answered for c in calls),
             completed=sum(c.ok for c in calls),
             sip_call_ids=[c.sip_call_id for c in calls],
+            setup_ms=[c.setup_ms for c in calls if c.setup_ms is not None],
             ok=sum(c.ok for c in calls) == plan.calls and proc.returncode == 0,
         )
     if not summary["ok"]:

@@ -117,12 +117,13 @@ def test_key_timing_is_checked(tone: int, gap: int, message: str) -> None:
 
 def test_parse_log_gathers_outcome_per_call() -> None:
     log = "\n".join([
-        "final 200 a-1 1000", "final 200 a-2 1010", "remote_bye a-1 4000",
+        "invite a-1 960", "final 200 a-1 1000", "final 200 a-2 1010", "remote_bye a-1 4000",
         "local_bye a-2 6010", "final 404 a-3 1500", "noise line",
     ])
     results = parse_log(log)
     assert results["a-1"].ok and results["a-1"].hung_up_by == "hotline"
-    assert results["a-1"].duration == 3.0
+    assert results["a-1"].duration == 3.0 and results["a-1"].setup_ms == 40
+    assert results["a-2"].setup_ms is None  # no INVITE line: no set-up time
     assert results["a-2"].hung_up_by == "caller" and results["a-2"].duration == 5.0
     assert results["a-3"].final_response == 404 and not results["a-3"].answered
 
