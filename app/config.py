@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     # host:port of the SIP proxy in front of a cluster's nodes (`hotline cluster`): agents
     # register there, and this node rings them through it. Empty: a node of its own.
     sip_proxy: str = Field("", pattern=r"^([A-Za-z0-9.-]{1,253}:[0-9]{1,5})?$")
+    # A cluster node whose heartbeat (PBX and app up) stops this many seconds has its calls
+    # closed and its agents freed by another node (app/cluster/heartbeat.py).
+    cluster_silent_after: float = Field(30.0, ge=5)
     rtp_start: int = 10000
     rtp_end: int = 20000
     # The PBX hangs up a caller whose RTP has stopped for this many seconds (a phone sends
@@ -119,6 +122,10 @@ class Settings(BaseSettings):
     # End of a caller's speech -> its answer at the latest: what was understood, or "not
     # heard" when the decoders are behind (a burst of callers), so no caller waits on.
     asr_answer_within: float = Field(1.5, gt=0, le=30)
+    # Recognisers per mode made in the background after start (8 are made before the first
+    # call); each free-speech one costs about a second of CPU. More callers speaking at once
+    # than there are made get them made on demand, up to 24.
+    asr_prefill: int = Field(24, ge=8, le=24)
     # On: the menu listens only while the caller talks: the PBX's talk detector (TALK_DETECT)
     # on the caller's channel opens the audio tap when it hears the caller, so a silent caller
     # costs neither the PBX nor the platform a stream. The tap opens some 100 ms into the

@@ -214,7 +214,8 @@ async def start_speech(settings: Settings, db: Database) -> SpeechService | None
         trains = frozenset(await session.scalars(select(Train.number)))
     recordings = settings.pbx_spool / "recording"
     return await speech_service(recordings, stations, trains,
-                                answer_within=settings.asr_answer_within)
+                                answer_within=settings.asr_answer_within,
+                                prefill=settings.asr_prefill)
 
 
 def _stop_requested(signum: int, frame: object) -> None:
@@ -274,7 +275,13 @@ def serve(settings: Settings, start_pbx: bool = False, demo_data: bool = False) 
             await prepare_database(settings, db, demo_data)
             chores: list[asyncio.Task[None]] = []  # referenced for as long as serve runs
             if settings.sip_proxy:
+                from app.cluster.heartbeat import keep_watch
+
                 chores.append(asyncio.create_task(follow_agents(settings, db), name="agents"))
+                chores.append(asyncio.create_task(keep_watch(
+                    db, settings.instance, lambda: platform.health()[0],
+                    acd.distributor.kick, silent_after=settings.cluster_silent_after),
+                    name="heartbeat"))
             task = asyncio.create_task(server.serve())
             while not server.started and not task.done():
                 await asyncio.sleep(0.1)

@@ -34,6 +34,9 @@ def instance_env(for_worker: bool = True) -> dict[str, str]:
         # One natural-voice worker per test platform: parallel test workers each run one,
         # and more would take the cores the calls under test need.
         "TTS_WORKERS": "1",
+        # No background recognisers past the 8 warm ones: made by three test platforms at
+        # once, right after start, they took the cores the first tests' calls needed.
+        "ASR_PREFILL": "8",
     }
     env = {f"HOTLINE_{k}": os.environ.get(f"HOTLINE_TEST_{k}", v) for k, v in values.items()}
     if "HOTLINE_TEST_AGI_PORT" not in os.environ:

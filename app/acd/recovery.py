@@ -9,7 +9,8 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.acd.states import StateError, set_state
 from app.core.calltrace import EndedBy
@@ -55,8 +56,19 @@ class Closed:
         return any((self.calls, self.entries, self.legs, self.agents, self.callbacks))
 
 
+async def _last_on_other_nodes(session: AsyncSession, node: str) -> set[int]:
+    """Agents whose latest leg was on another node's call: their ringing, talk or wrap-up is
+    that node's to end (or, if it died, the node that closes its calls)."""
+    latest = (select(AgentLeg.agent_id, func.max(AgentLeg.id).label("leg_id"))
+              .group_by(AgentLeg.agent_id).subquery())
+    rows = await session.scalars(
+        select(latest.c.agent_id).join(AgentLeg, AgentLeg.id == latest.c.leg_id)
+        .join(CallRecord, CallRecord.id == AgentLeg.call_id).where(~carried_by(node)))
+    return set(rows)
+
+
 async def close_left_behind(db: Database, live: set[str], *, agents: bool,
-                            node: str = "main") -> Closed:
+                            node: str = "main", callbacks: bool = True) -> Closed:
     """Close what belongs to no live call of this node. `agents`: also free agents and
     callbacks (only right after start: later, a wrap-up or a callback of this process may be
     under way). In a cluster the other nodes' calls are theirs: their records, queue entries
@@ -104,8 +116,9 @@ async def close_left_behind(db: Database, live: set[str], *, agents: bool,
                 stuck = (await session.execute(
                     select(Agent, AgentState).join(AgentState, AgentState.agent_id == Agent.id)
                     .where(AgentState.state.in_(list(BACK_TO_READY))))).all()
+                elsewhere = await _last_on_other_nodes(session, node)
                 for agent, state in stuck:
-                    if agent.id in talking:
+                    if agent.id in talking or agent.id in elsewhere:
                         continue
                     try:
                         for step in BACK_TO_READY[state.state]:
@@ -113,8 +126,11 @@ async def close_left_behind(db: Database, live: set[str], *, agents: bool,
                     except StateError as exc:
                         log.warning("agent %s left %s: %s", agent.number, state.state, exc)
                     closed.agents += 1
-                for callback in await session.scalars(
-                        select(Callback).where(Callback.status == CallbackStatus.IN_PROGRESS)):
+                # Callbacks do not say which node rings them: only a node's own start resets
+                # those in progress (another node's may be ringing right now).
+                for callback in (await session.scalars(
+                        select(Callback).where(Callback.status == CallbackStatus.IN_PROGRESS))
+                        if callbacks else []):
                     callback.status, callback.next_attempt_at = CallbackStatus.PENDING, at
                     callback.last_result = "platform_restart"
                     closed.callbacks += 1

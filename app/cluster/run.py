@@ -26,6 +26,7 @@ from app.config import Settings
 PORTS = ("SIP_PORT", "ARI_PORT", "AMI_PORT", "API_PORT", "PASSENGER_PORT", "AGI_PORT")
 PORT_STEP = 10  # node k's ports: this instance's + 10·k (an instance's ports lie 50 apart)
 MAX_NODES = 4
+RESTART_AFTER = 30.0  # a node's app that dies sooner than this after its start is not restarted
 
 
 class ClusterError(RuntimeError):
@@ -38,6 +39,7 @@ class Node:
     env: dict[str, str]
     log: Path
     proc: subprocess.Popen[bytes] | None = None
+    started: float = 0.0  # monotonic time of the last start of its app
 
     @property
     def name(self) -> str:
@@ -161,6 +163,7 @@ class Cluster:
         asyncio.run(run())
 
     def start_node(self, node: Node) -> None:
+        node.started = time.monotonic()
         with node.log.open("ab") as fh:
             node.proc = subprocess.Popen(
                 [sys.executable, "-m", "app.cli", "serve", "--with-pbx"],
@@ -213,7 +216,8 @@ class Cluster:
             self.stop_node(node)
 
     def run_until_stopped(self) -> int:
-        """Foreground: wait for Ctrl-C or SIGTERM (or a part dying), then stop everything."""
+        """Foreground until Ctrl-C or SIGTERM, then stop everything. A node's app that dies is
+        started again; the proxy dying, or an app dying again at once, stops the cluster."""
         stop = {"requested": False}
 
         def request(signum: int, frame: object) -> None:
@@ -229,11 +233,19 @@ class Cluster:
                     print("cluster: the SIP proxy exited; stopping", file=sys.stderr)
                     code = 1
                     break
-                if dead:
-                    print(f"cluster: node {dead[0].number} exited; stopping "
-                          f"(see {dead[0].log})", file=sys.stderr)
-                    code = 1
-                    break
+                for node in dead:
+                    # Its PBX stays up with the calls: a new `hotline serve` adopts them (the
+                    # proxy meanwhile sends new calls to the other nodes: 503 from this one).
+                    if time.monotonic() - node.started < RESTART_AFTER:
+                        print(f"cluster: node {node.number}'s app exited again within "
+                              f"{RESTART_AFTER:.0f} s; stopping (see {node.log})",
+                              file=sys.stderr)
+                        stop["requested"], code = True, 1
+                        break
+                    print(f"cluster: node {node.number}'s app exited "
+                          f"({node.proc.returncode if node.proc else '?'}); restarting it",
+                          file=sys.stderr, flush=True)
+                    self.start_node(node)
                 time.sleep(0.5)
         finally:
             print("cluster: stopping", flush=True)

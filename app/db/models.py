@@ -296,6 +296,19 @@ class CallRecord(Base):
     )
 
 
+class PlatformNode(Base):
+    """A node of a cluster (HOTLINE_INSTANCE), as long as its PBX and app are up: a node
+    silent for long has its calls closed by another (app.cluster.heartbeat)."""
+
+    __tablename__ = "platform_nodes"
+    name: Mapped[str] = mapped_column(String(31), primary_key=True)
+    seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # When another node closed what this one left open after it fell silent; None once it is
+    # back (or never silent).
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    closed_by: Mapped[str | None] = mapped_column(String(31))
+
+
 class CallStep(Base):
     __tablename__ = "call_steps"
     __table_args__ = (UniqueConstraint("call_id", "seq"),)

@@ -5,6 +5,8 @@ registering softphone go through the proxy only."""
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -20,6 +22,7 @@ import pytest
 
 from app.cluster.run import Cluster
 from app.config import Settings
+from app.pbx import sandbox
 from tests.integration.conftest import fast_routing, wait_for
 from tests.postgres import create_database
 
@@ -31,6 +34,7 @@ pytestmark = pytest.mark.xdist_group("cluster")
 PORTS = {"sip_port": 24060, "ari_port": 27088, "ami_port": 24038, "api_port": 27080,
          "agi_port": 27083, "passenger_port": 24080, "rtp_start": 32400, "rtp_end": 32767}
 PASSWORD = "cluster-pw-1"
+SILENT_AFTER = 10  # seconds without a node's heartbeat before another closes its calls
 
 
 @pytest.fixture(scope="module")
@@ -42,6 +46,7 @@ def cluster(postgres_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
                                    "state_dir": main.state_dir.parent / "test-cluster",
                                    "pbx_root": main.root, **PORTS})
     extra = {"HOTLINE_ROUTING_FILE": str(fast_routing(folder)),
+             "HOTLINE_CLUSTER_SILENT_AFTER": str(SILENT_AFTER),
              # The voice is not under test here: two more TensorFlow workers would take the
              # cores the other test workers' calls need.
              "HOTLINE_TTS_ENGINE": "espeak"}
@@ -184,3 +189,104 @@ def test_a_dead_node_is_taken_out_and_put_back_when_it_answers(cluster: Cluster)
     assert summary["completed"] == 10, summary
     counts = wait_for_records(cluster, summary["sip_call_ids"])
     assert set(counts) == {n.name for n in cluster.nodes}, counts
+
+
+def agent_state(cluster: Cluster, token: str, number: str) -> str:
+    resp = httpx.get(f"{cluster.nodes[0].api}/api/v1/agents/{number}", timeout=5,
+                     headers={"Authorization": f"Bearer {token}"})
+    return str(resp.json()["state"])
+
+
+def test_a_node_whose_pbx_dies_has_its_calls_closed_and_its_agent_freed(
+        cluster: Cluster) -> None:
+    """kill -9 of node 2's Asterisk while its caller talks to an agent: node 2 falls silent,
+    node 1 closes the call's record and queue entry and frees the agent, who takes node 1's
+    next caller; node 2 is a node again once its PBX is back."""
+    made = hotline(cluster, "agents", "create", "3102", "--name", "坐席3102", "--center", "北京",
+                   "--skills", "ticket:5", "--password", PASSWORD)
+    assert made.returncode == 0, made.stderr
+    token = hotline(cluster, "users", "create", "cl-sup2", "--role", "supervisor",
+                    "--token").stdout.strip().splitlines()[-1]
+    for node in cluster.nodes:
+        conf = node.settings().pbx_etc / "pjsip_agents.conf"
+        wait_for(lambda c=conf: c.exists() and "agent-3102" in c.read_text(), 20,
+                 f"agent 3102 on {node.name}")
+    phone = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "softphone", "--agent", "3102", "--password",
+         PASSWORD, "--answer-after", "1", "--calls", "2", "--timeout", "150", "--pbx",
+         proxy(cluster)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=cluster.nodes[0].env)
+    second = cluster.nodes[1]
+    try:
+        time.sleep(3)
+        resp = httpx.post(f"{cluster.nodes[0].api}/api/v1/agents/3102/state",
+                          json={"state": "ready"}, timeout=10,
+                          headers={"Authorization": f"Bearer {token}"})
+        assert resp.status_code == 200, resp.text
+        with ThreadPoolExecutor(1) as pool:
+            # A caller arriving at node 2 (its own SIP port: the node is what is tested).
+            doomed = pool.submit(
+                lambda: hotline(cluster, "call", "--pbx", f"127.0.0.1:{second.sip_port}",
+                                "--api", "none", "--dtmf", "0", "--hold", "60"))
+            wait_for(lambda: agent_state(cluster, token, "3102") == "on_call", 60,
+                     "agent 3102 talking with node 2's caller")
+            killed = time.monotonic()
+            pbx_pid = int(sandbox.pid_file(second.settings()).read_text().strip())
+            os.kill(pbx_pid, signal.SIGKILL)
+            wait_for(lambda: agent_state(cluster, token, "3102") in ("ready", "wrap_up"),
+                     SILENT_AFTER + 45, "agent 3102 freed by node 1")
+            freed_after = time.monotonic() - killed
+            doomed.result(timeout=120)
+        rows = query(cluster, "select c.outcome, c.ended_by, q.result from calls c "
+                              "join queue_entries q on q.call_id = c.id "
+                              "where c.node = $1 and c.id in (select call_id from agent_legs "
+                              "l join agents a on a.id = l.agent_id where a.number = '3102')",
+                     second.name)
+        assert [tuple(r) for r in rows] == [("platform_restart", "platform_restart",
+                                             "platform_restart")], rows
+        closer = query(cluster, "select closed_by from platform_nodes where name = $1",
+                       second.name)
+        assert [r[0] for r in closer] == [cluster.nodes[0].name]
+        assert freed_after >= SILENT_AFTER  # by node 1's watch, not by node 2 itself
+        # Freed for real: node 1's next caller is answered by the same agent.
+        summary = call(cluster, "--dtmf", "0", "--hold", "15")
+        assert summary["ok"], summary
+        out, err = phone.communicate(timeout=60)
+        taken = json.loads(out.strip().splitlines()[-1])
+        assert [c["result"] for c in taken["calls"]][-1] == "answered", (taken, err)
+    finally:
+        if phone.poll() is None:
+            phone.kill()
+            phone.communicate()
+        pbx(cluster, 2, "start")
+    wait_for(second.healthy, 60, "node 2 healthy again")
+    wait_for(lambda: not query(cluster, "select 1 from platform_nodes where name = $1 and "
+                                        "closed_at is not null", second.name), 20,
+             "node 2 beating again")
+
+
+def test_a_node_whose_app_dies_sends_new_calls_to_the_other_and_adopts_its_callers(
+        cluster: Cluster) -> None:
+    """kill -9 of node 2's `hotline serve`: its PBX answers new calls with 503, which the
+    proxy takes to node 1; the app started again adopts the caller left in node 2's menu."""
+    second = cluster.nodes[1]
+    with ThreadPoolExecutor(1) as pool:
+        waiting = pool.submit(
+            lambda: hotline(cluster, "call", "--pbx", f"127.0.0.1:{second.sip_port}", "--api",
+                            "none", "--hold", "50"))
+        time.sleep(4)  # in node 2's menu
+        assert second.proc is not None
+        os.killpg(second.proc.pid, signal.SIGKILL)
+        second.proc.wait(10)
+        summary = call(cluster, "--dtmf", "9", "--hold", "1", "--calls", "10", "--rate", "5")
+        assert summary["completed"] == 10, summary
+        assert wait_for_records(cluster, summary["sip_call_ids"]) == {cluster.nodes[0].name: 10}
+        cluster.start_node(second)
+        wait_for(second.healthy, 120, "node 2's app back")
+        left = waiting.result(timeout=120)
+    done = json.loads(left.stdout.strip().splitlines()[-1])
+    assert done["answered"] and done["ok"], done
+    rows = query(cluster, "select outcome, ended_by from calls where sip_call_id = $1",
+                 done["sip_call_id"])
+    # Adopted and ended by the caller: not closed as a platform failure.
+    assert [tuple(r) for r in rows] == [("hung_up_in_menu", "caller")], rows

@@ -254,3 +254,14 @@ async def test_recovery_leaves_the_other_nodes_calls_alone(db: Database) -> None
     assert entries["theirs"].left_at is None
     assert entries["ours"].result == QueueResult.PLATFORM_RESTART
     assert open_legs == ["theirs"]
+    # The other node's talk ends: its agent's wrap-up is that node's too, not cut short here.
+    async with db.session() as session:
+        leg = await session.scalar(select(AgentLeg).where(AgentLeg.call_id == "theirs"))
+        assert leg is not None
+        leg.end_at = now()
+        await set_state(session, await get_agent(session, "1001"), "wrap_up", by="system")
+        await session.commit()
+    await close_left_behind(db, set(), agents=True, node="node-a")
+    async with db.session() as session:
+        states = {s.number: s.state for s in await agent_snapshot(session)}
+    assert states["1001"] == AgentStateName.WRAP_UP
