@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     # Loopback by default; 0.0.0.0 (or a LAN address) lets softphones on the LAN register.
     sip_bind: str = "127.0.0.1"
     sip_port: int = 5060
+    # The address the PBX sends and receives RTP on (callers' and agents'): loopback here; a
+    # node serving phones on a network gives its own address there.
+    media_address: str = Field("127.0.0.1", pattern=r"^[0-9.]{7,15}$|^[0-9A-Fa-f:]{2,39}$")
     # host:port of the SIP proxy in front of a cluster's nodes (`hotline cluster`): agents
     # register there, and this node rings them through it. Empty: a node of its own.
     sip_proxy: str = Field("", pattern=r"^([A-Za-z0-9.-]{1,253}:[0-9]{1,5})?$")

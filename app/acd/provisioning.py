@@ -48,7 +48,7 @@ dtmf_mode = rfc4733
 direct_media = no
 rtp_symmetric = yes
 rewrite_contact = yes
-media_address = 127.0.0.1
+media_address = {media}
 bind_rtp_to_media_address = yes
 auth = {name}
 aors = {name}
@@ -78,7 +78,7 @@ dtmf_mode = rfc4733
 direct_media = no
 rtp_symmetric = yes
 rewrite_contact = yes
-media_address = 127.0.0.1
+media_address = {media}
 bind_rtp_to_media_address = yes
 aors = {name}
 callerid = "{number}" <{number}>
@@ -95,17 +95,22 @@ match_header = {header}: {number}
 """
 AGENT_HEADER = "X-Hotline-Agent"  # set by the proxy on requests it authenticated
 PROXY = re.compile(r"^[A-Za-z0-9.-]{1,253}:[0-9]{1,5}$")
+MEDIA = re.compile(r"^[0-9.]{7,15}$|^[0-9A-Fa-f:]{2,39}$")
 
 
 class ProvisioningError(RuntimeError):
     pass
 
 
-def render_agents(accounts: Iterable[tuple[str, str]], proxy: str = "") -> str:
+def render_agents(accounts: Iterable[tuple[str, str]], proxy: str = "",
+                  media: str = "127.0.0.1") -> str:
     """The pjsip objects of these (工号, HA1) pairs; both are checked (no config injection).
-    `proxy` (host:port): the agents register with that SIP proxy, not with this PBX."""
+    `proxy` (host:port): the agents register with that SIP proxy, not with this PBX. `media`:
+    the address the PBX sends and receives their RTP on."""
     if proxy and not PROXY.match(proxy):
         raise ProvisioningError(f"HOTLINE_SIP_PROXY {proxy!r} is not host:port")
+    if not MEDIA.match(media):
+        raise ProvisioningError(f"HOTLINE_MEDIA_ADDRESS {media!r} is not an IP address")
     parts = ["; Agents' SIP accounts, written from the database by the platform: do not edit.\n"
              "; Change agents with `hotline agents ...`.\n"]
     for number, ha1 in accounts:
@@ -113,18 +118,18 @@ def render_agents(accounts: Iterable[tuple[str, str]], proxy: str = "") -> str:
             raise ProvisioningError(f"agent {number!r} has a malformed 工号 or SIP credential")
         if proxy:
             parts.append(PROXIED_TEMPLATE.format(name=endpoint_name(number), number=number,
-                                                 proxy=proxy, header=AGENT_HEADER))
+                                                 proxy=proxy, header=AGENT_HEADER, media=media))
         else:
             parts.append(ENDPOINT_TEMPLATE.format(name=endpoint_name(number), number=number,
-                                                  realm=SIP_REALM, ha1=ha1))
+                                                  realm=SIP_REALM, ha1=ha1, media=media))
     return "\n".join(parts)
 
 
 def write_agents_file(target_dir: Path, accounts: Iterable[tuple[str, str]],
-                      proxy: str = "") -> Path:
+                      proxy: str = "", media: str = "127.0.0.1") -> Path:
     """Write the file atomically (a reload never reads half of it); it holds HA1s, so only root
     and the PBX's group (the config dir's, see sandbox.share_config) read it."""
-    text = render_agents(accounts, proxy)
+    text = render_agents(accounts, proxy, media)
     target_dir.mkdir(parents=True, exist_ok=True)
     path = target_dir / FILE_NAME
     tmp = path.with_suffix(".tmp")
@@ -191,7 +196,8 @@ def render_agents_file(settings: Settings) -> Path:
                 await db.dispose()
 
         accounts = _run(load())
-    return write_agents_file(settings.pbx_etc, accounts, settings.sip_proxy)
+    return write_agents_file(settings.pbx_etc, accounts, settings.sip_proxy,
+                             settings.media_address)
 
 
 async def reload_pjsip(settings: Settings) -> bool:
@@ -219,5 +225,6 @@ async def reload_pjsip(settings: Settings) -> bool:
 async def apply_agents(settings: Settings, db: Database) -> bool:
     """Write the agents' SIP accounts from db and reload the PBX; True when it reloaded."""
     accounts = await load_accounts(db)
-    await asyncio.to_thread(write_agents_file, settings.pbx_etc, accounts, settings.sip_proxy)
+    await asyncio.to_thread(write_agents_file, settings.pbx_etc, accounts, settings.sip_proxy,
+                            settings.media_address)
     return await reload_pjsip(settings)

@@ -43,6 +43,7 @@ def placeholder_values(settings: Settings, creds: Credentials) -> dict[str, str]
         "AGI_HOST": settings.agi_host,
         "AGI_PORT": str(settings.agi_port),
         "SYSTEM_NAME": f"hotline-{settings.instance}",
+        "MEDIA_ADDRESS": settings.media_address,
     }
 
 

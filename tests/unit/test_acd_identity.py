@@ -93,8 +93,16 @@ def test_pjsip_identifies_agents_by_name_and_includes_their_accounts(tmp_path: P
     assert "endpoint_identifier_order = header,username,ip" in pjsip
     assert "#tryinclude pjsip_agents.conf" in pjsip
     assert "bind = 127.0.0.1:5060" in pjsip
-    lan = render_all(tmp_path / "lan", sip_port=5060, sip_bind="0.0.0.0")
+    assert "media_address = 127.0.0.1" in pjsip
+    lan = render_all(tmp_path / "lan", sip_port=5060, sip_bind="0.0.0.0",
+                     media_address="10.20.0.7")
     assert "bind = 0.0.0.0:5060" in lan["pjsip.conf"]
+    # A node on a network sends and takes media on its own address, agents' calls included.
+    assert "media_address = 10.20.0.7" in lan["pjsip.conf"]
+    agents = render_agents([("1001", sip_ha1("1001", "pw-1"))], media="10.20.0.7")
+    assert "media_address = 10.20.0.7" in agents and "127.0.0.1" not in agents
+    with pytest.raises(ProvisioningError, match="not an IP address"):
+        render_agents([], media="10.0.0.1\n[x]")
     ext = files["extensions.conf"]
     agents = ext.split("[from-agents]")[1].split("\n[")[0]
     for code in ("*21", "*22", "*23", "*24"):
