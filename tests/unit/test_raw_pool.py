@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from sqlalchemy import literal, select
+
 from app.db.session import Database
 
 
@@ -48,5 +50,23 @@ async def test_a_borrower_that_gives_up_passes_its_turn_on(tmp_path: Path) -> No
         quitter.cancel()
         conn = await asyncio.wait_for(patient, 30)
         pool.release(conn)
+    finally:
+        await db.dispose()
+
+
+async def test_sqlite_reads_share_one_connection(tmp_path: Path) -> None:
+    # One connection is one thread: many concurrent look-ups queue on it instead of waking a
+    # thread each.
+    db = Database(f"sqlite:///{tmp_path / 'pool.db'}")
+    pool = db.raw
+    statement = pool.compile(select(literal(1)))
+
+    async def read() -> None:
+        async with pool.connection() as conn:
+            await conn.fetch((statement, {}))
+
+    try:
+        await asyncio.gather(*(read() for _ in range(20)))
+        assert len(pool._all) == 1
     finally:
         await db.dispose()
