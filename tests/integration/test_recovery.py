@@ -109,6 +109,9 @@ def test_after_kill_9_every_call_is_picked_up_where_it_was(restarted: Platform) 
     assert talk_seconds > 30  # one conversation, across the restart
 
     wait_id = call_id_of(platform, results["waiting"]["sip_call_id"])
+    # The caller's hang-up is written once the platform has seen it, after SIPp has ended.
+    wait_for(lambda: rows(platform, "select 1 from queue_entries where call_id = ? and result "
+                                    "is not null", wait_id), 20, "the wait closed")
     # One entry, the same as before: the wait went on in the place the caller had.
     assert rows(platform, "select id, entered_at, result from queue_entries where call_id = ?",
                 wait_id) == [(entry_id, entered_at, "abandoned")]
