@@ -90,8 +90,8 @@ class Settings(BaseSettings):
     token_days: float = Field(90.0, gt=0)
     token_cache_seconds: float = Field(2.0, ge=0, le=5)
 
-    # The long-running services' event loop (app.core.event_loop): uvloop, or asyncio's own.
-    event_loop: Literal["uvloop", "asyncio"] = "uvloop"
+    # An API-only node's event loop (app.core.event_loop): uvloop, or asyncio's own.
+    api_event_loop: Literal["uvloop", "asyncio"] = "uvloop"
     # Processes of an API-only node (`hotline api`); more than one needs PostgreSQL, whose
     # locks make the look-up throttle hold across processes (SQLite's turn is per process).
     api_workers: int = Field(1, ge=1, le=32)

@@ -292,7 +292,7 @@ def serve(settings: Settings, start_pbx: bool = False, demo_data: bool = False) 
             await task
 
         try:
-            event_loop.run(run(), settings.event_loop)
+            asyncio.run(run())
         except KeyboardInterrupt:
             # uvicorn shut down gracefully, then re-raised Ctrl-C: that is a clean stop.
             log.info("stopped by Ctrl-C")
@@ -325,12 +325,12 @@ def serve_api(settings: Settings) -> int:
         await uvicorn.Server(config).serve()
 
     try:
-        event_loop.run(run(), settings.event_loop)
+        event_loop.run(run(), settings.api_event_loop)
         if settings.api_workers > 1:
             # Each process builds its app from the same settings (the environment).
             uvicorn.run("app.server:api_app", factory=True, workers=settings.api_workers,
                         host=settings.api_host, port=settings.api_port,
-                        loop=event_loop.loop_factory(settings.event_loop)[0],
+                        loop=event_loop.loop_factory(settings.api_event_loop)[0],
                         log_config=None, access_log=False, lifespan="on")
     except KeyboardInterrupt:
         log.info("stopped by Ctrl-C")

@@ -1,10 +1,11 @@
-"""The event loop the long-running services (`hotline serve`, `hotline api`) run on.
+"""The event loop of an API-only node (`hotline api`).
 
 uvloop when it is installed (a dependency) and not turned off: the same asyncio API on libuv,
-with a fraction of the default loop's cost per socket read, write and wake-up. The busiest API
-route spends more of its CPU in the loop than in its own code, and every call's audio
-connections wake the loop 50 times a second. HOTLINE_EVENT_LOOP=asyncio selects the standard
-loop (to rule the loop out when chasing a problem).
+with a fraction of the default loop's cost per socket read, write and wake-up; the busiest API
+route spent more of its CPU in the loop than in its own code. HOTLINE_API_EVENT_LOOP=asyncio
+selects the standard loop. `hotline serve` stays on the standard loop: under uvloop its
+subprocess pipes (the voice workers) raise where asyncio's are quietly closed, and its calls'
+timing-sensitive tests failed.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The services run on uvloop unless told otherwise."""
+"""An API-only node runs on uvloop unless told otherwise."""
 
 from __future__ import annotations
 
@@ -26,4 +26,4 @@ def test_the_standard_loop_on_request() -> None:
 def test_settings_default_to_uvloop() -> None:
     from app.config import Settings
 
-    assert Settings().event_loop == "uvloop"
+    assert Settings().api_event_loop == "uvloop"
