@@ -10,7 +10,7 @@ run: setup
 
 # Test files run in parallel, each worker on its own PBX instance (tests/instance.py): the
 # integration tests mostly wait on real calls. TEST_WORKERS=1 runs them one after another.
-TEST_WORKERS ?= 3
+TEST_WORKERS ?= 2
 PARALLEL = -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder
 
 test: setup lint
