@@ -14,17 +14,13 @@ import asyncio
 import os
 import secrets
 import socket
-import subprocess
-import sys
 import threading
-import time
 from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any, TypeVar
 
-import httpx
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, Playwright, sync_playwright
 
@@ -33,6 +29,7 @@ from app.db import migrate
 from app.db.models import Role
 from app.db.session import Database
 from app.services.auth import create_user, set_password
+from tests.api_node import api_node
 
 T = TypeVar("T")
 CHROMIUM = "/usr/bin/chromium"
@@ -178,28 +175,8 @@ def web_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebApp]:
     port = free_port()
     env = {**os.environ, "HOTLINE_DATABASE_URL": url, "HOTLINE_STATE_DIR": str(state),
            "HOTLINE_API_PORT": str(port), "HOTLINE_API_HOST": "127.0.0.1"}
-    log = (state / "api.log").open("w")
-    proc = subprocess.Popen([sys.executable, "-m", "app.cli", "api"], env=env,
-                            stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if time.monotonic() > deadline or proc.poll() is not None:
-            proc.kill()
-            raise RuntimeError(f"the web app did not start: {(state / 'api.log').read_text()}")
-        time.sleep(0.2)
-    yield WebApp(base, url, state)
-    proc.terminate()
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+    with api_node(env, state / "api.log") as (base, _):
+        yield WebApp(base, url, state)
 
 
 def cut_off_internet(page: Page) -> list[str]:
